@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+// lstmd: a streaming LSTM inference daemon over ZeroMQ, with its trainer and client.
+import PackageDescription
+
+let package = Package(
+    name: "lstmd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lstmd", targets: ["lstmd"]),
+        .executable(name: "lstm-train", targets: ["lstm-train"]),
+        .executable(name: "lstm-client", targets: ["lstm-client"]),
+        .library(name: "LSTMModel", targets: ["LSTMModel"]),
+        .library(name: "StreamEngine", targets: ["StreamEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C libraries from Debian, each wrapped once.
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Model file, validation and the LSTM step kernels.
+        .target(name: "LSTMModel", dependencies: [
+            "CBLAS",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // MNIST IDX files: reading (raw or gzip), checksums, fetching.
+        .target(name: "MNIST", dependencies: [
+            "CZlib",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Backpropagation through time, Adam, checkpoints, evaluation, sweeps.
+        .target(name: "LSTMTraining", dependencies: ["LSTMModel", "MNIST", "CBLAS"]),
+        // The embeddable stream engine: stream table, sequencing rules, batching. No sockets.
+        .target(name: "StreamEngine", dependencies: ["LSTMModel"]),
+        // Swift types over libzmq.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // Protocol v1 frames and control JSON: encode/decode only.
+        .target(name: "WireProtocol"),
+        // The daemon's loop: sockets + codec + engine.
+        .target(name: "LSTMServer", dependencies: [
+            "StreamEngine", "ZeroMQ", "WireProtocol", "LSTMModel",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .executableTarget(name: "lstmd", dependencies: [
+            "LSTMServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "lstm-train", dependencies: [
+            "LSTMTraining", "LSTMModel", "MNIST",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "lstm-client", dependencies: [
+            "ZeroMQ", "WireProtocol", "MNIST",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "LSTMModelTests", dependencies: ["LSTMModel", "TestSupport"]),
+        .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
