@@ -1,0 +1,287 @@
+/// Byte 1 of an ingest header.
+public enum IngestKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// One row of a stream (frame 3 carries it).
+    case row = 0
+    /// The client abandons the stream; the daemon frees it and publishes nothing for it.
+    case end = 1
+
+    public var description: String { self == .row ? "ROW" : "END" }
+}
+
+/// Byte 2 of an ingest header: how frame 3 encodes the row's values.
+public enum RowDType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// One byte per value; the daemon multiplies each by the model's input scale (e.g. 1/255).
+    case uint8 = 0
+    /// IEEE 754 binary32, little-endian, used as is.
+    case float32 = 1
+
+    /// Bytes per value.
+    public var byteWidth: Int { self == .uint8 ? 1 : 4 }
+
+    public var description: String { self == .uint8 ? "uint8" : "float32" }
+}
+
+/// Byte 3 of an ingest header.
+public struct IngestFlags: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// Bit 0: this row is the stream's last; the daemon publishes FINAL after it and frees the stream.
+    public static let last = IngestFlags(rawValue: 1)
+    /// Every bit v1 defines; any other bit is `bad_flags`.
+    public static let known: IngestFlags = [.last]
+
+    public var description: String { contains(.last) ? "LAST" : "none" }
+}
+
+/// Frame 2 of an ingest message, 8 bytes:
+/// `version(1) kind(1) dtype(1) flags(1) row(uint32 LE)`.
+public struct IngestHeader: Sendable, Hashable, CustomStringConvertible {
+    /// Encoded size in bytes.
+    public static let size = 8
+
+    public var kind: IngestKind
+    public var dtype: RowDType
+    public var flags: IngestFlags
+    /// Row index within the stream, from 0.
+    public var row: UInt32
+
+    public init(kind: IngestKind, dtype: RowDType = .uint8, flags: IngestFlags = [], row: UInt32) {
+        self.kind = kind
+        self.dtype = dtype
+        self.flags = flags
+        self.row = row
+    }
+
+    /// The 8 encoded bytes (version is always `ProtocolVersion.current`).
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        encode(into: &out)
+        return out
+    }
+
+    /// Replaces `buffer`'s contents with the 8 encoded bytes, keeping its capacity.
+    public func encode(into buffer: inout [UInt8]) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(ProtocolVersion.current)
+        buffer.append(kind.rawValue)
+        buffer.append(dtype.rawValue)
+        buffer.append(flags.rawValue)
+        appendLittleEndian(row, to: &buffer)
+    }
+
+    /// Decodes and validates frame 2. `streamID` only labels the errors thrown.
+    /// Checks, in order: size, version, kind, dtype, flags.
+    public init(bytes: UnsafeRawBufferPointer, streamID: StreamID? = nil) throws(WireError) {
+        guard bytes.count == Self.size else {
+            throw WireError(.badHeaderSize, "ingest header is \(bytes.count) bytes; it must be \(Self.size)", streamID: streamID)
+        }
+        let row = readLittleEndianUInt32(bytes, at: 4)
+        guard bytes[0] == ProtocolVersion.current else {
+            throw WireError(.badVersion, "protocol version \(bytes[0]) is not supported; this daemon speaks version \(ProtocolVersion.current)", streamID: streamID, row: row)
+        }
+        guard let kind = IngestKind(rawValue: bytes[1]) else {
+            throw WireError(.badKind, "ingest kind \(bytes[1]) is unknown; expected 0 (ROW) or 1 (END)", streamID: streamID, row: row)
+        }
+        guard let dtype = RowDType(rawValue: bytes[2]) else {
+            throw WireError(.badDType, "row dtype \(bytes[2]) is unknown; expected 0 (uint8) or 1 (float32)", streamID: streamID, row: row)
+        }
+        let flags = IngestFlags(rawValue: bytes[3])
+        guard flags.isSubset(of: .known) else {
+            throw WireError(.badFlags, "flags 0x\(hex(bytes[3])) set undefined bits 0x\(hex(flags.subtracting(.known).rawValue)); only bit 0 (LAST) is defined", streamID: streamID, row: row)
+        }
+        self.init(kind: kind, dtype: dtype, flags: flags, row: row)
+    }
+
+    /// Decodes and validates frame 2 from an array.
+    public init(bytes: [UInt8], streamID: StreamID? = nil) throws(WireError) {
+        self = try withRawBytes(bytes) { (raw) throws(WireError) in try IngestHeader(bytes: raw, streamID: streamID) }
+    }
+
+    public var description: String {
+        "\(kind) row \(row) \(dtype) flags \(flags)"
+    }
+}
+
+/// A decoded ingest message that owns its bytes (decoded from `[[UInt8]]` frames, or built by a client).
+public struct IngestMessage: Sendable, Equatable {
+    public var streamID: StreamID
+    public var header: IngestHeader
+    /// Frame 3: the row's encoded values; empty for END.
+    public var row: [UInt8]
+
+    public init(streamID: StreamID, header: IngestHeader, row: [UInt8]) {
+        self.streamID = streamID
+        self.header = header
+        self.row = row
+    }
+
+    /// A ROW of uint8 values (the daemon multiplies them by the model's input scale).
+    public static func row(_ index: UInt32, of streamID: StreamID, pixels: [UInt8], last: Bool = false) -> IngestMessage {
+        IngestMessage(streamID: streamID,
+                      header: IngestHeader(kind: .row, dtype: .uint8, flags: last ? .last : [], row: index),
+                      row: pixels)
+    }
+
+    /// A ROW of float32 values, encoded little-endian.
+    public static func row(_ index: UInt32, of streamID: StreamID, values: [Float], last: Bool = false) -> IngestMessage {
+        var bytes: [UInt8] = []
+        encodeFloat32LittleEndian(values, into: &bytes)
+        return IngestMessage(streamID: streamID,
+                             header: IngestHeader(kind: .row, dtype: .float32, flags: last ? .last : [], row: index),
+                             row: bytes)
+    }
+
+    /// An END: the client abandons the stream. `index` is informational (the next row it would have sent).
+    public static func end(of streamID: StreamID, at index: UInt32 = 0) -> IngestMessage {
+        IngestMessage(streamID: streamID, header: IngestHeader(kind: .end, row: index), row: [])
+    }
+
+    /// The frames to send: three for ROW, two for END.
+    public var frames: [[UInt8]] {
+        header.kind == .end ? [streamID.bytes, header.bytes] : [streamID.bytes, header.bytes, row]
+    }
+
+    /// Decodes frame 3 into `output` (at least `inputSize` floats); see `decodeRow(_:dtype:inputSize:inputScale:into:streamID:row:)`.
+    public func decodeRow(inputSize: Int, inputScale: Float, into output: UnsafeMutableBufferPointer<Float>) throws(WireError) {
+        try withRawBytes(row) { (raw) throws(WireError) in
+            try WireProtocol.decodeRow(raw, dtype: header.dtype, inputSize: inputSize, inputScale: inputScale,
+                                       into: output, streamID: streamID, row: header.row)
+        }
+    }
+}
+
+/// A decoded ingest message whose row still lives in the received frame (no copy).
+/// Valid only while the buffers it was decoded from are.
+public struct IngestView {
+    public var streamID: StreamID
+    public var header: IngestHeader
+    /// Frame 3: the row's encoded values; empty for END.
+    public var row: UnsafeRawBufferPointer
+
+    /// Decodes frame 3 into `output` (at least `inputSize` floats); see `decodeRow(_:dtype:inputSize:inputScale:into:streamID:row:)`.
+    public func decodeRow(inputSize: Int, inputScale: Float, into output: UnsafeMutableBufferPointer<Float>) throws(WireError) {
+        try WireProtocol.decodeRow(row, dtype: header.dtype, inputSize: inputSize, inputScale: inputScale,
+                                   into: output, streamID: streamID, row: header.row)
+    }
+}
+
+/// Decodes an ingest message from its frames (without a ROUTER's routing-id frame).
+/// Checks, in order: frame count ≥ 1, stream id, frame count, header (size, version, kind, dtype,
+/// flags), then that ROW has a frame 3 and END an empty or absent one. The row's length against the
+/// model's input size is checked by `decodeRow`.
+public func decodeIngest(frames: [[UInt8]]) throws(WireError) -> IngestMessage {
+    let view = try withUnsafeFrames(frames) { (raw) throws(WireError) in try decodeIngest(frames: raw) }
+    return IngestMessage(streamID: view.streamID, header: view.header,
+                         row: frames.count == 3 ? frames[2] : [])
+}
+
+/// Decodes an ingest message from received frame buffers without copying the row.
+/// Same checks as `decodeIngest(frames: [[UInt8]])`.
+public func decodeIngest<Frames: RandomAccessCollection>(frames: Frames) throws(WireError) -> IngestView
+where Frames.Element == UnsafeRawBufferPointer, Frames.Index == Int {
+    guard let first = frames.first else {
+        throw WireError(.badFrameCount, "ingest message has no frames; it must have 3 (ROW) or 2 (END)")
+    }
+    let streamID: StreamID
+    do {
+        streamID = try StreamID(bytes: first)
+    } catch {
+        throw WireError(.badStreamID, error.description)
+    }
+    guard frames.count == 2 || frames.count == 3 else {
+        throw WireError(.badFrameCount, "ingest message has \(frames.count) frames; it must have 3 (ROW) or 2 (END)", streamID: streamID)
+    }
+    let start = frames.startIndex
+    let header = try IngestHeader(bytes: frames[start + 1], streamID: streamID)
+    let row = frames.count == 3 ? frames[start + 2] : UnsafeRawBufferPointer(start: nil, count: 0)
+    switch header.kind {
+    case .row where frames.count == 2:
+        throw WireError(.badFrameCount, "ROW message has 2 frames; frame 3 must carry the row", streamID: streamID, row: header.row)
+    case .end where !row.isEmpty:
+        throw WireError(.badRowSize, "END message carries a \(row.count)-byte frame 3; END has no row (frame 3 absent or empty)", streamID: streamID, row: header.row)
+    default:
+        return IngestView(streamID: streamID, header: header, row: row)
+    }
+}
+
+/// Decodes a row's values into `output[0..<inputSize]`: uint8 values times `inputScale`, or
+/// float32 little-endian values as is. Throws `bad_row_size` when `payload` is not
+/// `inputSize × dtype.byteWidth` bytes and `non_finite_input` when a value (after scaling) is NaN or
+/// infinite, naming the first such value. `streamID` and `row` label the errors.
+public func decodeRow(_ payload: UnsafeRawBufferPointer, dtype: RowDType, inputSize: Int, inputScale: Float,
+                      into output: UnsafeMutableBufferPointer<Float>,
+                      streamID: StreamID? = nil, row: UInt32? = nil) throws(WireError) {
+    precondition(output.count >= inputSize, "output holds \(output.count) floats; the row needs \(inputSize)")
+    let expected = inputSize * dtype.byteWidth
+    guard payload.count == expected else {
+        throw WireError(.badRowSize, "row is \(payload.count) bytes; \(inputSize) \(dtype) values need \(expected)", streamID: streamID, row: row)
+    }
+    var allFinite = true
+    switch dtype {
+    case .uint8:
+        for i in 0..<inputSize {
+            let value = Float(payload[i]) * inputScale
+            output[i] = value
+            allFinite = allFinite && value.isFinite
+        }
+    case .float32:
+        for i in 0..<inputSize {
+            let value = Float(bitPattern: readLittleEndianUInt32(payload, at: 4 * i))
+            output[i] = value
+            allFinite = allFinite && value.isFinite
+        }
+    }
+    if !allFinite, let index = output[0..<inputSize].firstIndex(where: { !$0.isFinite }) {
+        let what = output[index].isNaN ? "NaN" : "infinite"
+        throw WireError(.nonFiniteInput, "row value \(index) is \(what)" + (dtype == .uint8 ? " after scaling by \(inputScale)" : ""),
+                        streamID: streamID, row: row)
+    }
+}
+
+/// Replaces `buffer`'s contents with `values` as float32 little-endian, keeping its capacity.
+public func encodeFloat32LittleEndian<Values: Collection<Float>>(_ values: Values, into buffer: inout [UInt8]) {
+    buffer.removeAll(keepingCapacity: true)
+    buffer.reserveCapacity(values.count * 4)
+    for value in values { appendLittleEndian(value.bitPattern, to: &buffer) }
+}
+
+// MARK: - Byte helpers
+
+func appendLittleEndian(_ value: UInt32, to buffer: inout [UInt8]) {
+    buffer.append(UInt8(truncatingIfNeeded: value))
+    buffer.append(UInt8(truncatingIfNeeded: value >> 8))
+    buffer.append(UInt8(truncatingIfNeeded: value >> 16))
+    buffer.append(UInt8(truncatingIfNeeded: value >> 24))
+}
+
+func readLittleEndianUInt32(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {
+    UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+}
+
+func hex(_ byte: UInt8) -> String {
+    let digits = String(byte, radix: 16)
+    return byte < 16 ? "0" + digits : digits
+}
+
+/// Calls `body` with raw views of every frame (an array of up to 3 is expected; more are passed
+/// through so that the frame count can be reported).
+func withUnsafeFrames<R>(_ frames: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) throws(WireError) -> R) throws(WireError) -> R {
+    var views: [UnsafeRawBufferPointer] = []
+    views.reserveCapacity(frames.count)
+    return try withFrame(0)
+
+    func withFrame(_ index: Int) throws(WireError) -> R {
+        guard index < frames.count else { return try body(views) }
+        return try withRawBytes(frames[index]) { (raw) throws(WireError) in
+            views.append(raw)
+            return try withFrame(index + 1)
+        }
+    }
+}
+
+/// `Array.withUnsafeBytes` with a typed error (the standard library's version only rethrows).
+func withRawBytes<R, E: Error>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    let result = array.withUnsafeBytes { raw in Result { () throws(E) -> R in try body(raw) } }
+    return try result.get()
+}

@@ -1,0 +1,184 @@
+/// Byte 1 of a prediction header.
+public enum PredictionKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Class probabilities after a row that was not the stream's last.
+    case partial = 0
+    /// Class probabilities after the stream's last row; the stream is over.
+    case final = 1
+    /// A failure; the body is an `ErrorBody` JSON object.
+    case error = 2
+
+    public var description: String {
+        switch self {
+        case .partial: "PARTIAL"
+        case .final: "FINAL"
+        case .error: "ERROR"
+        }
+    }
+}
+
+/// Frame 2 of a prediction message, 8 bytes:
+/// `version(1) kind(1) argmax(1) reserved=0(1) row(uint32 LE)`.
+public struct PredictionHeader: Sendable, Hashable, CustomStringConvertible {
+    /// Encoded size in bytes.
+    public static let size = 8
+    /// The argmax byte of every ERROR (so a model has at most 255 classes, 0...254).
+    public static let errorArgmax: UInt8 = 255
+    /// The row index of an ERROR that concerns no particular row (e.g. on `$errors`).
+    public static let noRow = UInt32.max
+
+    public var kind: PredictionKind
+    /// Index of the most probable class (the lowest index on ties); 255 for ERROR.
+    public var argmax: UInt8
+    /// Index of the row just applied (PARTIAL, FINAL) or concerned (ERROR).
+    public var row: UInt32
+
+    public init(kind: PredictionKind, argmax: UInt8, row: UInt32) {
+        self.kind = kind
+        self.argmax = argmax
+        self.row = row
+    }
+
+    /// The 8 encoded bytes.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        encode(into: &out)
+        return out
+    }
+
+    /// Replaces `buffer`'s contents with the 8 encoded bytes, keeping its capacity.
+    public func encode(into buffer: inout [UInt8]) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(ProtocolVersion.current)
+        buffer.append(kind.rawValue)
+        buffer.append(argmax)
+        buffer.append(0)
+        appendLittleEndian(row, to: &buffer)
+    }
+
+    /// Decodes frame 2 of a prediction. Checks size, version and kind; the reserved byte is ignored.
+    public init(bytes: [UInt8]) throws(WireError) {
+        guard bytes.count == Self.size else {
+            throw WireError(.badHeaderSize, "prediction header is \(bytes.count) bytes; it must be \(Self.size)")
+        }
+        let row = bytes.withUnsafeBytes { readLittleEndianUInt32($0, at: 4) }
+        guard bytes[0] == ProtocolVersion.current else {
+            throw WireError(.badVersion, "prediction has protocol version \(bytes[0]); this client speaks version \(ProtocolVersion.current)", row: row)
+        }
+        guard let kind = PredictionKind(rawValue: bytes[1]) else {
+            throw WireError(.badKind, "prediction kind \(bytes[1]) is unknown; expected 0 (PARTIAL), 1 (FINAL) or 2 (ERROR)", row: row)
+        }
+        self.init(kind: kind, argmax: bytes[2], row: row)
+    }
+
+    public var description: String { "\(kind) row \(row) argmax \(argmax)" }
+}
+
+/// Frame 1 of a prediction message.
+public enum PredictionTopic: Sendable, Hashable, CustomStringConvertible {
+    /// Predictions and errors of one stream.
+    case stream(StreamID)
+    /// `$errors`: answers to messages whose stream id could not be read.
+    case errors
+
+    /// The frame's bytes.
+    public var bytes: [UInt8] {
+        switch self {
+        case .stream(let id): id.bytes
+        case .errors: Array(errorsTopic.utf8)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .stream(let id): id.string
+        case .errors: errorsTopic
+        }
+    }
+}
+
+/// Frame 3 of a prediction message.
+public enum PredictionBody: Sendable, Equatable {
+    /// PARTIAL and FINAL: one probability per class.
+    case probabilities([Float])
+    /// ERROR: what went wrong.
+    case error(ErrorBody)
+}
+
+/// A whole prediction message, as a client receives it.
+public struct PredictionMessage: Sendable, Equatable {
+    public var topic: PredictionTopic
+    public var header: PredictionHeader
+    public var body: PredictionBody
+
+    public init(topic: PredictionTopic, header: PredictionHeader, body: PredictionBody) {
+        self.topic = topic
+        self.header = header
+        self.body = body
+    }
+
+    /// The three frames.
+    public var frames: [[UInt8]] {
+        switch body {
+        case .probabilities(let probabilities):
+            var bytes: [UInt8] = []
+            encodeFloat32LittleEndian(probabilities, into: &bytes)
+            return [topic.bytes, header.bytes, bytes]
+        case .error(let error):
+            return [topic.bytes, header.bytes, error.jsonBytes]
+        }
+    }
+
+    /// Decodes a received prediction (SUB or DEALER). Checks frame count, topic, header, then
+    /// that the body matches the kind (`bad_body` otherwise).
+    public init(frames: [[UInt8]]) throws(WireError) {
+        guard frames.count == 3 else {
+            throw WireError(.badFrameCount, "prediction message has \(frames.count) frames; it must have 3")
+        }
+        if frames[0].elementsEqual(errorsTopic.utf8) {
+            topic = .errors
+        } else {
+            do { topic = .stream(try StreamID(bytes: frames[0])) } catch {
+                throw WireError(.badStreamID, "prediction topic: \(error.description)")
+            }
+        }
+        let streamID: StreamID? = if case .stream(let id) = topic { id } else { nil }
+        do { header = try PredictionHeader(bytes: frames[1]) } catch {
+            throw WireError(error.code, error.message, streamID: streamID, row: error.row)
+        }
+        let body = frames[2]
+        switch header.kind {
+        case .partial, .final:
+            guard body.count % 4 == 0 else {
+                throw WireError(.badBody, "\(header.kind) body is \(body.count) bytes, not a whole number of float32 values", streamID: streamID, row: header.row)
+            }
+            self.body = .probabilities(body.withUnsafeBytes { raw in
+                (0..<body.count / 4).map { Float(bitPattern: readLittleEndianUInt32(raw, at: 4 * $0)) }
+            })
+        case .error:
+            do { self.body = .error(try ErrorBody(jsonBytes: body)) } catch {
+                throw WireError(error.code, error.message, streamID: streamID, row: header.row)
+            }
+        }
+    }
+}
+
+/// Encodes a PARTIAL or FINAL into reusable buffers (the daemon's hot path: no allocation once
+/// the buffers have grown): frame 2 into `header`, frame 3 (float32 LE) into `body`.
+/// Returns the argmax it wrote. `probabilities` holds at most 255 values.
+@discardableResult
+public func encodePrediction(kind: PredictionKind, row: UInt32, probabilities: UnsafeBufferPointer<Float>,
+                             header: inout [UInt8], body: inout [UInt8]) -> UInt8 {
+    precondition(kind != .error, "an ERROR carries an ErrorBody, not probabilities")
+    let best = argmax(probabilities)
+    PredictionHeader(kind: kind, argmax: best, row: row).encode(into: &header)
+    encodeFloat32LittleEndian(probabilities, into: &body)
+    return best
+}
+
+/// Index of the largest value; the lowest index on ties. `values` holds 1 to 255 values.
+public func argmax(_ values: UnsafeBufferPointer<Float>) -> UInt8 {
+    precondition(!values.isEmpty && values.count < 256, "argmax needs 1 to 255 classes, got \(values.count)")
+    var best = 0
+    for i in 1..<values.count where values[i] > values[best] { best = i }
+    return UInt8(best)
+}
