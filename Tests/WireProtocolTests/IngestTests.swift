@@ -1,0 +1,190 @@
+import Testing
+@testable import WireProtocol
+
+@Suite struct IngestTests {
+    let id = try! StreamID("digit-7")
+
+    @Test func roundTripsEveryKind() throws {
+        let messages: [IngestMessage] = [
+            .row(0, of: id, pixels: [0, 128, 255, 16]),
+            .row(27, of: id, pixels: Array(repeating: 9, count: 28), last: true),
+            .row(5, of: id, values: [0, -1.5, .pi, 1e-30]),
+            .end(of: id, at: 3),
+        ]
+        for message in messages {
+            #expect(try decodeIngest(frames: message.frames) == message)
+        }
+        #expect(IngestMessage.end(of: id).frames.count == 2)
+    }
+
+    @Test func acceptsEndWithEmptyThirdFrame() throws {
+        let frames = [id.bytes, IngestHeader(kind: .end, row: 4).bytes, []]
+        let message = try decodeIngest(frames: frames)
+        #expect(message.header.kind == .end && message.header.row == 4 && message.row.isEmpty)
+    }
+
+    @Test func encodesHeaderFields() {
+        let header = IngestHeader(kind: .row, dtype: .float32, flags: .last, row: 0x0403_0201)
+        #expect(header.bytes == [1, 0, 1, 1, 0x01, 0x02, 0x03, 0x04])
+        var buffer: [UInt8] = Array(repeating: 0xAA, count: 20)
+        header.encode(into: &buffer)
+        #expect(buffer == header.bytes)
+    }
+
+    /// Frames of a valid ROW for `id`, with one frame replaced by the caller.
+    func frames(id idBytes: [UInt8]? = nil, header: [UInt8] = [1, 0, 0, 0, 3, 0, 0, 0], row: [UInt8]? = [1, 2, 3, 4]) -> [[UInt8]] {
+        [idBytes ?? id.bytes, header] + (row.map { [$0] } ?? [])
+    }
+
+    func expectError(_ frames: [[UInt8]], _ code: ErrorCode, streamID: StreamID?, row: UInt32?,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            let message = try decodeIngest(frames: frames)
+            Issue.record("decoded \(message) instead of failing with \(code)", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.code == code, sourceLocation: sourceLocation)
+            #expect(error.streamID == streamID, sourceLocation: sourceLocation)
+            #expect(error.row == row, sourceLocation: sourceLocation)
+            #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func reportsEveryDecodeError() {
+        expectError([], .badFrameCount, streamID: nil, row: nil)
+        expectError(frames(id: []), .badStreamID, streamID: nil, row: nil)
+        expectError(frames(id: Array("$x".utf8)), .badStreamID, streamID: nil, row: nil)
+        expectError(frames(id: [0x61, 0x00]), .badStreamID, streamID: nil, row: nil)
+        expectError(frames(id: [0x61, 0xC3]), .badStreamID, streamID: nil, row: nil)
+        expectError(frames(id: Array(repeating: 0x61, count: 256)), .badStreamID, streamID: nil, row: nil)
+        expectError([id.bytes], .badFrameCount, streamID: id, row: nil)
+        expectError(frames() + [[]], .badFrameCount, streamID: id, row: nil)
+        expectError(frames(header: [1, 0, 0, 0, 3, 0, 0]), .badHeaderSize, streamID: id, row: nil)
+        expectError(frames(header: [1, 0, 0, 0, 3, 0, 0, 0, 0]), .badHeaderSize, streamID: id, row: nil)
+        expectError(frames(header: []), .badHeaderSize, streamID: id, row: nil)
+        expectError(frames(header: [0, 0, 0, 0, 3, 0, 0, 0]), .badVersion, streamID: id, row: 3)
+        expectError(frames(header: [2, 0, 0, 0, 3, 0, 0, 0]), .badVersion, streamID: id, row: 3)
+        expectError(frames(header: [1, 2, 0, 0, 3, 0, 0, 0]), .badKind, streamID: id, row: 3)
+        expectError(frames(header: [1, 0, 2, 0, 3, 0, 0, 0]), .badDType, streamID: id, row: 3)
+        expectError(frames(header: [1, 0, 0, 2, 3, 0, 0, 0]), .badFlags, streamID: id, row: 3)
+        expectError(frames(header: [1, 0, 0, 0x81, 0, 1, 0, 0]), .badFlags, streamID: id, row: 256)
+        expectError(frames(header: [1, 1, 0, 0x80, 3, 0, 0, 0], row: nil), .badFlags, streamID: id, row: 3)
+        expectError(frames(header: [1, 1, 7, 0, 3, 0, 0, 0], row: nil), .badDType, streamID: id, row: 3)
+        expectError(frames(row: nil), .badFrameCount, streamID: id, row: 3)
+        expectError(frames(header: [1, 1, 0, 0, 3, 0, 0, 0], row: [0]), .badRowSize, streamID: id, row: 3)
+    }
+
+    @Test func checksInTheSpecifiedOrder() {
+        // Bad version, kind, dtype and flags at once: the version is reported.
+        expectError(frames(header: [9, 9, 9, 9, 1, 0, 0, 0]), .badVersion, streamID: id, row: 1)
+        // Bad kind, dtype and flags: the kind.
+        expectError(frames(header: [1, 9, 9, 9, 1, 0, 0, 0]), .badKind, streamID: id, row: 1)
+        // Bad stream id and frame count: the stream id (answered on $errors).
+        expectError([[0x24], [1]], .badStreamID, streamID: nil, row: nil)
+    }
+
+    @Test func errorsPublishOnTheRightTopic() {
+        do {
+            _ = try decodeIngest(frames: frames(id: [0xFF]))
+            Issue.record("invalid id accepted")
+        } catch {
+            #expect(error.topic == "$errors")
+            #expect(error.header == PredictionHeader(kind: .error, argmax: 255, row: .max))
+            #expect(error.predictionFrames[0] == Array("$errors".utf8))
+            #expect(error.message.contains("UTF-8"))
+        }
+        do {
+            _ = try decodeIngest(frames: frames(header: [1, 0, 5, 0, 9, 0, 0, 0]))
+            Issue.record("bad dtype accepted")
+        } catch {
+            #expect(error.topic == "digit-7")
+            #expect(error.predictionFrames[1] == [1, 2, 255, 0, 9, 0, 0, 0])
+            #expect(error.body.code == "bad_dtype")
+            #expect(error.description.contains("bad_dtype") && error.description.contains("digit-7"))
+        }
+    }
+
+    @Test func decodesRawFramesWithoutCopyingTheRow() throws {
+        let idBytes = id.bytes, header = IngestHeader(kind: .row, row: 2).bytes, row: [UInt8] = [7, 8, 9, 10]
+        try idBytes.withUnsafeBytes { idRaw in
+            try header.withUnsafeBytes { headerRaw in
+                try row.withUnsafeBytes { rowRaw in
+                    let view = try decodeIngest(frames: [idRaw, headerRaw, rowRaw])
+                    #expect(view.streamID == id && view.header.row == 2)
+                    #expect(view.row.baseAddress == rowRaw.baseAddress && view.row.count == 4)
+                    var output = [Float](repeating: -1, count: 4)
+                    try output.withUnsafeMutableBufferPointer { out in
+                        try view.decodeRow(inputSize: 4, inputScale: 0.5, into: out)
+                    }
+                    #expect(output == [3.5, 4, 4.5, 5])
+                }
+            }
+        }
+    }
+
+    @Test func scalesUInt8Rows() throws {
+        let message = IngestMessage.row(0, of: id, pixels: [0, 128, 255, 16])
+        var output = [Float](repeating: .nan, count: 6)
+        let scale: Float = 1 / 255
+        try output.withUnsafeMutableBufferPointer { out in
+            try message.decodeRow(inputSize: 4, inputScale: scale, into: out)
+        }
+        #expect(Array(output[0..<4]) == [0, 128 * scale, 255 * scale, 16 * scale])
+        #expect(output[4].isNaN && output[5].isNaN)   // untouched beyond inputSize
+    }
+
+    @Test func decodesFloat32LittleEndian() throws {
+        // 1.0 = 0x3F800000, -2.5 = 0xC0200000, smallest subnormal = 0x00000001.
+        let row: [UInt8] = [0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x20, 0xC0, 0x01, 0x00, 0x00, 0x00]
+        let message = IngestMessage(streamID: id, header: IngestHeader(kind: .row, dtype: .float32, row: 0), row: row)
+        var output = [Float](repeating: 0, count: 3)
+        try output.withUnsafeMutableBufferPointer { out in
+            try message.decodeRow(inputSize: 3, inputScale: 1000, into: out)   // scale does not apply to float32
+        }
+        #expect(output == [1.0, -2.5, .leastNonzeroMagnitude])
+        #expect(IngestMessage.row(0, of: id, values: [1.0, -2.5, .leastNonzeroMagnitude]).row == row)
+    }
+
+    func rowError(_ message: IngestMessage, inputSize: Int, scale: Float = 1) -> WireError? {
+        var output = [Float](repeating: 0, count: inputSize)
+        do {
+            try output.withUnsafeMutableBufferPointer { out in
+                try message.decodeRow(inputSize: inputSize, inputScale: scale, into: out)
+            }
+            return nil
+        } catch {
+            return error as? WireError
+        }
+    }
+
+    @Test func refusesRowsOfTheWrongSize() throws {
+        let short = rowError(.row(4, of: id, pixels: [1, 2, 3]), inputSize: 4)
+        #expect(short?.code == .badRowSize && short?.row == 4 && short?.streamID == id)
+        #expect(short?.message.contains("3 bytes") == true)
+        // A uint8-sized payload labelled float32.
+        let mislabelled = IngestMessage(streamID: id, header: IngestHeader(kind: .row, dtype: .float32, row: 0), row: [1, 2, 3, 4])
+        #expect(rowError(mislabelled, inputSize: 4)?.code == .badRowSize)
+        #expect(rowError(.row(0, of: id, values: [1, 2, 3, 4, 5]), inputSize: 4)?.code == .badRowSize)
+        #expect(rowError(.row(0, of: id, values: [1, 2, 3, 4]), inputSize: 4) == nil)
+    }
+
+    @Test(arguments: [
+        (UInt32(0x7FC0_0000), "NaN"),        // quiet NaN
+        (UInt32(0x7F80_0001), "NaN"),        // signalling NaN
+        (UInt32(0xFFC0_0000), "NaN"),        // negative NaN
+        (UInt32(0x7F80_0000), "infinite"),   // +inf
+        (UInt32(0xFF80_0000), "infinite"),   // -inf
+    ])
+    func detectsNonFiniteFloat32(bits: UInt32, what: String) throws {
+        let values: [Float] = [0.5, 1, Float(bitPattern: bits), 2]
+        let error = rowError(.row(6, of: id, values: values), inputSize: 4)
+        #expect(error?.code == .nonFiniteInput && error?.row == 6)
+        #expect(error?.message == "row value 2 is \(what)")
+    }
+
+    @Test func detectsNonFiniteAfterScaling() throws {
+        let message = IngestMessage.row(1, of: id, pixels: [0, 0, 255])
+        #expect(rowError(message, inputSize: 3, scale: .greatestFiniteMagnitude)?.message.contains("value 2 is infinite") == true)
+        #expect(rowError(message, inputSize: 3, scale: .infinity)?.message.contains("value 0 is NaN") == true)   // 0 × ∞
+        #expect(rowError(message, inputSize: 3, scale: 1) == nil)
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+@testable import WireProtocol
+
+/// The examples of `Protocols/stream-protocol.md` and `control-protocol.md`, byte for byte.
+@Suite struct SpecVectorTests {
+    let id = try! StreamID("digit-7")
+    /// MNIST probabilities of E4 and E5.
+    let tenClasses: [Float] = [0, 0, 0.125, 0, 0, 0, 0, 0.75, 0.125, 0]
+
+    func ingest(_ example: String) throws -> [[UInt8]] { try SpecExamples.frames(example) }
+
+    @Test func everyExampleIsChecked() throws {
+        let checked: Set<String> = ["E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9", "E10", "E11"]
+        #expect(Set(try SpecExamples.wire("stream-protocol.md").keys) == checked)
+        #expect(Set(try SpecExamples.wire("control-protocol.md").keys) == ["C1", "C2", "C3", "C4", "C5"])
+        #expect(Set(try SpecExamples.json("control-protocol.md").keys) == ["C6", "C7"])
+    }
+
+    @Test func ingestExamples() throws {
+        let expected: [String: IngestMessage] = [
+            "E1": .row(0, of: id, pixels: [0, 128, 255, 16]),
+            "E2": .row(14, of: id, pixels: Array(repeating: 0, count: 12) + [64, 255, 255, 64] + Array(repeating: 0, count: 12)),
+            "E3": .row(27, of: id, values: [0, 0.5, 1, -2], last: true),
+            "E6": .end(of: id, at: 3),
+        ]
+        for (example, message) in expected {
+            let frames = try ingest(example)
+            #expect(hexString(message.frames.joined().map { $0 }) == hexString(frames.joined().map { $0 }), "\(example)")
+            #expect(message.frames == frames, "\(example)")
+            #expect(try decodeIngest(frames: frames) == message, "\(example)")
+        }
+        #expect(try ingest("E2")[2].count == 28)
+    }
+
+    @Test func e1DecodesToTheCommentedValues() throws {
+        var output = [Float](repeating: 0, count: 4)
+        try output.withUnsafeMutableBufferPointer { out in
+            try decodeIngest(frames: ingest("E1")).decodeRow(inputSize: 4, inputScale: 1 / 255, into: out)
+        }
+        let expected: [Float] = [0, 0.50196, 1, 0.062745]
+        for (value, wanted) in zip(output, expected) { #expect(abs(value - wanted) < 1e-5) }
+    }
+
+    @Test func predictionExamples() throws {
+        var header: [UInt8] = [], body: [UInt8] = []
+        for (example, kind, row) in [("E4", PredictionKind.partial, UInt32(14)), ("E5", .final, 27)] {
+            let frames = try ingest(example)
+            tenClasses.withUnsafeBufferPointer {
+                _ = encodePrediction(kind: kind, row: row, probabilities: $0, header: &header, body: &body)
+            }
+            #expect([id.bytes, header, body] == frames, "\(example)")
+            let decoded = try PredictionMessage(frames: frames)
+            #expect(decoded.topic == .stream(id) && decoded.header == PredictionHeader(kind: kind, argmax: 7, row: row))
+            #expect(decoded.body == .probabilities(tenClasses))
+        }
+    }
+
+    /// E7 is refused with exactly E8; E9 with exactly E10.
+    @Test(arguments: [("E7", "E8"), ("E9", "E10")])
+    func refusalExamples(request: String, answer: String) throws {
+        let frames = try ingest(request)
+        do {
+            let message = try decodeIngest(frames: frames)
+            Issue.record("\(request) decoded as \(message)")
+        } catch {
+            let expected = try ingest(answer)
+            #expect(error.predictionFrames == expected)
+            #expect(String(decoding: error.predictionFrames[2], as: UTF8.self) == String(decoding: expected[2], as: UTF8.self))
+        }
+    }
+
+    @Test func gapExample() throws {
+        let frames = try ingest("E11")
+        let gap = WireError(.gap, "row 5 arrived; row 3 was expected: stream dropped", streamID: id, row: 5)
+        #expect(gap.predictionFrames == frames)
+        #expect(try PredictionMessage(frames: frames).body == .error(gap.body))
+    }
+
+    /// The error table of §12 lists exactly the codes of `ErrorCode`.
+    @Test func errorTableListsEveryCode() throws {
+        let rows = try SpecExamples.text("stream-protocol.md").split(separator: "\n").filter { $0.hasPrefix("| `") }
+        let tableCodes = Set(rows.compactMap { row -> String? in
+            let cell = row.dropFirst(3).prefix(while: { $0 != "`" })
+            return cell.allSatisfy { $0.isLowercase || $0 == "_" } ? String(cell) : nil
+        })
+        #expect(tableCodes == Set(ErrorCode.allCases.map(\.rawValue)))
+    }
+
+    @Test func controlRequestExamples() throws {
+        let requests: [String: ControlRequest] = [
+            "C1": .status,
+            "C2": .drop(stream: id),
+            "C3": .reload(model: "/var/lib/lstmd/mnist-128.safetensors"),
+        ]
+        for (example, request) in requests {
+            let frames = try SpecExamples.frames(example, in: "control-protocol.md")
+            #expect(frames == [request.jsonBytes], "\(example)")
+            #expect(try ControlRequest(jsonBytes: frames[0]) == request)
+        }
+    }
+
+    @Test func controlReplyExamples() throws {
+        let drop = ControlReply.drop(DropReply(stream: id, nextRow: 3))
+        #expect(try SpecExamples.frames("C4", in: "control-protocol.md") == [drop.jsonBytes])
+        do {
+            _ = try ControlRequest(jsonBytes: Array(#"{"command":"stats"}"#.utf8))
+            Issue.record("unknown command accepted")
+        } catch {
+            #expect(try SpecExamples.frames("C5", in: "control-protocol.md") == [ControlReply(error).jsonBytes])
+        }
+    }
+
+    static let labels = (0..<10).map(String.init)
+
+    static let status = StatusReply(
+        version: "0.1.0", uptimeSeconds: 1040.5, publication: .partial,
+        model: ModelInfo(path: "/var/lib/lstmd/mnist-128.safetensors",
+                         sha256: "9f2c4e0b7a1d3c5e8f60a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2",
+                         shape: ModelShapeInfo(inputSize: 28, hiddenSize: 128, layers: 1, classes: 10),
+                         sequenceLength: 28, inputScale: 0.5, labels: labels,
+                         loadedAt: "2026-11-29T02:10:00Z", liveStreams: 1),
+        previousModels: [ModelInfo(path: nil,
+                                   sha256: "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+                                   shape: ModelShapeInfo(inputSize: 28, hiddenSize: 64, layers: 1, classes: 10),
+                                   sequenceLength: 28, inputScale: 0.5, labels: labels,
+                                   loadedAt: "2026-11-29T01:52:42Z", liveStreams: 1)],
+        counters: Counters(rowsReceived: 2806, rowsApplied: 2800, duplicates: 2, errors: ["gap": 1, "not_started": 3],
+                           predictionsPublished: 2780, streamsStarted: 102, streamsFinished: 99,
+                           streamsEvicted: 0, streamsDropped: 1),
+        liveStreams: 2, maxStreams: 10_000, idleTimeoutSeconds: 30)
+
+    @Test func statusExample() throws {
+        let text = try #require(try SpecExamples.json("control-protocol.md")["C6"])
+        let reply = ControlReply.status(Self.status)
+        #expect(try jsonObject(reply.jsonBytes) == jsonObject(Array(text.utf8)))
+        #expect(try ControlReply(jsonBytes: Array(text.utf8), for: .status) == reply)
+        let counters = Self.status.counters
+        #expect(counters.streamsStarted == counters.streamsFinished + counters.streamsEvicted + counters.streamsDropped
+                + UInt64(Self.status.liveStreams))
+        for model in [Self.status.model] + Self.status.previousModels { #expect(model.sha256.count == 64) }
+    }
+
+    @Test func streamsExample() throws {
+        let text = try #require(try SpecExamples.json("control-protocol.md")["C7"])
+        let reply = ControlReply.streams(StreamsReply(streams: [
+            StreamInfo(id: id, nextRow: 3, model: Self.status.model.sha256, idleSeconds: 0.25),
+            StreamInfo(id: try StreamID("host-a/42"), nextRow: 27, model: Self.status.previousModels[0].sha256, idleSeconds: 12),
+        ]))
+        #expect(try jsonObject(reply.jsonBytes) == jsonObject(Array(text.utf8)))
+        #expect(try ControlReply(jsonBytes: Array(text.utf8), for: .streams) == reply)
+    }
+}
