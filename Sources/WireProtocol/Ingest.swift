@@ -62,12 +62,7 @@ public struct IngestHeader: Sendable, Hashable, CustomStringConvertible {
 
     /// Replaces `buffer`'s contents with the 8 encoded bytes, keeping its capacity.
     public func encode(into buffer: inout [UInt8]) {
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(ProtocolVersion.current)
-        buffer.append(kind.rawValue)
-        buffer.append(dtype.rawValue)
-        buffer.append(flags.rawValue)
-        appendLittleEndian(row, to: &buffer)
+        encodeHeader(ProtocolVersion.current, kind.rawValue, dtype.rawValue, flags.rawValue, row: row, into: &buffer)
     }
 
     /// Decodes and validates frame 2. `streamID` only labels the errors thrown.
@@ -178,8 +173,9 @@ public func decodeIngest(frames: [[UInt8]]) throws(WireError) -> IngestMessage {
 
 /// Decodes an ingest message from received frame buffers without copying the row.
 /// Same checks as `decodeIngest(frames: [[UInt8]])`.
-public func decodeIngest<Frames: RandomAccessCollection>(frames: Frames) throws(WireError) -> IngestView
-where Frames.Element == UnsafeRawBufferPointer, Frames.Index == Int {
+/// The daemon can keep one array of views and refill it per message, so decoding allocates
+/// nothing but the stream id's string (none for ids of up to 15 bytes).
+public func decodeIngest(frames: [UnsafeRawBufferPointer]) throws(WireError) -> IngestView {
     guard let first = frames.first else {
         throw WireError(.badFrameCount, "ingest message has no frames; it must have 3 (ROW) or 2 (END)")
     }
@@ -192,9 +188,8 @@ where Frames.Element == UnsafeRawBufferPointer, Frames.Index == Int {
     guard frames.count == 2 || frames.count == 3 else {
         throw WireError(.badFrameCount, "ingest message has \(frames.count) frames; it must have 3 (ROW) or 2 (END)", streamID: streamID)
     }
-    let start = frames.startIndex
-    let header = try IngestHeader(bytes: frames[start + 1], streamID: streamID)
-    let row = frames.count == 3 ? frames[start + 2] : UnsafeRawBufferPointer(start: nil, count: 0)
+    let header = try IngestHeader(bytes: frames[1], streamID: streamID)
+    let row = frames.count == 3 ? frames[2] : UnsafeRawBufferPointer(start: nil, count: 0)
     switch header.kind {
     case .row where frames.count == 2:
         throw WireError(.badFrameCount, "ROW message has 2 frames; frame 3 must carry the row", streamID: streamID, row: header.row)
@@ -217,22 +212,27 @@ public func decodeRow(_ payload: UnsafeRawBufferPointer, dtype: RowDType, inputS
     guard payload.count == expected else {
         throw WireError(.badRowSize, "row is \(payload.count) bytes; \(inputSize) \(dtype) values need \(expected)", streamID: streamID, row: row)
     }
-    var allFinite = true
+    guard inputSize > 0, let source = payload.baseAddress, let target = output.baseAddress else { return }
+    // value × 0 is 0 for finite values and NaN otherwise: one branch-free sum tells whether any
+    // value is NaN or infinite (and lets the loop vectorize).
+    var poison: Float = 0
     switch dtype {
     case .uint8:
+        let bytes = source.assumingMemoryBound(to: UInt8.self)
         for i in 0..<inputSize {
-            let value = Float(payload[i]) * inputScale
-            output[i] = value
-            allFinite = allFinite && value.isFinite
+            let value = Float(bytes[i]) * inputScale
+            target[i] = value
+            poison += value * 0
         }
     case .float32:
         for i in 0..<inputSize {
-            let value = Float(bitPattern: readLittleEndianUInt32(payload, at: 4 * i))
-            output[i] = value
-            allFinite = allFinite && value.isFinite
+            let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+            let value = Float(bitPattern: bits)
+            target[i] = value
+            poison += value * 0
         }
     }
-    if !allFinite, let index = output[0..<inputSize].firstIndex(where: { !$0.isFinite }) {
+    if !poison.isZero, let index = output[0..<inputSize].firstIndex(where: { !$0.isFinite }) {
         let what = output[index].isNaN ? "NaN" : "infinite"
         throw WireError(.nonFiniteInput, "row value \(index) is \(what)" + (dtype == .uint8 ? " after scaling by \(inputScale)" : ""),
                         streamID: streamID, row: row)
@@ -240,19 +240,41 @@ public func decodeRow(_ payload: UnsafeRawBufferPointer, dtype: RowDType, inputS
 }
 
 /// Replaces `buffer`'s contents with `values` as float32 little-endian, keeping its capacity.
-public func encodeFloat32LittleEndian<Values: Collection<Float>>(_ values: Values, into buffer: inout [UInt8]) {
-    buffer.removeAll(keepingCapacity: true)
-    buffer.reserveCapacity(values.count * 4)
-    for value in values { appendLittleEndian(value.bitPattern, to: &buffer) }
+public func encodeFloat32LittleEndian(_ values: UnsafeBufferPointer<Float>, into buffer: inout [UInt8]) {
+    resize(&buffer, to: values.count * 4)
+    buffer.withUnsafeMutableBytes { raw in
+        for i in 0..<values.count {
+            raw.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+        }
+    }
+}
+
+/// Replaces `buffer`'s contents with `values` as float32 little-endian, keeping its capacity.
+public func encodeFloat32LittleEndian(_ values: [Float], into buffer: inout [UInt8]) {
+    values.withUnsafeBufferPointer { encodeFloat32LittleEndian($0, into: &buffer) }
 }
 
 // MARK: - Byte helpers
 
-func appendLittleEndian(_ value: UInt32, to buffer: inout [UInt8]) {
-    buffer.append(UInt8(truncatingIfNeeded: value))
-    buffer.append(UInt8(truncatingIfNeeded: value >> 8))
-    buffer.append(UInt8(truncatingIfNeeded: value >> 16))
-    buffer.append(UInt8(truncatingIfNeeded: value >> 24))
+/// Makes `buffer` exactly `count` bytes long without giving up its capacity (new bytes are 0).
+func resize(_ buffer: inout [UInt8], to count: Int) {
+    if buffer.count > count {
+        buffer.removeLast(buffer.count - count)
+    } else if buffer.count < count {
+        buffer.append(contentsOf: repeatElement(0, count: count - buffer.count))
+    }
+}
+
+/// Replaces `buffer`'s contents with an 8-byte header: four bytes, then `row` as uint32 LE.
+func encodeHeader(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, row: UInt32, into buffer: inout [UInt8]) {
+    resize(&buffer, to: 8)
+    buffer.withUnsafeMutableBytes { raw in
+        raw[0] = b0
+        raw[1] = b1
+        raw[2] = b2
+        raw[3] = b3
+        raw.storeBytes(of: row.littleEndian, toByteOffset: 4, as: UInt32.self)
+    }
 }
 
 func readLittleEndianUInt32(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {

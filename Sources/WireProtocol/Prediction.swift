@@ -47,12 +47,7 @@ public struct PredictionHeader: Sendable, Hashable, CustomStringConvertible {
 
     /// Replaces `buffer`'s contents with the 8 encoded bytes, keeping its capacity.
     public func encode(into buffer: inout [UInt8]) {
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(ProtocolVersion.current)
-        buffer.append(kind.rawValue)
-        buffer.append(argmax)
-        buffer.append(0)
-        appendLittleEndian(row, to: &buffer)
+        encodeHeader(ProtocolVersion.current, kind.rawValue, argmax, 0, row: row, into: &buffer)
     }
 
     /// Decodes frame 2 of a prediction. Checks size, version and kind; the reserved byte is ignored.
