@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries from Debian, each wrapped once.
@@ -36,7 +38,10 @@ let package = Package(
         // Backpropagation through time, Adam, checkpoints, evaluation, sweeps.
         .target(name: "LSTMTraining", dependencies: ["LSTMModel", "MNIST", "CBLAS"]),
         // The embeddable stream engine: stream table, sequencing rules, batching. No sockets.
-        .target(name: "StreamEngine", dependencies: ["LSTMModel"]),
+        .target(name: "StreamEngine", dependencies: [
+            "LSTMModel",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // Protocol v1 frames and control JSON: encode/decode only.
@@ -45,10 +50,11 @@ let package = Package(
         .target(name: "LSTMServer", dependencies: [
             "StreamEngine", "ZeroMQ", "WireProtocol", "LSTMModel",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [
-            "LSTMServer",
+            "LSTMServer", "WireProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -66,6 +72,7 @@ let package = Package(
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+        .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

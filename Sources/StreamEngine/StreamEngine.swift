@@ -1,1 +1,339 @@
-// Placeholder until the StreamEngine module lands.
+import DequeModule
+import LSTMModel
+
+/// The embeddable heart of lstmd: a table of live streams, each holding an LSTM's per-layer h and c,
+/// advanced one row at a time and batched across streams.
+///
+/// The engine owns no sockets and no threads. A host (the `lstmd` daemon, or any Swift program)
+/// feeds it rows with ``submitRow(stream:index:values:isLast:now:)``, calls ``step(now:_:)`` to
+/// advance every stream that has a row waiting, and receives predictions and errors through the
+/// callback it passes. All methods must be called from one thread (or under one lock).
+///
+/// Sequencing rules, per stream:
+/// - row 0 starts a stream, or restarts one that exists (queued rows of the old sequence are still
+///   applied first, in order);
+/// - the expected row is queued and will advance the stream;
+/// - a row index already accepted is a duplicate: ignored, counted, no state change;
+/// - a row beyond the expected one is a gap: an error, and the stream is dropped;
+/// - the model's last row (its sequence length) or the LAST flag finishes the stream: its prediction
+///   is FINAL and its state is freed.
+///
+/// Rows of different streams that are waiting are advanced together in one batched step of up to
+/// ``EngineConfiguration/maxBatch`` streams, never two rows of one stream in the same step.
+public final class StreamEngine {
+    public let configuration: EngineConfiguration
+    public private(set) var counters = EngineCounters()
+
+    /// The model that new streams start on.
+    public var currentModel: LSTMModel { generations[currentGeneration]!.model }
+
+    private var generations: [Int: ModelGeneration] = [:]
+    private var currentGeneration = 0
+    private var nextGenerationID = 0
+
+    private var table: [String: Int32] = [:]   // stream id -> record index
+    private var records: [StreamRecord] = []
+    private var freeRecords: [Int32] = []
+    private var rowPool: RowPool
+    /// Streams with at least one queued row and not yet in a step, oldest first (fair across streams).
+    private var ready = Deque<Int32>()
+
+    // Per-step scratch, sized for maxBatch once.
+    private var batchRecords: [Int32]
+    private var batchRows: [Int32]
+
+    /// Creates an engine serving `model` to new streams.
+    public init(model: LSTMModel, configuration: EngineConfiguration = EngineConfiguration()) {
+        self.configuration = configuration
+        rowPool = RowPool(rowWidth: model.shape.inputSize)
+        batchRecords = []
+        batchRows = []
+        batchRecords.reserveCapacity(configuration.maxBatch)
+        batchRows.reserveCapacity(configuration.maxBatch)
+        currentGeneration = addGeneration(model)
+    }
+
+    // MARK: Feeding rows
+
+    /// Accepts one row of a stream, or tells why not.
+    ///
+    /// - Parameters:
+    ///   - stream: the stream id (any non-empty string; the wire protocol restricts it further).
+    ///   - index: the row's position in its sequence, 0-based.
+    ///   - values: `inputSize` floats, already scaled.
+    ///   - isLast: the client's LAST flag: this row finishes the stream.
+    ///   - now: a monotonic time in nanoseconds, for idle eviction.
+    /// - Returns: `.queued` or `.duplicate`; errors are thrown and, for `gap`, the stream is gone.
+    @discardableResult
+    public func submitRow(
+        stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
+    ) throws(StreamError) -> SubmitOutcome {
+        counters.rowsReceived += 1
+        let inputSize = rowPool.rowWidth
+        guard values.count == inputSize else {
+            throw countError(.badRowSize(expected: inputSize, actual: values.count))
+        }
+        if let position = values.firstIndex(where: { !$0.isFinite }) {
+            throw countError(.nonFiniteInput(column: position))
+        }
+        if index == 0 {
+            return try startOrRestart(stream: stream, values: values, isLast: isLast, now: now)
+        }
+        guard let recordIndex = table[stream] else {
+            throw countError(.notStarted(row: index))
+        }
+        let expected = records[Int(recordIndex)].nextAccepted
+        if index < expected {
+            counters.duplicates += 1
+            records[Int(recordIndex)].lastActivity = now
+            return .duplicate
+        }
+        if records[Int(recordIndex)].acceptedLast {
+            throw countError(.rowAfterLast(row: index, lastRow: expected - 1))
+        }
+        if index > expected {
+            removeStream(recordIndex)
+            throw countError(.gap(expected: expected, received: index))
+        }
+        let sequenceLength = generations[records[Int(recordIndex)].generation]!.sequenceLength
+        if let sequenceLength, index >= sequenceLength {
+            throw countError(.rowOutOfRange(row: index, sequenceLength: sequenceLength))
+        }
+        enqueue(recordIndex, values: values, row: index, resets: false, isLast: isLast, now: now)
+        return .queued
+    }
+
+    /// Abandons a stream at the client's request (protocol kind END). Queued rows are discarded.
+    public func endStream(_ stream: String) throws(StreamError) {
+        guard let recordIndex = table[stream] else { throw countError(.unknownStream) }
+        removeStream(recordIndex)
+        counters.streamsEnded += 1
+    }
+
+    /// Drops a stream at an operator's request. Returns false when no such stream is live.
+    @discardableResult
+    public func dropStream(_ stream: String) -> Bool {
+        guard let recordIndex = table[stream] else { return false }
+        removeStream(recordIndex)
+        counters.streamsDropped += 1
+        return true
+    }
+
+    // MARK: Stepping
+
+    /// True when some stream has a row waiting for a step.
+    public var hasQueuedRows: Bool { !ready.isEmpty }
+    /// How many streams have a row waiting (the size the next step would have, up to maxBatch).
+    public var streamsWithQueuedRows: Int { ready.count }
+
+    /// Advances up to `maxBatch` streams by one row each, in one batched step per model, and reports
+    /// each resulting prediction through `emit`. Returns the number of rows applied.
+    ///
+    /// The probabilities buffer passed to `emit` is only valid during the call.
+    @discardableResult
+    public func step(now: UInt64, _ emit: (Prediction) -> Void) -> Int {
+        let count = min(ready.count, configuration.maxBatch)
+        guard count > 0 else { return 0 }
+        batchRecords.removeAll(keepingCapacity: true)
+        for _ in 0..<count { batchRecords.append(ready.removeFirst()) }
+        // One batched step per model generation present in this batch (usually exactly one).
+        var start = 0
+        if generationsInUse > 1 {
+            batchRecords.sort { records[Int($0)].generation < records[Int($1)].generation }
+        }
+        while start < count {
+            let generationID = records[Int(batchRecords[start])].generation
+            var end = start + 1
+            while end < count && records[Int(batchRecords[end])].generation == generationID { end += 1 }
+            applyRows(batchRecords[start..<end], generation: generations[generationID]!, now: now, emit)
+            start = end
+        }
+        counters.steps += 1
+        counters.rowsApplied += UInt64(count)
+        return count
+    }
+
+    /// Evicts streams idle for longer than the configured timeout; each is reported through
+    /// `evicted` before its state is freed. Streams with queued rows are never idle.
+    public func evictIdle(now: UInt64, _ evicted: (String, StreamError) -> Void) {
+        guard let timeout = configuration.idleTimeoutNanoseconds else { return }
+        var victims: [Int32] = []
+        for (_, recordIndex) in table {
+            let record = records[Int(recordIndex)]
+            if record.queuedRows == 0 && now &- record.lastActivity > timeout { victims.append(recordIndex) }
+        }
+        for recordIndex in victims {
+            let record = records[Int(recordIndex)]
+            let idleSeconds = Double(now &- record.lastActivity) / 1e9
+            evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted))
+            counters.streamsEvicted += 1
+            counters.errors[StreamError.Code.evicted, default: 0] += 1
+            removeStream(recordIndex)
+        }
+    }
+
+    // MARK: Models
+
+    /// Makes `model` the one new streams start on. Streams in progress finish on the model they
+    /// started with; an old model is released when its last stream ends.
+    public func replaceModel(with model: LSTMModel) throws(StreamError) {
+        guard model.shape.inputSize == rowPool.rowWidth else {
+            throw .incompatibleModel(
+                "input size \(model.shape.inputSize) differs from the serving model's \(rowPool.rowWidth)")
+        }
+        let previous = currentGeneration
+        currentGeneration = addGeneration(model)
+        releaseIfUnused(previous)
+    }
+
+    /// The models currently holding streams (the current one first), with their live stream counts.
+    public var modelsInService: [(model: LSTMModel, liveStreams: Int, isCurrent: Bool)] {
+        generations.values.sorted { $0.id > $1.id }.map { ($0.model, $0.liveStreams, $0.id == currentGeneration) }
+    }
+
+    // MARK: Inspection
+
+    /// Number of live streams.
+    public var liveStreamCount: Int { table.count }
+
+    /// A snapshot of every live stream's bookkeeping (not its state), for listings.
+    public func liveStreams(now: UInt64) -> [StreamSummary] {
+        table.values.map { recordIndex in
+            let record = records[Int(recordIndex)]
+            return StreamSummary(
+                id: record.id, nextRow: record.nextAccepted, queuedRows: record.queuedRows,
+                modelSHA256: generations[record.generation]!.model.sha256,
+                idleSeconds: Double(now &- record.lastActivity) / 1e9)
+        }.sorted { $0.id < $1.id }
+    }
+
+    // MARK: Internals
+
+    private var generationsInUse: Int { generations.count }
+
+    private func addGeneration(_ model: LSTMModel) -> Int {
+        let id = nextGenerationID
+        nextGenerationID += 1
+        generations[id] = ModelGeneration(id: id, model: model, maxBatch: configuration.maxBatch)
+        return id
+    }
+
+    private func releaseIfUnused(_ id: Int) {
+        if id != currentGeneration, let generation = generations[id], generation.liveStreams == 0 {
+            generations[id] = nil
+        }
+    }
+
+    private func countError(_ error: StreamError) -> StreamError {
+        counters.errors[error.code, default: 0] += 1
+        return error
+    }
+
+    private func startOrRestart(
+        stream: String, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
+    ) throws(StreamError) -> SubmitOutcome {
+        if let recordIndex = table[stream] {
+            counters.streamsRestarted += 1
+            moveToCurrentModelIfIdle(recordIndex)
+            enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
+            return .queued
+        }
+        guard table.count < configuration.maxStreams else {
+            throw countError(.capacity(maxStreams: configuration.maxStreams))
+        }
+        let generation = generations[currentGeneration]!
+        let record = StreamRecord(
+            id: stream, generation: currentGeneration, slot: generation.arena.allocate(), lastActivity: now)
+        generation.liveStreams += 1
+        let recordIndex: Int32
+        if let reused = freeRecords.popLast() {
+            recordIndex = reused
+            records[Int(reused)] = record
+        } else {
+            recordIndex = Int32(records.count)
+            records.append(record)
+        }
+        table[stream] = recordIndex
+        counters.streamsStarted += 1
+        enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
+        return .queued
+    }
+
+    /// A restarted stream is a new sequence: when nothing of its old one is queued, it moves to the
+    /// current model, so that a client reusing one stream id does not pin an old model forever.
+    private func moveToCurrentModelIfIdle(_ recordIndex: Int32) {
+        let record = records[Int(recordIndex)]
+        guard record.generation != currentGeneration, record.queuedRows == 0 else { return }
+        let old = generations[record.generation]!
+        old.arena.free(record.slot)
+        old.liveStreams -= 1
+        let current = generations[currentGeneration]!
+        records[Int(recordIndex)].slot = current.arena.allocate()
+        records[Int(recordIndex)].generation = currentGeneration
+        current.liveStreams += 1
+        releaseIfUnused(record.generation)
+    }
+
+    private func enqueue(
+        _ recordIndex: Int32, values: UnsafeBufferPointer<Float>, row: Int, resets: Bool, isLast: Bool, now: UInt64
+    ) {
+        let generation = generations[records[Int(recordIndex)].generation]!
+        let finishes = isLast || (generation.sequenceLength.map { row + 1 >= $0 } ?? false)
+        let entry = rowPool.push(values, row: UInt32(row), resets: resets, finishes: finishes)
+        records[Int(recordIndex)].appendQueued(entry, pool: &rowPool)
+        records[Int(recordIndex)].nextAccepted = row + 1
+        records[Int(recordIndex)].acceptedLast = finishes
+        records[Int(recordIndex)].lastActivity = now
+        if records[Int(recordIndex)].queuedRows == 1 { ready.append(recordIndex) }
+    }
+
+    private func applyRows(
+        _ batch: ArraySlice<Int32>, generation: ModelGeneration, now: UInt64, _ emit: (Prediction) -> Void
+    ) {
+        let stepper = generation.stepper
+        let inputSize = rowPool.rowWidth
+        let classes = generation.model.shape.classes
+        batchRows.removeAll(keepingCapacity: true)
+        for (b, recordIndex) in batch.enumerated() {
+            let entry = records[Int(recordIndex)].popQueued(pool: &rowPool)
+            batchRows.append(entry)
+            let state = generation.arena.state(records[Int(recordIndex)].slot)
+            if rowPool.resets(entry) { stepper.resetState(state) }
+            generation.statePointers[b] = state
+            rowPool.copyValues(entry, to: generation.inputs + b * inputSize)
+        }
+        stepper.stepBatch(
+            count: batch.count, inputs: generation.inputs,
+            states: generation.statePointers, probabilities: generation.probabilities)
+        for (b, recordIndex) in batch.enumerated() {
+            let entry = batchRows[b]
+            let row = Int(rowPool.row(entry))
+            let finishes = rowPool.finishes(entry)
+            rowPool.release(entry)
+            let probabilities = UnsafeBufferPointer(start: generation.probabilities + b * classes, count: classes)
+            let record = records[Int(recordIndex)]
+            emit(Prediction(stream: record.id, row: row, isFinal: finishes, probabilities: probabilities))
+            if finishes { counters.streamsFinished += 1 }
+            if record.queuedRows > 0 {
+                ready.append(recordIndex)
+            } else if finishes {
+                removeStream(recordIndex)
+            }
+        }
+    }
+
+    private func removeStream(_ recordIndex: Int32) {
+        var record = records[Int(recordIndex)]
+        if record.queuedRows > 0, let position = ready.firstIndex(of: recordIndex) {
+            ready.remove(at: position)
+        }
+        record.discardQueued(pool: &rowPool)
+        let generation = generations[record.generation]!
+        generation.arena.free(record.slot)
+        generation.liveStreams -= 1
+        table[record.id] = nil
+        records[Int(recordIndex)] = StreamRecord.vacant
+        freeRecords.append(recordIndex)
+        releaseIfUnused(record.generation)
+    }
+}

@@ -156,20 +156,23 @@ public struct Counters: Sendable, Equatable, Codable {
     public var streamsStarted: UInt64
     /// Streams that ended with a FINAL.
     public var streamsFinished: UInt64
+    /// Live streams restarted by a new row 0 (not counted again in `streams_started`).
+    public var streamsRestarted: UInt64
     /// Streams dropped for idleness.
     public var streamsEvicted: UInt64
     /// Streams ended otherwise: END, `gap`, control `drop`, `model_changed`, `shutting_down`.
     public var streamsDropped: UInt64
 
     public init(rowsReceived: UInt64 = 0, rowsApplied: UInt64 = 0, duplicates: UInt64 = 0, errors: [String: UInt64] = [:],
-                predictionsPublished: UInt64 = 0, streamsStarted: UInt64 = 0, streamsFinished: UInt64 = 0,
-                streamsEvicted: UInt64 = 0, streamsDropped: UInt64 = 0) {
+                predictionsPublished: UInt64 = 0, streamsStarted: UInt64 = 0, streamsRestarted: UInt64 = 0,
+                streamsFinished: UInt64 = 0, streamsEvicted: UInt64 = 0, streamsDropped: UInt64 = 0) {
         self.rowsReceived = rowsReceived
         self.rowsApplied = rowsApplied
         self.duplicates = duplicates
         self.errors = errors
         self.predictionsPublished = predictionsPublished
         self.streamsStarted = streamsStarted
+        self.streamsRestarted = streamsRestarted
         self.streamsFinished = streamsFinished
         self.streamsEvicted = streamsEvicted
         self.streamsDropped = streamsDropped
@@ -179,6 +182,7 @@ public struct Counters: Sendable, Equatable, Codable {
         case duplicates, errors
         case rowsReceived = "rows_received", rowsApplied = "rows_applied"
         case predictionsPublished = "predictions_published", streamsStarted = "streams_started"
+        case streamsRestarted = "streams_restarted"
         case streamsFinished = "streams_finished", streamsEvicted = "streams_evicted", streamsDropped = "streams_dropped"
     }
 }

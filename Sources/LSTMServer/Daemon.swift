@@ -1,0 +1,96 @@
+import Dispatch
+import Foundation
+import Logging
+import LSTMModel
+import StreamEngine
+import Synchronization
+import WireProtocol
+import ZeroMQ
+
+/// The lstmd daemon: binds the sockets, runs the one loop that owns them and the engine, and stops
+/// gracefully. Build one, call ``run()`` on the thread that will own the sockets, and call
+/// ``request(_:)`` from anywhere (a signal handler's queue, a test) to stop or reload it.
+public final class Daemon: Sendable {
+    /// What another thread can ask of the running loop.
+    public enum Request: Sendable, Equatable {
+        /// Stop taking rows, finish the queued ones, and return from ``Daemon/run()``.
+        case stop
+        /// Load a model (nil: the configured one again) for new streams.
+        case reload(String?)
+    }
+
+    public let configuration: DaemonConfiguration
+    private let logger: Logger
+    private let initialModel: LoadedModel
+    private let requests = Mutex<[Request]>([])
+    private let context: ZMQContext
+
+    /// Loads and validates the model (the configured one, else `defaultModel`). Throws when no model
+    /// can be loaded; sockets are bound by ``run()``.
+    public init(configuration: DaemonConfiguration, defaultModel: URL?, logger: Logger) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        guard let path = configuration.model ?? defaultModel?.path else {
+            throw DaemonError.noModel
+        }
+        BLASThreads.set(configuration.blasThreads)
+        initialModel = try LoadedModel(path: path, isDefault: configuration.model == nil)
+        context = try ZMQContext()
+    }
+
+    /// Asks the loop to stop or reload. Safe from any thread.
+    public func request(_ request: Request) {
+        requests.withLock { $0.append(request) }
+    }
+
+    /// Binds the sockets and serves until a ``Request/stop`` request, then drains and returns.
+    public func run() throws {
+        let loop = try ServingLoop(
+            configuration: configuration, model: initialModel, context: context, logger: logger,
+            takeRequests: { [requests] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
+        try loop.run()
+    }
+}
+
+/// Failures that keep the daemon from starting.
+public enum DaemonError: Error, CustomStringConvertible {
+    case noModel
+    case modelLoad(path: String, reason: String)
+    case bind(socket: String, endpoint: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .noModel:
+            "no model: pass --model PATH (the embedded default model was not found beside the executable)"
+        case let .modelLoad(path, reason):
+            "cannot load model \(path): \(reason)"
+        case let .bind(socket, endpoint, reason):
+            "cannot bind the \(socket) socket to \(endpoint): \(reason)"
+        }
+    }
+}
+
+/// A model together with where it came from and when, for status replies.
+struct LoadedModel: @unchecked Sendable {
+    // @unchecked: LSTMModel is immutable once loaded; the date and strings are values.
+    let model: LSTMModel
+    let path: String
+    let isDefault: Bool
+    let loadedAt: Date
+
+    init(path: String, isDefault: Bool) throws {
+        do {
+            model = try LSTMModel.load(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw DaemonError.modelLoad(path: path, reason: String(describing: error))
+        }
+        self.path = path
+        self.isDefault = isDefault
+        loadedAt = Date()
+    }
+}
+
+/// A monotonic clock in nanoseconds.
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }

@@ -1,0 +1,344 @@
+import Foundation
+import Logging
+import LSTMModel
+import StreamEngine
+import WireProtocol
+import ZeroMQ
+
+/// The single thread that owns every socket and the engine: poll, read rows, step, publish.
+/// No locks on the hot path; other threads reach it only through `takeRequests`.
+final class ServingLoop {
+    private let configuration: DaemonConfiguration
+    private let logger: Logger
+    private let takeRequests: () -> [Daemon.Request]
+    private let engine: StreamEngine
+    private let startedAt = monotonicNanoseconds()
+    private var models: [String: LoadedModel]   // by SHA-256: every model some stream still runs on
+    private var current: LoadedModel
+
+    private let ingest: ZMQSocket
+    private let publisher: ZMQSocket
+    private let control: ZMQSocket
+    private let poller: ZMQPoller
+
+    // Reusable buffers: the steady state allocates nothing per row.
+    private let row: UnsafeMutableBufferPointer<Float>
+    private var headerBuffer: [UInt8] = []
+    private var bodyBuffer: [UInt8] = []
+    private var predictionsPublished: UInt64 = 0
+    private var wireErrors: [ErrorCode: UInt64] = [:]
+    private var stopping = false
+    private var lastHousekeeping: UInt64 = 0
+
+    /// Messages read from the ingest socket before the loop steps again, so that a flood of rows
+    /// cannot starve stepping and publishing.
+    private static let readBudget = 4096
+
+    init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, logger: Logger,
+         takeRequests: @escaping () -> [Daemon.Request]) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.takeRequests = takeRequests
+        current = model
+        models = [model.model.sha256: model]
+        engine = StreamEngine(model: model.model, configuration: EngineConfiguration(
+            maxBatch: configuration.maxBatch, maxStreams: configuration.maxStreams,
+            idleTimeoutSeconds: configuration.idleTimeoutSeconds > 0 ? configuration.idleTimeoutSeconds : nil))
+        row = .allocate(capacity: model.model.shape.inputSize)
+
+        ingest = try ZMQSocket(context, type: .pull)
+        ingest.linger = .zero
+        ingest.maxMessageSize = configuration.maxMessageSize
+        publisher = try ZMQSocket(context, type: .pub)
+        publisher.sendHighWaterMark = configuration.publishHighWaterMark
+        publisher.linger = .milliseconds(1000)
+        control = try ZMQSocket(context, type: .rep)
+        control.linger = .zero
+        control.maxMessageSize = 1 << 20
+        for (socket, name, endpoint) in [(ingest, "ingest", configuration.ingest),
+                                         (publisher, "predictions", configuration.predictions),
+                                         (control, "control", configuration.control)] {
+            do { try socket.bind(endpoint) } catch {
+                throw DaemonError.bind(socket: name, endpoint: endpoint, reason: String(describing: error))
+            }
+        }
+        poller = ZMQPoller()
+        poller.add(ingest, events: .readable)
+        poller.add(control, events: .readable)
+    }
+
+    deinit { row.deallocate() }
+
+    func run() throws {
+        let shape = current.model.shape
+        logger.info("serving", metadata: [
+            "model": "\(current.isDefault ? "embedded default" : current.path)",
+            "sha256": "\(current.model.sha256.prefix(16))",
+            "hidden_units": "\(shape.hiddenSize)", "layers": "\(shape.layers)",
+            "ingest": "\(configuration.ingest)", "predictions": "\(configuration.predictions)",
+            "control": "\(configuration.control)",
+        ])
+        while !stopping {
+            try iterate()
+        }
+        drain()
+        logger.info("stopped", metadata: ["live_streams": "\(engine.liveStreamCount)"])
+    }
+
+    // MARK: One turn of the loop
+
+    private func iterate() throws {
+        for request in takeRequests() { handle(request) }
+        if stopping { return }
+        let timeout: ZMQTimeout = engine.hasQueuedRows ? .zero : .milliseconds(100)
+        let ready = try poller.poll(timeout: timeout)
+        if ready.contains(control) { try serveControl() }
+        if ready.contains(ingest) { try readIngest() }
+        if engine.hasQueuedRows {
+            if configuration.batchDelayMicroseconds > 0 && engine.streamsWithQueuedRows < configuration.maxBatch {
+                waitForMoreRows()
+            }
+            stepAndPublish()
+        }
+        let now = monotonicNanoseconds()
+        if now &- lastHousekeeping > 1_000_000_000 {
+            lastHousekeeping = now
+            evictIdleStreams(now: now)
+        }
+    }
+
+    /// With `--batch-delay-us`, gives other streams a chance to add rows to a batch that is not full.
+    private func waitForMoreRows() {
+        let deadline = monotonicNanoseconds() + UInt64(configuration.batchDelayMicroseconds) * 1000
+        while engine.streamsWithQueuedRows < configuration.maxBatch {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { return }
+            let remaining = Int((deadline - now + 999_999) / 1_000_000)
+            guard (try? ingest.waitReadable(timeout: .milliseconds(max(remaining, 0)))) == true else { return }
+            try? readIngest()
+        }
+    }
+
+    private func readIngest() throws {
+        for _ in 0..<Self.readBudget {
+            guard let frames = try ingest.receiveMultipart(dontWait: true) else { return }
+            accept(frames)
+        }
+    }
+
+    /// Decodes one ingest message and hands its row to the engine; any failure is answered on the
+    /// stream's topic (or `$errors`) and touches no other stream.
+    private func accept(_ frames: [[UInt8]]) {
+        let message: IngestMessage
+        do { message = try decodeIngest(frames: frames) } catch {
+            publishError(error)
+            return
+        }
+        let stream = message.streamID
+        let index = message.header.row
+        do {
+            switch message.header.kind {
+            case .end:
+                do { try engine.endStream(stream.string) } catch {
+                    throw WireError(.unknownStream, error.description, streamID: stream, row: index)
+                }
+            case .row:
+                let model = current.model
+                try message.decodeRow(inputSize: model.shape.inputSize, inputScale: model.metadata.inputScale, into: row)
+                do {
+                    try engine.submitRow(stream: stream.string, index: Int(index), values: UnsafeBufferPointer(row),
+                                         isLast: message.header.flags.contains(.last), now: monotonicNanoseconds())
+                } catch {
+                    throw WireError(error.wireCode, error.description, streamID: stream, row: index)
+                }
+            }
+        } catch let error as WireError {
+            publishError(error)
+        } catch {
+            publishError(WireError(.internal, String(describing: error), streamID: stream, row: index))
+        }
+    }
+
+    private func stepAndPublish() {
+        let final = configuration.publish == .final
+        engine.step(now: monotonicNanoseconds()) { prediction in
+            if final && !prediction.isFinal { return }
+            encodePrediction(kind: prediction.isFinal ? .final : .partial, row: UInt32(prediction.row),
+                             probabilities: prediction.probabilities, header: &headerBuffer, body: &bodyBuffer)
+            publish(topic: prediction.stream.utf8, header: headerBuffer, body: bodyBuffer)
+        }
+    }
+
+    private func publish(topic: some Collection<UInt8>, header: [UInt8], body: [UInt8]) {
+        do {
+            _ = try publisher.sendFrame(topic, more: true, dontWait: true)
+            _ = try publisher.sendFrame(header, more: true, dontWait: true)
+            _ = try publisher.sendFrame(body, dontWait: true)
+            predictionsPublished += 1
+        } catch {
+            logger.error("publish failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func publishError(_ error: WireError) {
+        wireErrors[error.code, default: 0] += 1
+        logger.debug("rejected", metadata: [
+            "stream": "\(error.streamID?.string ?? errorsTopic)", "code": "\(error.code)",
+            "message": "\(error.message)",
+        ])
+        publish(topic: error.topic.utf8, header: error.header.bytes, body: error.body.jsonBytes)
+    }
+
+    private func evictIdleStreams(now: UInt64) {
+        engine.evictIdle(now: now) { stream, error in
+            logger.info("evicted", metadata: ["stream": "\(stream)", "code": "evicted"])
+            if let id = try? StreamID(stream) {
+                publishError(WireError(.evicted, error.description, streamID: id))
+            }
+        }
+    }
+
+    // MARK: Requests and control
+
+    private func handle(_ request: Daemon.Request) {
+        switch request {
+        case .stop:
+            logger.info("stop requested", metadata: ["live_streams": "\(engine.liveStreamCount)"])
+            stopping = true
+        case let .reload(path):
+            _ = reload(path)
+        }
+    }
+
+    /// Loads a model for new streams; the old one serves its streams until they end.
+    private func reload(_ path: String?) -> Result<LoadedModel, WireError> {
+        let target = path ?? current.path
+        do {
+            let loaded = try LoadedModel(path: target, isDefault: path == nil && current.isDefault)
+            try engine.replaceModel(with: loaded.model)
+            current = loaded
+            models[loaded.model.sha256] = loaded
+            logger.notice("model reloaded", metadata: ["model": "\(target)", "sha256": "\(loaded.model.sha256.prefix(16))"])
+            return .success(loaded)
+        } catch {
+            logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target)", "error": "\(error)"])
+            return .failure(WireError(.reloadFailed, String(describing: error)))
+        }
+    }
+
+    private func serveControl() throws {
+        guard let frames = try control.receiveMultipart(dontWait: true) else { return }
+        let reply: ControlReply
+        if frames.count != 1 {
+            reply = ControlReply(WireError(.badRequest, "a control request is one frame of JSON; got \(frames.count) frames"))
+        } else {
+            do {
+                reply = try answer(ControlRequest(jsonBytes: frames[0]))
+            } catch {
+                reply = ControlReply(error)
+            }
+        }
+        _ = try control.send([reply.jsonBytes], dontWait: true)
+    }
+
+    private func answer(_ request: ControlRequest) throws(WireError) -> ControlReply {
+        let now = monotonicNanoseconds()
+        switch request {
+        case .ping:
+            return .ping(PingReply(uptimeSeconds: uptime(now)))
+        case .status:
+            return .status(status(now))
+        case .streams:
+            return .streams(StreamsReply(streams: engine.liveStreams(now: now).compactMap { summary in
+                guard let id = try? StreamID(summary.id) else { return nil }
+                return WireProtocol.StreamInfo(id: id, nextRow: UInt32(summary.nextRow),
+                                               model: summary.modelSHA256, idleSeconds: summary.idleSeconds)
+            }))
+        case let .drop(stream):
+            let next = engine.liveStreams(now: now).first { $0.id == stream.string }?.nextRow
+            guard engine.dropStream(stream.string), let next else {
+                throw WireError(.unknownStream, "no live stream has the id \"\(stream.string)\"", streamID: stream)
+            }
+            logger.info("dropped by operator", metadata: ["stream": "\(stream.string)"])
+            return .drop(DropReply(stream: stream, nextRow: UInt32(next)))
+        case let .reload(path):
+            switch reload(path) {
+            case .success: return .reload(ReloadReply(model: info(current), previousModels: previousModels()))
+            case let .failure(error): throw error
+            }
+        case .metrics:
+            return .metrics(MetricsReply(metrics: ""))
+        }
+    }
+
+    private func uptime(_ now: UInt64) -> Double { Double(now &- startedAt) / 1e9 }
+
+    private func status(_ now: UInt64) -> StatusReply {
+        let c = engine.counters
+        var errors: [String: UInt64] = [:]
+        for (code, count) in c.errors { errors[code.wireCode.rawValue, default: 0] += count }
+        for (code, count) in wireErrors where !StreamError.Code.allCases.contains(where: { $0.wireCode == code }) {
+            errors[code.rawValue, default: 0] += count
+        }
+        return StatusReply(
+            version: lstmdVersion, uptimeSeconds: uptime(now), publication: configuration.publish,
+            model: info(current), previousModels: previousModels(),
+            counters: Counters(rowsReceived: c.rowsReceived, rowsApplied: c.rowsApplied, duplicates: c.duplicates,
+                               errors: errors, predictionsPublished: predictionsPublished,
+                               streamsStarted: c.streamsStarted, streamsFinished: c.streamsFinished,
+                               streamsEvicted: c.streamsEvicted, streamsDropped: c.streamsDropped),
+            liveStreams: engine.liveStreamCount, maxStreams: configuration.maxStreams,
+            idleTimeoutSeconds: configuration.idleTimeoutSeconds)
+    }
+
+    private func info(_ loaded: LoadedModel) -> ModelInfo {
+        let model = loaded.model
+        let shape = model.shape
+        let live = engine.modelsInService.first { $0.model === model }?.liveStreams ?? 0
+        return ModelInfo(
+            path: loaded.isDefault ? nil : loaded.path, sha256: model.sha256,
+            shape: ModelShapeInfo(inputSize: shape.inputSize, hiddenSize: shape.hiddenSize,
+                                  layers: shape.layers, classes: shape.classes),
+            sequenceLength: model.metadata.sequenceLength, inputScale: model.metadata.inputScale,
+            labels: model.metadata.labels, loadedAt: ISO8601DateFormatter().string(from: loaded.loadedAt),
+            liveStreams: live)
+    }
+
+    private func previousModels() -> [ModelInfo] {
+        engine.modelsInService.filter { !$0.isCurrent }.compactMap { models[$0.model.sha256] }.map(info)
+    }
+
+    // MARK: Stopping
+
+    /// Applies every queued row and publishes its prediction, within the drain timeout.
+    private func drain() {
+        let deadline = monotonicNanoseconds() + UInt64(configuration.drainTimeoutSeconds * 1e9)
+        while engine.hasQueuedRows && monotonicNanoseconds() < deadline {
+            stepAndPublish()
+        }
+    }
+}
+
+/// The daemon's version, reported by `status`.
+public let lstmdVersion = "0.1.0"
+
+extension StreamError {
+    /// The protocol error code for this engine error.
+    var wireCode: ErrorCode { code.wireCode }
+}
+
+extension StreamError.Code {
+    var wireCode: ErrorCode {
+        switch self {
+        case .badRowSize: .badRowSize
+        case .nonFiniteInput: .nonFiniteInput
+        case .notStarted: .notStarted
+        case .gap: .gap
+        case .rowOutOfRange: .rowOutOfRange
+        case .capacity: .capacity
+        case .evicted: .evicted
+        case .unknownStream: .unknownStream
+        case .incompatibleModel: .reloadFailed
+        }
+    }
+}

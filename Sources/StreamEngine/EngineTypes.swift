@@ -1,0 +1,132 @@
+import LSTMModel
+
+/// Limits and batching policy of a ``StreamEngine``.
+public struct EngineConfiguration: Sendable, Equatable {
+    /// Most streams advanced in one batched step (the daemon's `--max-batch`).
+    public var maxBatch: Int
+    /// Most live streams; a new stream beyond it is refused with ``StreamError/capacity(maxStreams:)``.
+    public var maxStreams: Int
+    /// Streams idle for longer are evicted by ``StreamEngine/evictIdle(now:_:)``; nil never evicts.
+    public var idleTimeoutNanoseconds: UInt64?
+
+    public init(maxBatch: Int = 256, maxStreams: Int = 100_000, idleTimeoutSeconds: Double? = 60) {
+        precondition(maxBatch >= 1, "maxBatch must be at least 1")
+        precondition(maxStreams >= 1, "maxStreams must be at least 1")
+        self.maxBatch = maxBatch
+        self.maxStreams = maxStreams
+        self.idleTimeoutNanoseconds = idleTimeoutSeconds.map { UInt64(max(0, $0) * 1e9) }
+    }
+}
+
+/// What happened to a submitted row that was not an error.
+public enum SubmitOutcome: Sendable, Equatable {
+    /// The row is queued and will advance its stream in a coming step.
+    case queued
+    /// The row index was already accepted: ignored, counted, no state change.
+    case duplicate
+}
+
+/// One prediction produced by a step. `probabilities` is only valid inside the callback.
+public struct Prediction {
+    public let stream: String
+    /// Index of the row this prediction follows.
+    public let row: Int
+    /// True when this row finished the stream (its state is freed after the callback).
+    public let isFinal: Bool
+    /// Class probabilities, `classes` floats summing to 1.
+    public let probabilities: UnsafeBufferPointer<Float>
+}
+
+/// Bookkeeping of one live stream, for listings.
+public struct StreamSummary: Sendable, Equatable {
+    public let id: String
+    /// The row index the stream expects next.
+    public let nextRow: Int
+    /// Rows accepted and waiting for a step.
+    public let queuedRows: Int
+    /// SHA-256 of the model the stream runs on.
+    public let modelSHA256: String
+    public let idleSeconds: Double
+}
+
+/// Running totals since the engine started.
+public struct EngineCounters: Sendable, Equatable {
+    public var rowsReceived: UInt64 = 0
+    public var rowsApplied: UInt64 = 0
+    public var duplicates: UInt64 = 0
+    public var steps: UInt64 = 0
+    public var streamsStarted: UInt64 = 0
+    public var streamsRestarted: UInt64 = 0
+    public var streamsFinished: UInt64 = 0
+    public var streamsEnded: UInt64 = 0
+    public var streamsDropped: UInt64 = 0
+    public var streamsEvicted: UInt64 = 0
+    /// Errors by their protocol code.
+    public var errors: [StreamError.Code: UInt64] = [:]
+}
+
+/// Why the engine refused a row or ended a stream. Each case maps to one protocol error code.
+public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
+    case badRowSize(expected: Int, actual: Int)
+    case nonFiniteInput(column: Int)
+    case notStarted(row: Int)
+    case gap(expected: Int, received: Int)
+    case rowOutOfRange(row: Int, sequenceLength: Int)
+    case rowAfterLast(row: Int, lastRow: Int)
+    case capacity(maxStreams: Int)
+    case evicted(idleSeconds: Double, nextRow: Int)
+    case unknownStream
+    case incompatibleModel(String)
+
+    /// The protocol's error codes (snake_case on the wire).
+    public enum Code: String, Sendable, CaseIterable {
+        case badRowSize = "bad_row_size"
+        case nonFiniteInput = "non_finite_input"
+        case notStarted = "not_started"
+        case gap
+        case rowOutOfRange = "row_out_of_range"
+        case capacity
+        case evicted
+        case unknownStream = "unknown_stream"
+        case incompatibleModel = "incompatible_model"
+    }
+
+    public var code: Code {
+        switch self {
+        case .badRowSize: .badRowSize
+        case .nonFiniteInput: .nonFiniteInput
+        case .notStarted: .notStarted
+        case .gap: .gap
+        case .rowOutOfRange, .rowAfterLast: .rowOutOfRange
+        case .capacity: .capacity
+        case .evicted: .evicted
+        case .unknownStream: .unknownStream
+        case .incompatibleModel: .incompatibleModel
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .badRowSize(expected, actual):
+            "row has \(actual) values, the model takes \(expected)"
+        case let .nonFiniteInput(column):
+            "row value at column \(column) is NaN or infinite"
+        case let .notStarted(row):
+            "row \(row) for a stream that is not live: a stream starts with row 0"
+        case let .gap(expected, received):
+            "expected row \(expected), received row \(received): rows were lost; the stream is dropped, restart it with row 0"
+        case let .rowOutOfRange(row, sequenceLength):
+            "row \(row) is beyond the model's sequence length \(sequenceLength)"
+        case let .rowAfterLast(row, lastRow):
+            "row \(row) follows row \(lastRow), which finished the stream"
+        case let .capacity(maxStreams):
+            "the daemon already serves its maximum of \(maxStreams) live streams; new stream refused"
+        case let .evicted(idleSeconds, nextRow):
+            "stream idle for \(Int(idleSeconds.rounded())) s (expecting row \(nextRow)) was evicted"
+        case .unknownStream:
+            "no live stream has this id"
+        case let .incompatibleModel(reason):
+            "model cannot serve these streams: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,270 @@
+import LSTMModel
+import StreamEngine
+import Testing
+
+/// A deterministic random model: the engine's behaviour does not depend on trained weights.
+func makeModel(inputSize: Int = 6, hidden: Int = 5, layers: Int = 2, classes: Int = 4,
+               sequenceLength: Int? = 7, seed: UInt64 = 1) throws -> LSTMModel {
+    var rng = SplitMix(seed: seed)
+    func values(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextUnit() * 0.8 - 0.4 } }
+    var layerParameters: [LSTMLayerParameters] = []
+    for k in 0..<layers {
+        let inputs = k == 0 ? inputSize : hidden
+        layerParameters.append(LSTMLayerParameters(
+            weightIH: values(4 * hidden * inputs), weightHH: values(4 * hidden * hidden),
+            biasIH: values(4 * hidden), biasHH: values(4 * hidden)))
+    }
+    let parameters = try LSTMParameters(
+        layers: layerParameters, fcWeight: values(classes * hidden), fcBias: values(classes))
+    var metadata = ModelMetadata()
+    metadata.sequenceLength = sequenceLength
+    return LSTMModel(parameters: parameters, metadata: metadata)
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextUnit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+}
+
+/// Everything an engine emitted, copied out of the callbacks.
+struct Emitted: Equatable {
+    var stream: String
+    var row: Int
+    var isFinal: Bool
+    var probabilities: [Float]
+}
+
+extension StreamEngine {
+    func stepAll(now: UInt64 = 0) -> (steps: [Int], emitted: [Emitted]) {
+        var steps: [Int] = []
+        var emitted: [Emitted] = []
+        while hasQueuedRows {
+            steps.append(step(now: now) { p in
+                emitted.append(Emitted(stream: p.stream, row: p.row, isFinal: p.isFinal, probabilities: Array(p.probabilities)))
+            })
+        }
+        return (steps, emitted)
+    }
+
+    @discardableResult
+    func submit(_ stream: String, _ index: Int, _ values: [Float], last: Bool = false, now: UInt64 = 0) throws(StreamError) -> SubmitOutcome {
+        try values.withUnsafeBufferPointer { (buffer) throws(StreamError) in
+            try submitRow(stream: stream, index: index, values: buffer, isLast: last, now: now)
+        }
+    }
+}
+
+/// Probabilities after every row of `rows`, computed by one stream alone with the single step.
+func referenceRun(_ model: LSTMModel, _ rows: [[Float]]) -> [[Float]] {
+    let stepper = model.makeStepper(maxBatch: 1)
+    let state = UnsafeMutablePointer<Float>.allocate(capacity: model.shape.stateCount)
+    defer { state.deallocate() }
+    stepper.resetState(state)
+    var out: [[Float]] = []
+    var probabilities = [Float](repeating: 0, count: model.shape.classes)
+    for row in rows {
+        row.withUnsafeBufferPointer { x in
+            probabilities.withUnsafeMutableBufferPointer { p in
+                stepper.step(input: x.baseAddress!, state: state, probabilities: p.baseAddress!)
+            }
+        }
+        out.append(probabilities)
+    }
+    return out
+}
+
+func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
+    var rng = SplitMix(seed: seed)
+    return (0..<count).map { _ in (0..<width).map { _ in rng.nextUnit() } }
+}
+
+func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).map { abs($0 - $1) }.max() ?? 0
+}
+
+@Suite struct StreamEngineTests {
+    @Test func interleavedStreamsEqualEachStreamAlone() throws {
+        let model = try makeModel()
+        let engine = StreamEngine(model: model, configuration: EngineConfiguration(maxBatch: 8))
+        let streams = (0..<20).map { "s\($0)" }
+        let inputs = Dictionary(uniqueKeysWithValues: streams.enumerated().map {
+            ($1, randomRows(7, width: 6, seed: UInt64($0 + 10)))
+        })
+        // Rows arrive interleaved and unevenly: stream k sends its rows in bursts of (k % 3) + 1.
+        var emitted: [Emitted] = []
+        var position = Dictionary(uniqueKeysWithValues: streams.map { ($0, 0) })
+        while position.values.contains(where: { $0 < 7 }) {
+            for (k, stream) in streams.enumerated() {
+                for _ in 0..<(k % 3 + 1) where position[stream]! < 7 {
+                    let index = position[stream]!
+                    #expect(try engine.submit(stream, index, inputs[stream]![index]) == .queued)
+                    position[stream]! += 1
+                }
+            }
+            emitted += engine.stepAll().emitted
+        }
+        #expect(engine.liveStreamCount == 0)
+        for stream in streams {
+            let mine = emitted.filter { $0.stream == stream }
+            #expect(mine.map(\.row) == Array(0..<7))
+            #expect(mine.map(\.isFinal) == Array(repeating: false, count: 6) + [true])
+            let reference = referenceRun(model, inputs[stream]!)
+            for (got, want) in zip(mine, reference) {
+                #expect(maxAbsDifference(got.probabilities, want) <= 1e-6)
+            }
+        }
+        #expect(engine.counters.streamsFinished == 20)
+        #expect(engine.counters.rowsApplied == 140)
+    }
+
+    @Test func neverTwoRowsOfOneStreamInOneStep() throws {
+        let engine = StreamEngine(model: try makeModel(), configuration: EngineConfiguration(maxBatch: 64))
+        let rows = randomRows(7, width: 6, seed: 3)
+        for (i, row) in rows.enumerated() { try engine.submit("solo", i, row) }
+        try engine.submit("other", 0, rows[0])
+        let (steps, emitted) = engine.stepAll()
+        #expect(steps == [2, 1, 1, 1, 1, 1, 1])
+        #expect(emitted.filter { $0.stream == "solo" }.map(\.row) == Array(0..<7))
+    }
+
+    @Test func duplicatesAreIgnoredAndCounted() throws {
+        let model = try makeModel()
+        let engine = StreamEngine(model: model)
+        let rows = randomRows(7, width: 6, seed: 4)
+        try engine.submit("d", 0, rows[0])
+        try engine.submit("d", 1, rows[1])
+        // Already accepted (queued and applied): duplicates, even with different values.
+        #expect(try engine.submit("d", 1, rows[5]) == .duplicate)
+        _ = engine.stepAll()
+        #expect(try engine.submit("d", 0, rows[6]) == .queued)   // row 0 restarts: not a duplicate
+        _ = engine.stepAll()
+        for i in 1..<7 {
+            #expect(try engine.submit("d", i, rows[i]) == .queued)
+            #expect(try engine.submit("d", i, rows[0]) == .duplicate)
+        }
+        let emitted = engine.stepAll().emitted
+        #expect(engine.counters.duplicates == 7)
+        // The state after the restart saw exactly rows[6], rows[1...6]: duplicates changed nothing.
+        let reference = referenceRun(model, [rows[6]] + Array(rows[1...6]))
+        #expect(maxAbsDifference(emitted.last!.probabilities, reference.last!) <= 1e-6)
+        #expect(emitted.last!.isFinal)
+    }
+
+    @Test func aGapDropsTheStreamWithAnError() throws {
+        let engine = StreamEngine(model: try makeModel())
+        let rows = randomRows(7, width: 6, seed: 5)
+        try engine.submit("g", 0, rows[0])
+        try engine.submit("other", 0, rows[0])
+        #expect(throws: StreamError.gap(expected: 1, received: 3)) { try engine.submit("g", 3, rows[3]) }
+        #expect(engine.liveStreamCount == 1)
+        #expect(throws: StreamError.notStarted(row: 4)) { try engine.submit("g", 4, rows[4]) }
+        let emitted = engine.stepAll().emitted
+        #expect(emitted.map(\.stream) == ["other"], "the dropped stream's queued row is discarded")
+        #expect(engine.counters.errors[.gap] == 1)
+        #expect(engine.counters.errors[.notStarted] == 1)
+    }
+
+    @Test func capacityRefusesNewStreamsOnly() throws {
+        let engine = StreamEngine(model: try makeModel(), configuration: EngineConfiguration(maxStreams: 3))
+        let rows = randomRows(7, width: 6, seed: 6)
+        for s in ["a", "b", "c"] { try engine.submit(s, 0, rows[0]) }
+        #expect(throws: StreamError.capacity(maxStreams: 3)) { try engine.submit("d", 0, rows[0]) }
+        for s in ["a", "b", "c"] { try engine.submit(s, 1, rows[1]) }
+        _ = engine.stepAll()
+        #expect(engine.liveStreams(now: 0).map(\.nextRow) == [2, 2, 2])
+        #expect(try engine.submit("a", 0, rows[0]) == .queued, "restarting a live stream needs no new capacity")
+    }
+
+    @Test func idleStreamsAreEvicted() throws {
+        let engine = StreamEngine(model: try makeModel(), configuration: EngineConfiguration(idleTimeoutSeconds: 2))
+        let rows = randomRows(7, width: 6, seed: 7)
+        try engine.submit("old", 0, rows[0], now: 0)
+        try engine.submit("new", 0, rows[0], now: 1_500_000_000)
+        _ = engine.stepAll()
+        var evicted: [(String, StreamError)] = []
+        engine.evictIdle(now: 2_500_000_000) { evicted.append(($0, $1)) }
+        #expect(evicted.map(\.0) == ["old"])
+        #expect(evicted.first?.1.code == .evicted)
+        #expect(engine.liveStreams(now: 2_500_000_000).map(\.id) == ["new"])
+        #expect(engine.counters.streamsEvicted == 1)
+    }
+
+    @Test func lastFlagFinishesEarlyAndUnknownLengthNeedsIt() throws {
+        let engine = StreamEngine(model: try makeModel(sequenceLength: nil))
+        let rows = randomRows(12, width: 6, seed: 8)
+        for i in 0..<10 { try engine.submit("long", i, rows[i]) }
+        try engine.submit("long", 10, rows[10], last: true)
+        #expect(throws: StreamError.rowAfterLast(row: 11, lastRow: 10)) { try engine.submit("long", 11, rows[11]) }
+        let emitted = engine.stepAll().emitted
+        #expect(emitted.filter(\.isFinal).map(\.row) == [10])
+        #expect(engine.liveStreamCount == 0)
+    }
+
+    @Test func rowsBeyondTheSequenceLengthAreRefused() throws {
+        let engine = StreamEngine(model: try makeModel(sequenceLength: 7))
+        let rows = randomRows(8, width: 6, seed: 9)
+        for i in 0..<7 { try engine.submit("s", i, rows[i]) }
+        // Row 6 finished the stream (7 rows); row 7 is not part of any sequence.
+        #expect(throws: StreamError.self) { try engine.submit("s", 7, rows[7]) }
+        #expect(engine.stepAll().emitted.last?.isFinal == true)
+    }
+
+    @Test func badRowsAreRefusedWithoutTouchingTheStream() throws {
+        let model = try makeModel()
+        let engine = StreamEngine(model: model)
+        let rows = randomRows(7, width: 6, seed: 10)
+        try engine.submit("s", 0, rows[0])
+        #expect(throws: StreamError.badRowSize(expected: 6, actual: 5)) { try engine.submit("s", 1, Array(rows[1].prefix(5))) }
+        var poisoned = rows[1]
+        poisoned[2] = .nan
+        #expect(throws: StreamError.nonFiniteInput(column: 2)) { try engine.submit("s", 1, poisoned) }
+        poisoned[2] = .infinity
+        #expect(throws: StreamError.nonFiniteInput(column: 2)) { try engine.submit("s", 1, poisoned) }
+        for i in 1..<7 { try engine.submit("s", i, rows[i]) }
+        let emitted = engine.stepAll().emitted
+        #expect(maxAbsDifference(emitted.last!.probabilities, referenceRun(model, rows).last!) <= 1e-6)
+    }
+
+    @Test func endAndDropFreeTheStream() throws {
+        let engine = StreamEngine(model: try makeModel())
+        let rows = randomRows(7, width: 6, seed: 11)
+        try engine.submit("e", 0, rows[0])
+        try engine.submit("d", 0, rows[0])
+        try engine.endStream("e")
+        #expect(throws: StreamError.unknownStream) { try engine.endStream("e") }
+        #expect(engine.dropStream("d"))
+        #expect(!engine.dropStream("d"))
+        #expect(engine.stepAll().emitted.isEmpty)
+        #expect(engine.liveStreamCount == 0)
+    }
+
+    @Test func streamsFinishOnTheModelTheyStartedWith() throws {
+        let oldModel = try makeModel(seed: 1)
+        let newModel = try makeModel(seed: 2)
+        let engine = StreamEngine(model: oldModel)
+        let rows = randomRows(7, width: 6, seed: 12)
+        for i in 0..<3 { try engine.submit("before", i, rows[i]) }
+        _ = engine.stepAll()
+        try engine.replaceModel(with: newModel)
+        #expect(engine.modelsInService.count == 2)
+        for i in 3..<7 { try engine.submit("before", i, rows[i]) }
+        for i in 0..<7 { try engine.submit("after", i, rows[i]) }
+        let emitted = engine.stepAll().emitted
+        let before = emitted.last { $0.stream == "before" }!
+        let after = emitted.last { $0.stream == "after" }!
+        #expect(maxAbsDifference(before.probabilities, referenceRun(oldModel, rows).last!) <= 1e-6)
+        #expect(maxAbsDifference(after.probabilities, referenceRun(newModel, rows).last!) <= 1e-6)
+        #expect(engine.modelsInService.count == 1, "the old model is released with its last stream")
+        #expect(engine.currentModel === newModel)
+        let wrongInput = try makeModel(inputSize: 9)
+        #expect(throws: StreamError.self) { try engine.replaceModel(with: wrongInput) }
+    }
+}
