@@ -1,5 +1,10 @@
 internal import CZeroMQ
-import Synchronization
+internal import Synchronization
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
 
 /// A libzmq context: the I/O threads and the registry that sockets live in.
 ///
@@ -86,13 +91,13 @@ public final class ZMQContext: Sendable {
     func makeSocketHandle(_ type: Int32, operation: @autoclosure () -> String) throws(ZMQError)
         -> UnsafeMutableRawPointer
     {
-        let result: UnsafeMutableRawPointer? = state.withLock { state in
-            state == .open ? zmq_socket(handle, type) : nil
+        // errno is read inside the lock: unlocking may make system calls that overwrite it.
+        let (socket, code): (UnsafeMutableRawPointer?, Int32) = state.withLock { state in
+            guard state == .open else { return (nil, ETERM) }
+            let socket = zmq_socket(handle, type)
+            return (socket, socket == nil ? zmq_errno() : 0)
         }
-        guard let socket = result else {
-            if isTerminating { throw ZMQError.contextTerminated(operation: operation()) }
-            throw ZMQError.current(operation())
-        }
+        guard let socket else { throw ZMQError(code: .init(rawValue: code), operation: operation()) }
         return socket
     }
 }

@@ -11,7 +11,13 @@ internal import Darwin
 /// shutdown, not as a failure:
 ///
 /// ```swift
-/// do { ... } catch .contextTerminated { return } catch { log(error) }
+/// do throws(ZMQError) {
+///     while let frames = try socket.receiveMultipart() { ... }
+/// } catch .contextTerminated {
+///     return  // shutting down
+/// } catch {
+///     log(error.description)
+/// }
 /// ```
 ///
 /// `EAGAIN` from a non-blocking or timed-out send/receive is not thrown: those calls return

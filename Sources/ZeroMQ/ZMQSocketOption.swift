@@ -35,8 +35,6 @@ extension ZMQSocketOption where Value == Int {
     public static var maxMessageSize: Self { .init(ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", isInt64: true) }
     /// TCP keepalive (`ZMQ_TCP_KEEPALIVE`): -1 keeps the OS default (libzmq's default), 0 off, 1 on.
     public static var tcpKeepalive: Self { .init(ZMQ_TCP_KEEPALIVE, "ZMQ_TCP_KEEPALIVE") }
-    /// Most pending connections for `bind` (`ZMQ_BACKLOG`, default 100).
-    public static var backlog: Self { .init(ZMQ_BACKLOG, "ZMQ_BACKLOG") }
 }
 
 extension ZMQSocketOption where Value == Bool {
@@ -46,10 +44,6 @@ extension ZMQSocketOption where Value == Bool {
     public static var routerMandatory: Self { .init(ZMQ_ROUTER_MANDATORY, "ZMQ_ROUTER_MANDATORY") }
     /// Queue messages only to completed connections (`ZMQ_IMMEDIATE`, default false).
     public static var immediate: Self { .init(ZMQ_IMMEDIATE, "ZMQ_IMMEDIATE") }
-    /// Keep only the last message in each queue (`ZMQ_CONFLATE`, default false; single-frame only).
-    public static var conflate: Self { .init(ZMQ_CONFLATE, "ZMQ_CONFLATE") }
-    /// Allow IPv6 on tcp endpoints (`ZMQ_IPV6`, default false).
-    public static var ipv6: Self { .init(ZMQ_IPV6, "ZMQ_IPV6") }
     /// Act as CURVE server: needs `curveSecretKey` (`ZMQ_CURVE_SERVER`, default false).
     public static var curveServer: Self { .init(ZMQ_CURVE_SERVER, "ZMQ_CURVE_SERVER") }
 }

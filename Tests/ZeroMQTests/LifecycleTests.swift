@@ -180,4 +180,13 @@ struct LifecycleTests {
         #expect(code.description == "\(code.message) (EAGAIN, errno \(code.rawValue))")
         #expect(ZMQError(code: .contextTerminated, operation: "op") == .contextTerminated(operation: "op"))
     }
+
+    @Test("Timeouts convert from Duration in whole milliseconds")
+    func timeoutConversion() {
+        #expect(ZMQTimeout(.milliseconds(1500)) == .milliseconds(1500))
+        #expect(ZMQTimeout(.microseconds(2999)) == .milliseconds(2))
+        #expect(ZMQTimeout(.seconds(-3)) == .zero)
+        #expect(ZMQTimeout.seconds(2) == .milliseconds(2000))
+        #expect(ZMQTimeout.infinite.description == "infinite")
+    }
 }

@@ -173,4 +173,21 @@ struct MessagingTests {
         try pair.connected.send([pattern(1000)])
         #expect(try pair.bound.receiveMultipart() == [pattern(1000)])
     }
+
+    @Test("A socket configured on one task can be sent to another and used there")
+    func socketMovesToTask() async throws {
+        let context = try ZMQContext()
+        let endpoint = "inproc://moved-\(UUID().uuidString)"
+        let pull = try ZMQSocket(context, type: .pull)
+        try pull.set(.receiveTimeout, .seconds(10))
+        try pull.bind(endpoint)
+        // `pull` is used only inside the task from here on, so region isolation lets it go.
+        let receiver = Task.detached { try pull.receiveMultipart() }
+
+        let push = try ZMQSocket(context, type: .push)
+        try push.set(.linger, .zero)
+        try push.connect(endpoint)
+        try push.send([bytes("moved")])
+        #expect(try await receiver.value == [bytes("moved")])
+    }
 }
