@@ -4,10 +4,14 @@ internal import CZeroMQ
 public enum ZMQ {
     /// A libzmq version number, e.g. `4.3.4`.
     public struct Version: Hashable, Comparable, Sendable, CustomStringConvertible {
+        /// Incompatible API changes.
         public let major: Int
+        /// Compatible additions.
         public let minor: Int
+        /// Fixes.
         public let patch: Int
 
+        /// A version to compare against, e.g. `Version(major: 4, minor: 3, patch: 0)`.
         public init(major: Int, minor: Int, patch: Int) {
             self.major = major
             self.minor = minor

@@ -22,7 +22,13 @@ internal import Darwin
 /// Deinit terminates a context that was not terminated explicitly; since sockets keep their context
 /// alive, that only happens once no socket is left.
 public final class ZMQContext: Sendable {
-    private enum State { case open, terminating, terminated }
+    private enum State {
+        case open
+        /// `zmq_ctx_shutdown` ran: the pointer is valid, but no new sockets.
+        case shutDown
+        /// `zmq_ctx_term` is running or ran: the pointer may be freed.
+        case terminating
+    }
 
     /// The `void *` from `zmq_ctx_new`, kept as a bit pattern because raw pointers are not
     /// `Sendable`; libzmq documents the context as safe to use from any thread.
@@ -46,12 +52,12 @@ public final class ZMQContext: Sendable {
     }
 
     deinit {
-        if state.withLock({ $0 == .open }) { Self.term(handle) }
+        if state.withLock({ $0 != .terminating }) { Self.term(handle) }
     }
 
     /// The number of I/O threads (`ZMQ_IO_THREADS`).
     public var ioThreads: Int {
-        state.withLock { state in state == .open ? Int(zmq_ctx_get(handle, ZMQ_IO_THREADS)) : 0 }
+        state.withLock { state in state != .terminating ? Int(zmq_ctx_get(handle, ZMQ_IO_THREADS)) : 0 }
     }
 
     /// Whether `shutdown()` or `terminate()` has been called.
@@ -62,7 +68,9 @@ public final class ZMQContext: Sendable {
     /// closed. Calling it again, or after `terminate()`, does nothing.
     public func shutdown() {
         state.withLock { state in
-            if state == .open { zmq_ctx_shutdown(handle) }
+            guard state == .open else { return }
+            zmq_ctx_shutdown(handle)
+            state = .shutDown
         }
     }
 
@@ -72,13 +80,12 @@ public final class ZMQContext: Sendable {
     /// context: it would wait forever. Only the first call waits; later calls return at once.
     public func terminate() {
         let shouldTerminate = state.withLock { state in
-            guard state == .open else { return false }
+            guard state != .terminating else { return false }
             state = .terminating
             return true
         }
         guard shouldTerminate else { return }
         Self.term(handle)
-        state.withLock { $0 = .terminated }
     }
 
     private static func term(_ handle: UnsafeMutableRawPointer) {

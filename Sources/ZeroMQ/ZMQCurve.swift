@@ -29,9 +29,12 @@ public struct ZMQCurveKey: Hashable, Sendable, CustomStringConvertible {
 
 /// A CurveZMQ public/secret key pair.
 public struct ZMQCurveKeyPair: Hashable, Sendable {
+    /// The key to give peers.
     public let publicKey: ZMQCurveKey
+    /// The key to keep: only this socket's owner may know it.
     public let secretKey: ZMQCurveKey
 
+    /// A pair from known keys, e.g. ones loaded from configuration.
     public init(publicKey: ZMQCurveKey, secretKey: ZMQCurveKey) {
         self.publicKey = publicKey
         self.secretKey = secretKey

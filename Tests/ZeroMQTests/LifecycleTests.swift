@@ -99,6 +99,9 @@ struct LifecycleTests {
         #expect(context.ioThreads == 2)
         let pull = try ZMQSocket(context, type: .pull)
         context.shutdown()
+        #expect(context.isTerminating)
+        let refused = #expect(throws: ZMQError.self) { try ZMQSocket(context, type: .push) }
+        #expect(refused?.code == .contextTerminated)
         let error = #expect(throws: ZMQError.self) { try pull.receiveMultipart() }
         #expect(error?.code == .contextTerminated)
         pull.close()
