@@ -48,7 +48,7 @@ public final class Daemon: Sendable {
     public func run() throws {
         let loop = try ServingLoop(
             configuration: configuration, model: initialModel, context: context, logger: logger,
-            takeRequests: { [requests] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
+            takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
         try loop.run()
     }
 }

@@ -20,6 +20,8 @@ final class ServingLoop {
     private let publisher: ZMQSocket
     private let control: ZMQSocket
     private let poller: ZMQPoller
+    private let ingestEntry: Int
+    private let controlEntry: Int
 
     // Reusable buffers: the steady state allocates nothing per row.
     private let row: UnsafeMutableBufferPointer<Float>
@@ -47,14 +49,14 @@ final class ServingLoop {
         row = .allocate(capacity: model.model.shape.inputSize)
 
         ingest = try ZMQSocket(context, type: .pull)
-        ingest.linger = .zero
-        ingest.maxMessageSize = configuration.maxMessageSize
+        try ingest.set(.linger, .zero)
+        try ingest.set(.maxMessageSize, configuration.maxMessageSize)
         publisher = try ZMQSocket(context, type: .pub)
-        publisher.sendHighWaterMark = configuration.publishHighWaterMark
-        publisher.linger = .milliseconds(1000)
+        try publisher.set(.sendHWM, configuration.publishHighWaterMark)
+        try publisher.set(.linger, .milliseconds(1000))
         control = try ZMQSocket(context, type: .rep)
-        control.linger = .zero
-        control.maxMessageSize = 1 << 20
+        try control.set(.linger, .zero)
+        try control.set(.maxMessageSize, 1 << 20)
         for (socket, name, endpoint) in [(ingest, "ingest", configuration.ingest),
                                          (publisher, "predictions", configuration.predictions),
                                          (control, "control", configuration.control)] {
@@ -63,8 +65,8 @@ final class ServingLoop {
             }
         }
         poller = ZMQPoller()
-        poller.add(ingest, events: .readable)
-        poller.add(control, events: .readable)
+        ingestEntry = try poller.add(ingest, events: .readable)
+        controlEntry = try poller.add(control, events: .readable)
     }
 
     deinit { row.deallocate() }
@@ -91,9 +93,10 @@ final class ServingLoop {
         for request in takeRequests() { handle(request) }
         if stopping { return }
         let timeout: ZMQTimeout = engine.hasQueuedRows ? .zero : .milliseconds(100)
-        let ready = try poller.poll(timeout: timeout)
-        if ready.contains(control) { try serveControl() }
-        if ready.contains(ingest) { try readIngest() }
+        if try poller.poll(timeout: timeout) > 0 {
+            if poller.isReadable(controlEntry) { try serveControl() }
+            if poller.isReadable(ingestEntry) { try readIngest() }
+        }
         if engine.hasQueuedRows {
             if configuration.batchDelayMicroseconds > 0 && engine.streamsWithQueuedRows < configuration.maxBatch {
                 waitForMoreRows()
@@ -114,7 +117,9 @@ final class ServingLoop {
             let now = monotonicNanoseconds()
             guard now < deadline else { return }
             let remaining = Int((deadline - now + 999_999) / 1_000_000)
-            guard (try? ingest.waitReadable(timeout: .milliseconds(max(remaining, 0)))) == true else { return }
+            guard (try? poller.poll(timeout: .milliseconds(remaining))) ?? 0 > 0, poller.isReadable(ingestEntry) else {
+                return
+            }
             try? readIngest()
         }
     }

@@ -124,7 +124,7 @@ struct LSTMDaemonCommand: ParsableCommand {
 }
 
 /// Turns SIGTERM/SIGINT into a graceful stop and SIGHUP into a reload, outside signal context.
-final class SignalRelay: Sendable {
+final class SignalRelay {
     private let sources: [any DispatchSourceSignal]
 
     init(daemon: Daemon) {

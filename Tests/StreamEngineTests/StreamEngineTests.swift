@@ -15,10 +15,10 @@ func makeModel(inputSize: Int = 6, hidden: Int = 5, layers: Int = 2, classes: In
             biasIH: values(4 * hidden), biasHH: values(4 * hidden)))
     }
     let parameters = try LSTMParameters(
+        shape: LSTMShape(inputSize: inputSize, hiddenSize: hidden, layers: layers, classes: classes),
         layers: layerParameters, fcWeight: values(classes * hidden), fcBias: values(classes))
-    var metadata = ModelMetadata()
-    metadata.sequenceLength = sequenceLength
-    return LSTMModel(parameters: parameters, metadata: metadata)
+    return LSTMModel(parameters: parameters, metadata: ModelMetadata(
+        sequenceLength: sequenceLength, labels: ModelMetadata.defaultLabels(classes: classes)))
 }
 
 struct SplitMix {
