@@ -73,6 +73,12 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel"]),
+        .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
+                path: "Tests/DaemonTestSupport"),
+        .testTarget(name: "LSTMServerTests", dependencies: [
+            "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",
+            "WireProtocol", "ZeroMQ",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,120 @@
+import Foundation
+import TestSupport
+import WireProtocol
+import ZeroMQ
+
+/// A real `lstmd` process started by a test, on ipc endpoints in its own temporary directory, and
+/// stopped (SIGTERM, then SIGKILL) when the test is done with it.
+public final class DaemonProcess: @unchecked Sendable {
+    // @unchecked: the Process is touched only by the test that owns this object.
+    public let directory: URL
+    public let ingest: String
+    public let predictions: String
+    public let control: String
+    public let results: String
+    public let process: Process
+    private let errorPipe = Pipe()
+    private let logLock = NSLock()
+    private var logData = Data()
+
+    /// Starts `lstmd` with `arguments` added to the endpoint flags, and waits until it answers `ping`.
+    public init(arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
+                waitUntilReady: Bool = true) throws {
+        let dir = try directory ?? Self.makeTemporaryDirectory()
+        self.directory = dir
+        ingest = "ipc://\(dir.path)/ingest"
+        predictions = "ipc://\(dir.path)/predictions"
+        control = "ipc://\(dir.path)/control"
+        results = "ipc://\(dir.path)/results"
+        process = Process()
+        process.executableURL = Fixtures.productsDirectory.appendingPathComponent("lstmd")
+        process.arguments = ["--ingest", ingest, "--predictions", predictions, "--control", control,
+                             "--results", results] + arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        errorPipe.fileHandleForReading.readabilityHandler = { [logLock] handle in
+            let chunk = handle.availableData
+            logLock.lock()
+            self.logData.append(chunk)
+            logLock.unlock()
+        }
+        try process.run()
+        if waitUntilReady { try self.waitUntilReady() }
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            if !Self.wait(for: process, seconds: 5) { kill(process.processIdentifier, SIGKILL) }
+        }
+        errorPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// What the daemon has written to stderr so far.
+    public var log: String {
+        logLock.lock()
+        defer { logLock.unlock() }
+        return String(decoding: logData, as: UTF8.self)
+    }
+
+    public static func makeTemporaryDirectory() throws -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("lstmd-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Polls `ping` until the daemon answers (at most `seconds`).
+    public func waitUntilReady(seconds: Double = 20) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard process.isRunning else {
+                throw HarnessError("lstmd exited with status \(process.terminationStatus) before it was ready:\n\(log)")
+            }
+            if (try? request(.ping, timeoutMilliseconds: 300)) != nil { return }
+        }
+        throw HarnessError("lstmd did not answer ping within \(seconds) s:\n\(log)")
+    }
+
+    /// Sends one control request and returns the reply (a fresh REQ socket each time, so that a lost
+    /// reply cannot wedge the next request).
+    public func request(_ request: ControlRequest, timeoutMilliseconds: Int = 5000) throws -> ControlReply {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context, type: .req)
+        try socket.set(.linger, .zero)
+        try socket.set(.receiveTimeout, .milliseconds(timeoutMilliseconds))
+        try socket.connect(control)
+        try socket.send([request.jsonBytes])
+        guard let frames = try socket.receiveMultipart(), frames.count == 1 else {
+            throw HarnessError("no reply to \(request.command) within \(timeoutMilliseconds) ms")
+        }
+        return try ControlReply(jsonBytes: frames[0], for: request)
+    }
+
+    /// The daemon's status; fails the test when the reply is not a status.
+    public func status() throws -> StatusReply {
+        guard case let .status(status) = try request(.status) else { throw HarnessError("status reply expected") }
+        return status
+    }
+
+    /// Sends SIGTERM and waits for the exit status (nil when it did not exit within `seconds`).
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, seconds: Double = 20) -> Int32? {
+        kill(process.processIdentifier, signal)
+        return Self.wait(for: process, seconds: seconds) ? process.terminationStatus : nil
+    }
+
+    static func wait(for process: Process, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return !process.isRunning
+    }
+}
+
+public struct HarnessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
