@@ -67,12 +67,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["LSTMModel"], path: "Tests/TestSupport"),
         .testTarget(name: "LSTMModelTests", dependencies: ["LSTMModel", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
-        .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel"]),
+        .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel", "TestSupport"]),
         .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "LSTMServerTests", dependencies: [

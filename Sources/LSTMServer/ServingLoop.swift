@@ -19,9 +19,12 @@ final class ServingLoop {
     private let ingest: ZMQSocket
     private let publisher: ZMQSocket
     private let control: ZMQSocket
+    private let results: ResultsRouter?
     private let poller: ZMQPoller
     private let ingestEntry: Int
     private let controlEntry: Int
+    private let resultsEntry: Int?
+    private let received = ZMQMultipart(capacity: 4)
 
     // Reusable buffers: the steady state allocates nothing per row.
     private let row: UnsafeMutableBufferPointer<Float>
@@ -35,6 +38,8 @@ final class ServingLoop {
     /// Messages read from the ingest socket before the loop steps again, so that a flood of rows
     /// cannot starve stepping and publishing.
     private static let readBudget = 4096
+    /// Rows parked for one slow ROUTER peer before the whole ROUTER socket pauses.
+    private static let parkLimit = 65_536
 
     init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, logger: Logger,
          takeRequests: @escaping () -> [Daemon.Request]) throws {
@@ -57,16 +62,30 @@ final class ServingLoop {
         control = try ZMQSocket(context, type: .rep)
         try control.set(.linger, .zero)
         try control.set(.maxMessageSize, 1 << 20)
-        for (socket, name, endpoint) in [(ingest, "ingest", configuration.ingest),
-                                         (publisher, "predictions", configuration.predictions),
-                                         (control, "control", configuration.control)] {
+        var bindings = [(ingest, "ingest", configuration.ingest),
+                        (publisher, "predictions", configuration.predictions),
+                        (control, "control", configuration.control)]
+        if let endpoint = configuration.results {
+            let router = try ZMQSocket(context, type: .router)
+            try router.set(.linger, .zero)
+            try router.set(.maxMessageSize, configuration.maxMessageSize)
+            try router.set(.sendHWM, configuration.resultsHighWaterMark)
+            try router.set(.receiveHWM, configuration.resultsHighWaterMark)
+            results = try ResultsRouter(socket: router, parkLimit: Self.parkLimit)
+            bindings.append((router, "results", endpoint))
+        } else {
+            results = nil
+        }
+        for (socket, name, endpoint) in bindings {
             do { try socket.bind(endpoint) } catch {
                 throw DaemonError.bind(socket: name, endpoint: endpoint, reason: String(describing: error))
             }
         }
-        poller = ZMQPoller()
+        let poller = ZMQPoller()
         ingestEntry = try poller.add(ingest, events: .readable)
         controlEntry = try poller.add(control, events: .readable)
+        resultsEntry = try results.map { router throws(ZMQError) in try poller.add(router.socket, events: .readable) }
+        self.poller = poller
     }
 
     deinit { row.deallocate() }
@@ -78,7 +97,7 @@ final class ServingLoop {
             "sha256": "\(current.model.sha256.prefix(16))",
             "hidden_units": "\(shape.hiddenSize)", "layers": "\(shape.layers)",
             "ingest": "\(configuration.ingest)", "predictions": "\(configuration.predictions)",
-            "control": "\(configuration.control)",
+            "control": "\(configuration.control)", "results": "\(configuration.results ?? "off")",
         ])
         while !stopping {
             try iterate()
@@ -92,11 +111,17 @@ final class ServingLoop {
     private func iterate() throws {
         for request in takeRequests() { handle(request) }
         if stopping { return }
-        let timeout: ZMQTimeout = engine.hasQueuedRows ? .zero : .milliseconds(100)
+        if let results, let resultsEntry {
+            poller.setEvents(results.isPaused ? [] : .readable, at: resultsEntry)
+        }
+        let backlog = results?.hasBacklog ?? false
+        let timeout: ZMQTimeout = engine.hasQueuedRows ? .zero : backlog ? .milliseconds(1) : .milliseconds(100)
         if try poller.poll(timeout: timeout) > 0 {
             if poller.isReadable(controlEntry) { try serveControl() }
             if poller.isReadable(ingestEntry) { try readIngest() }
+            if let resultsEntry, poller.isReadable(resultsEntry) { try readResults() }
         }
+        if backlog { results?.flush { frames, peer in acceptCopied(frames, from: peer) } }
         if engine.hasQueuedRows {
             if configuration.batchDelayMicroseconds > 0 && engine.streamsWithQueuedRows < configuration.maxBatch {
                 waitForMoreRows()
@@ -126,27 +151,36 @@ final class ServingLoop {
 
     private func readIngest() throws {
         for _ in 0..<Self.readBudget {
-            guard let frames = try ingest.receiveMultipart(dontWait: true) else { return }
-            accept(frames)
+            guard try ingest.receiveMultipart(into: received, dontWait: true) else { return }
+            received.withUnsafeFrames { frames in
+                do throws(WireError) { accept(try decodeIngest(frames: frames), from: nil) } catch { deliverError(error, to: nil) }
+            }
         }
     }
 
-    /// Decodes one ingest message and hands its row to the engine; any failure is answered on the
-    /// stream's topic (or `$errors`) and touches no other stream.
-    private func accept(_ frames: [[UInt8]]) {
-        let message: IngestMessage
-        do { message = try decodeIngest(frames: frames) } catch {
-            publishError(error)
-            return
+    private func readResults() throws {
+        try results?.read(budget: Self.readBudget) { frames, peer in
+            do throws(WireError) { accept(try decodeIngest(frames: frames), from: peer) } catch { deliverError(error, to: peer) }
         }
+    }
+
+    /// A row that waited, copied, while its ROUTER peer was blocked.
+    private func acceptCopied(_ frames: [[UInt8]], from peer: ResultsRouter.Peer) {
+        do throws(WireError) { accept(try decodeIngest(frames: frames), from: peer) } catch { deliverError(error, to: peer) }
+    }
+
+    /// Hands one decoded ingest message to the engine; any failure is answered on the stream's
+    /// topic (and to the ROUTER peer that sent it) and touches no other stream.
+    private func accept(_ message: some DecodedIngest, from peer: ResultsRouter.Peer?) {
         let stream = message.streamID
         let index = message.header.row
-        do {
+        do throws(WireError) {
             switch message.header.kind {
             case .end:
                 do { try engine.endStream(stream.string) } catch {
                     throw WireError(.unknownStream, error.description, streamID: stream, row: index)
                 }
+                results?.unbind(stream.string)
             case .row:
                 let model = current.model
                 try message.decodeRow(inputSize: model.shape.inputSize, inputScale: model.metadata.inputScale, into: row)
@@ -154,13 +188,13 @@ final class ServingLoop {
                     try engine.submitRow(stream: stream.string, index: Int(index), values: UnsafeBufferPointer(row),
                                          isLast: message.header.flags.contains(.last), now: monotonicNanoseconds())
                 } catch {
+                    if error.code == .gap { results?.unbind(stream.string) }
                     throw WireError(error.wireCode, error.description, streamID: stream, row: index)
                 }
+                if index == 0, let peer { results?.bind(stream.string, to: peer) }
             }
-        } catch let error as WireError {
-            publishError(error)
         } catch {
-            publishError(WireError(.internal, String(describing: error), streamID: stream, row: index))
+            deliverError(error, to: peer)
         }
     }
 
@@ -170,11 +204,17 @@ final class ServingLoop {
             if final && !prediction.isFinal { return }
             encodePrediction(kind: prediction.isFinal ? .final : .partial, row: UInt32(prediction.row),
                              probabilities: prediction.probabilities, header: &headerBuffer, body: &bodyBuffer)
-            publish(topic: prediction.stream.utf8, header: headerBuffer, body: bodyBuffer)
+            var stream = prediction.stream
+            stream.withUTF8 { topic in
+                deliver(topic: UnsafeRawBufferPointer(topic), header: headerBuffer, body: bodyBuffer,
+                        to: results?.peer(of: prediction.stream))
+            }
+            if prediction.isFinal { results?.unbind(prediction.stream) }
         }
     }
 
-    private func publish(topic: some Collection<UInt8>, header: [UInt8], body: [UInt8]) {
+    /// Publishes a prediction message on PUB and, for a stream bound to a ROUTER peer, sends it there.
+    private func deliver(topic: UnsafeRawBufferPointer, header: [UInt8], body: [UInt8], to peer: ResultsRouter.Peer?) {
         do {
             _ = try publisher.sendFrame(topic, more: true, dontWait: true)
             _ = try publisher.sendFrame(header, more: true, dontWait: true)
@@ -183,24 +223,40 @@ final class ServingLoop {
         } catch {
             logger.error("publish failed", metadata: ["error": "\(error)"])
         }
+        if let peer { results?.send(topic, header, body, to: peer) }
     }
 
-    private func publishError(_ error: WireError) {
+    /// Answers a failure on the stream's topic (or `$errors`), and to the ROUTER peer concerned.
+    private func deliverError(_ error: WireError, to peer: ResultsRouter.Peer?) {
         wireErrors[error.code, default: 0] += 1
         logger.debug("rejected", metadata: [
             "stream": "\(error.streamID?.string ?? errorsTopic)", "code": "\(error.code)",
-            "message": "\(error.message)",
+            "row": "\(error.row.map(String.init) ?? "-")", "message": "\(error.message)",
         ])
-        publish(topic: error.topic.utf8, header: error.header.bytes, body: error.body.jsonBytes)
+        var topic = error.topic
+        let recipient = peer ?? error.streamID.flatMap { results?.peer(of: $0.string) }
+        topic.withUTF8 { bytes in
+            deliver(topic: UnsafeRawBufferPointer(bytes), header: error.header.bytes, body: error.body.jsonBytes,
+                    to: recipient)
+        }
     }
 
     private func evictIdleStreams(now: UInt64) {
         engine.evictIdle(now: now) { stream, error in
             logger.info("evicted", metadata: ["stream": "\(stream)", "code": "evicted"])
-            if let id = try? StreamID(stream) {
-                publishError(WireError(.evicted, error.description, streamID: id))
-            }
+            var nextRow: Int?
+            if case let .evicted(_, next) = error { nextRow = next }
+            endedByDaemon(stream, .evicted, error.description, nextRow: nextRow)
         }
+    }
+
+    /// Tells a stream's clients that the daemon ended it, then forgets its ROUTER binding.
+    private func endedByDaemon(_ stream: String, _ code: ErrorCode, _ message: String, nextRow: Int?) {
+        // The engine holds only ids that were decoded off the wire, so they are valid stream ids.
+        if let id = try? StreamID(stream) {
+            deliverError(WireError(code, message, streamID: id, row: nextRow.map { UInt32($0) }), to: nil)
+        }
+        results?.unbind(stream)
     }
 
     // MARK: Requests and control
@@ -264,7 +320,8 @@ final class ServingLoop {
             guard engine.dropStream(stream.string), let next else {
                 throw WireError(.unknownStream, "no live stream has the id \"\(stream.string)\"", streamID: stream)
             }
-            logger.info("dropped by operator", metadata: ["stream": "\(stream.string)"])
+            logger.info("dropped by operator", metadata: ["stream": "\(stream.string)", "code": "dropped"])
+            endedByDaemon(stream.string, .dropped, "dropped by the operator's drop command", nextRow: next)
             return .drop(DropReply(stream: stream, nextRow: UInt32(next)))
         case let .reload(path):
             switch reload(path) {
@@ -281,17 +338,15 @@ final class ServingLoop {
     private func status(_ now: UInt64) -> StatusReply {
         let c = engine.counters
         var errors: [String: UInt64] = [:]
-        for (code, count) in c.errors { errors[code.wireCode.rawValue, default: 0] += count }
-        for (code, count) in wireErrors where !StreamError.Code.allCases.contains(where: { $0.wireCode == code }) {
-            errors[code.rawValue, default: 0] += count
-        }
+        for (code, count) in wireErrors { errors[code.rawValue] = count }
         return StatusReply(
             version: lstmdVersion, uptimeSeconds: uptime(now), publication: configuration.publish,
             model: info(current), previousModels: previousModels(),
             counters: Counters(rowsReceived: c.rowsReceived, rowsApplied: c.rowsApplied, duplicates: c.duplicates,
                                errors: errors, predictionsPublished: predictionsPublished,
-                               streamsStarted: c.streamsStarted, streamsFinished: c.streamsFinished,
-                               streamsEvicted: c.streamsEvicted, streamsDropped: c.streamsDropped),
+                               streamsStarted: c.streamsStarted, streamsRestarted: c.streamsRestarted,
+                               streamsFinished: c.streamsFinished, streamsEvicted: c.streamsEvicted,
+                               streamsDropped: c.streamsDropped + c.streamsEnded + (c.errors[.gap] ?? 0)),
             liveStreams: engine.liveStreamCount, maxStreams: configuration.maxStreams,
             idleTimeoutSeconds: configuration.idleTimeoutSeconds)
     }
@@ -347,3 +402,14 @@ extension StreamError.Code {
         }
     }
 }
+
+/// What the loop needs of a decoded ingest message, whether its row still lives in the received
+/// frame (`IngestView`) or was copied while a ROUTER peer was blocked (`IngestMessage`).
+protocol DecodedIngest {
+    var streamID: StreamID { get }
+    var header: IngestHeader { get }
+    func decodeRow(inputSize: Int, inputScale: Float, into output: UnsafeMutableBufferPointer<Float>) throws(WireError)
+}
+
+extension IngestView: DecodedIngest {}
+extension IngestMessage: DecodedIngest {}

@@ -91,13 +91,13 @@ public final class StreamEngine {
         if records[Int(recordIndex)].acceptedLast {
             throw countError(.rowAfterLast(row: index, lastRow: expected - 1))
         }
-        if index > expected {
-            removeStream(recordIndex)
-            throw countError(.gap(expected: expected, received: index))
-        }
         let sequenceLength = generations[records[Int(recordIndex)].generation]!.sequenceLength
         if let sequenceLength, index >= sequenceLength {
             throw countError(.rowOutOfRange(row: index, sequenceLength: sequenceLength))
+        }
+        if index > expected {
+            removeStream(recordIndex)
+            throw countError(.gap(expected: expected, received: index))
         }
         enqueue(recordIndex, values: values, row: index, resets: false, isLast: isLast, now: now)
         return .queued

@@ -176,6 +176,12 @@ public func decodeIngest(frames: [[UInt8]]) throws(WireError) -> IngestMessage {
 /// The daemon can keep one array of views and refill it per message, so decoding allocates
 /// nothing but the stream id's string (none for ids of up to 15 bytes).
 public func decodeIngest(frames: [UnsafeRawBufferPointer]) throws(WireError) -> IngestView {
+    try decodeIngest(frames: frames[...])
+}
+
+/// Decodes an ingest message from a slice of received frame buffers (e.g. a ROUTER message without
+/// its routing-id frame), without copying the row.
+public func decodeIngest(frames: ArraySlice<UnsafeRawBufferPointer>) throws(WireError) -> IngestView {
     guard let first = frames.first else {
         throw WireError(.badFrameCount, "ingest message has no frames; it must have 3 (ROW) or 2 (END)")
     }
@@ -188,8 +194,9 @@ public func decodeIngest(frames: [UnsafeRawBufferPointer]) throws(WireError) -> 
     guard frames.count == 2 || frames.count == 3 else {
         throw WireError(.badFrameCount, "ingest message has \(frames.count) frames; it must have 3 (ROW) or 2 (END)", streamID: streamID)
     }
-    let header = try IngestHeader(bytes: frames[1], streamID: streamID)
-    let row = frames.count == 3 ? frames[2] : UnsafeRawBufferPointer(start: nil, count: 0)
+    let start = frames.startIndex
+    let header = try IngestHeader(bytes: frames[start + 1], streamID: streamID)
+    let row = frames.count == 3 ? frames[start + 2] : UnsafeRawBufferPointer(start: nil, count: 0)
     switch header.kind {
     case .row where frames.count == 2:
         throw WireError(.badFrameCount, "ROW message has 2 frames; frame 3 must carry the row", streamID: streamID, row: header.row)

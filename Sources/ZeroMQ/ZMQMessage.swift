@@ -79,6 +79,8 @@ extension ZMQMessage: Sendable {}
 /// number of frames allocates nothing in Swift.
 public final class ZMQMultipart: RandomAccessCollection {
     private var storage: [ZMQMessage]
+    /// Raw views of the received frames, refreshed after every receive (no allocation once grown).
+    private var views: [UnsafeRawBufferPointer] = []
     /// The number of frames received last.
     public private(set) var endIndex = 0
 
@@ -98,10 +100,18 @@ public final class ZMQMultipart: RandomAccessCollection {
     /// Copies of all frames' bytes.
     public var frames: [[UInt8]] { map(\.bytes) }
 
+    /// Calls `body` with the received frames' bytes, without copying them; the buffers are valid
+    /// only during the call.
+    public func withUnsafeFrames<Result, Failure: Error>(
+        _ body: (ArraySlice<UnsafeRawBufferPointer>) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(views[...])
+    }
+
     /// Forgets the frames (keeping their storage for reuse) and releases their buffers.
     public func removeAll() {
         for index in 0..<endIndex { storage[index].reset() }
-        endIndex = 0
+        setCount(0)
     }
 
     /// The message to receive frame `index` into, growing the storage when needed.
@@ -111,7 +121,14 @@ public final class ZMQMultipart: RandomAccessCollection {
     }
 
     /// Sets the number of valid frames after a receive.
-    func setCount(_ count: Int) { endIndex = count }
+    func setCount(_ count: Int) {
+        endIndex = count
+        views.removeAll(keepingCapacity: true)
+        for index in 0..<count {
+            let message = storage[index].pointer
+            views.append(UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message)))
+        }
+    }
 }
 
 @available(*, unavailable, message: "A ZMQMultipart belongs to the thread of the socket that fills it")

@@ -129,6 +129,12 @@ final class SignalRelay {
 
     init(daemon: Daemon) {
         let queue = DispatchQueue(label: "lstmd.signals")
+        // A parent may start us with these signals blocked (a blocked mask is inherited): unblock
+        // them, or SIGTERM would never reach the handlers.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        for signalNumber in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&handled, signalNumber) }
+        pthread_sigmask(SIG_UNBLOCK, &handled, nil)
         var sources: [any DispatchSourceSignal] = []
         for (signalNumber, action) in [(SIGTERM, Daemon.Request.stop), (SIGINT, .stop), (SIGHUP, .reload(nil))] {
             signal(signalNumber, SIG_IGN)

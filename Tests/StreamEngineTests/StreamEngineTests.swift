@@ -1,38 +1,7 @@
 import LSTMModel
 import StreamEngine
+import TestSupport
 import Testing
-
-/// A deterministic random model: the engine's behaviour does not depend on trained weights.
-func makeModel(inputSize: Int = 6, hidden: Int = 5, layers: Int = 2, classes: Int = 4,
-               sequenceLength: Int? = 7, seed: UInt64 = 1) throws -> LSTMModel {
-    var rng = SplitMix(seed: seed)
-    func values(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextUnit() * 0.8 - 0.4 } }
-    var layerParameters: [LSTMLayerParameters] = []
-    for k in 0..<layers {
-        let inputs = k == 0 ? inputSize : hidden
-        layerParameters.append(LSTMLayerParameters(
-            weightIH: values(4 * hidden * inputs), weightHH: values(4 * hidden * hidden),
-            biasIH: values(4 * hidden), biasHH: values(4 * hidden)))
-    }
-    let parameters = try LSTMParameters(
-        shape: LSTMShape(inputSize: inputSize, hiddenSize: hidden, layers: layers, classes: classes),
-        layers: layerParameters, fcWeight: values(classes * hidden), fcBias: values(classes))
-    return LSTMModel(parameters: parameters, metadata: ModelMetadata(
-        sequenceLength: sequenceLength, labels: ModelMetadata.defaultLabels(classes: classes)))
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Float { Float(next() >> 40) / Float(1 << 24) }
-}
 
 /// Everything an engine emitted, copied out of the callbacks.
 struct Emitted: Equatable {
@@ -92,7 +61,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
 
 @Suite struct StreamEngineTests {
     @Test func interleavedStreamsEqualEachStreamAlone() throws {
-        let model = try makeModel()
+        let model = try makeRandomModel()
         let engine = StreamEngine(model: model, configuration: EngineConfiguration(maxBatch: 8))
         let streams = (0..<20).map { "s\($0)" }
         let inputs = Dictionary(uniqueKeysWithValues: streams.enumerated().map {
@@ -126,7 +95,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func neverTwoRowsOfOneStreamInOneStep() throws {
-        let engine = StreamEngine(model: try makeModel(), configuration: EngineConfiguration(maxBatch: 64))
+        let engine = StreamEngine(model: try makeRandomModel(), configuration: EngineConfiguration(maxBatch: 64))
         let rows = randomRows(7, width: 6, seed: 3)
         for (i, row) in rows.enumerated() { try engine.submit("solo", i, row) }
         try engine.submit("other", 0, rows[0])
@@ -136,7 +105,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func duplicatesAreIgnoredAndCounted() throws {
-        let model = try makeModel()
+        let model = try makeRandomModel()
         let engine = StreamEngine(model: model)
         let rows = randomRows(7, width: 6, seed: 4)
         try engine.submit("d", 0, rows[0])
@@ -159,7 +128,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func aGapDropsTheStreamWithAnError() throws {
-        let engine = StreamEngine(model: try makeModel())
+        let engine = StreamEngine(model: try makeRandomModel())
         let rows = randomRows(7, width: 6, seed: 5)
         try engine.submit("g", 0, rows[0])
         try engine.submit("other", 0, rows[0])
@@ -173,7 +142,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func capacityRefusesNewStreamsOnly() throws {
-        let engine = StreamEngine(model: try makeModel(), configuration: EngineConfiguration(maxStreams: 3))
+        let engine = StreamEngine(model: try makeRandomModel(), configuration: EngineConfiguration(maxStreams: 3))
         let rows = randomRows(7, width: 6, seed: 6)
         for s in ["a", "b", "c"] { try engine.submit(s, 0, rows[0]) }
         #expect(throws: StreamError.capacity(maxStreams: 3)) { try engine.submit("d", 0, rows[0]) }
@@ -184,7 +153,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func idleStreamsAreEvicted() throws {
-        let engine = StreamEngine(model: try makeModel(), configuration: EngineConfiguration(idleTimeoutSeconds: 2))
+        let engine = StreamEngine(model: try makeRandomModel(), configuration: EngineConfiguration(idleTimeoutSeconds: 2))
         let rows = randomRows(7, width: 6, seed: 7)
         try engine.submit("old", 0, rows[0], now: 0)
         try engine.submit("new", 0, rows[0], now: 1_500_000_000)
@@ -198,7 +167,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func lastFlagFinishesEarlyAndUnknownLengthNeedsIt() throws {
-        let engine = StreamEngine(model: try makeModel(sequenceLength: nil))
+        let engine = StreamEngine(model: try makeRandomModel(sequenceLength: nil))
         let rows = randomRows(12, width: 6, seed: 8)
         for i in 0..<10 { try engine.submit("long", i, rows[i]) }
         try engine.submit("long", 10, rows[10], last: true)
@@ -209,7 +178,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func rowsBeyondTheSequenceLengthAreRefused() throws {
-        let engine = StreamEngine(model: try makeModel(sequenceLength: 7))
+        let engine = StreamEngine(model: try makeRandomModel(sequenceLength: 7))
         let rows = randomRows(8, width: 6, seed: 9)
         for i in 0..<7 { try engine.submit("s", i, rows[i]) }
         // Row 6 finished the stream (7 rows); row 7 is not part of any sequence.
@@ -218,7 +187,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func badRowsAreRefusedWithoutTouchingTheStream() throws {
-        let model = try makeModel()
+        let model = try makeRandomModel()
         let engine = StreamEngine(model: model)
         let rows = randomRows(7, width: 6, seed: 10)
         try engine.submit("s", 0, rows[0])
@@ -234,7 +203,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func endAndDropFreeTheStream() throws {
-        let engine = StreamEngine(model: try makeModel())
+        let engine = StreamEngine(model: try makeRandomModel())
         let rows = randomRows(7, width: 6, seed: 11)
         try engine.submit("e", 0, rows[0])
         try engine.submit("d", 0, rows[0])
@@ -247,8 +216,8 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func streamsFinishOnTheModelTheyStartedWith() throws {
-        let oldModel = try makeModel(seed: 1)
-        let newModel = try makeModel(seed: 2)
+        let oldModel = try makeRandomModel(seed: 1)
+        let newModel = try makeRandomModel(seed: 2)
         let engine = StreamEngine(model: oldModel)
         let rows = randomRows(7, width: 6, seed: 12)
         for i in 0..<3 { try engine.submit("before", i, rows[i]) }
@@ -264,7 +233,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(maxAbsDifference(after.probabilities, referenceRun(newModel, rows).last!) <= 1e-6)
         #expect(engine.modelsInService.count == 1, "the old model is released with its last stream")
         #expect(engine.currentModel === newModel)
-        let wrongInput = try makeModel(inputSize: 9)
+        let wrongInput = try makeRandomModel(inputSize: 9)
         #expect(throws: StreamError.self) { try engine.replaceModel(with: wrongInput) }
     }
 }
