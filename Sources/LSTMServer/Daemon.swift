@@ -46,10 +46,15 @@ public final class Daemon: Sendable {
 
     /// Binds the sockets and serves until a ``Request/stop`` request, then drains and returns.
     public func run() throws {
-        let loop = try ServingLoop(
-            configuration: configuration, model: initialModel, context: context, logger: logger,
-            takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
-        try loop.run()
+        do {
+            let loop = try ServingLoop(
+                configuration: configuration, model: initialModel, context: context, logger: logger,
+                takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
+            try loop.run()
+        }
+        // The loop's sockets are closed now; terminating the context waits for PUB's linger, so the
+        // last predictions reach subscribers before the process exits.
+        context.terminate()
     }
 }
 

@@ -33,6 +33,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxMessageSize = 65_536
     /// Directory for stream snapshots across restarts; nil keeps none.
     public var stateDirectory: String?
+    /// Seconds between snapshots of the live streams while serving (with a state directory), so
+    /// that after a crash streams resume from a recent point with a `gap` error instead of being
+    /// unknown; 0 writes one only at a graceful stop.
+    public var snapshotIntervalSeconds = 30.0
     /// Seconds a graceful stop may take to drain queued rows and write the snapshot.
     public var drainTimeoutSeconds = 10.0
     /// `host:port` of the Prometheus metrics HTTP endpoint; nil disables it.
@@ -58,6 +62,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         try require(publishHighWaterMark >= 0, "pub-hwm", "must be 0 (unlimited) or positive")
         try require(resultsHighWaterMark >= 1, "results-hwm", "must be at least 1")
         try require(maxMessageSize >= 64, "max-message-size", "must be at least 64 bytes, got \(maxMessageSize)")
+        try require(snapshotIntervalSeconds.isFinite && snapshotIntervalSeconds >= 0,
+                    "snapshot-interval", "must be 0 (only at stop) or a positive number of seconds")
         try require(drainTimeoutSeconds.isFinite && drainTimeoutSeconds > 0,
                     "drain-timeout", "must be a positive number of seconds")
         try require((1...64).contains(blasThreads), "blas-threads", "must be between 1 and 64")
@@ -151,6 +157,7 @@ public struct DaemonSettings: Decodable, Sendable {
     public var resultsHwm: Int?
     public var maxMessageSize: Int?
     public var stateDir: String?
+    public var snapshotInterval: Double?
     public var drainTimeout: Double?
     public var metrics: String?
     public var blasThreads: Int?
@@ -171,6 +178,7 @@ public struct DaemonSettings: Decodable, Sendable {
         resultsHwm: Int? = nil,
         maxMessageSize: Int? = nil,
         stateDir: String? = nil,
+        snapshotInterval: Double? = nil,
         drainTimeout: Double? = nil,
         metrics: String? = nil,
         blasThreads: Int? = nil,
@@ -190,6 +198,7 @@ public struct DaemonSettings: Decodable, Sendable {
         self.resultsHwm = resultsHwm
         self.maxMessageSize = maxMessageSize
         self.stateDir = stateDir
+        self.snapshotInterval = snapshotInterval
         self.drainTimeout = drainTimeout
         self.metrics = metrics
         self.blasThreads = blasThreads
@@ -201,6 +210,7 @@ public struct DaemonSettings: Decodable, Sendable {
         case maxBatch = "max-batch", batchDelayUs = "batch-delay-us", maxStreams = "max-streams"
         case idleTimeout = "idle-timeout", pubHwm = "pub-hwm", resultsHwm = "results-hwm"
         case maxMessageSize = "max-message-size", stateDir = "state-dir", drainTimeout = "drain-timeout"
+        case snapshotInterval = "snapshot-interval"
         case blasThreads = "blas-threads", logLevel = "log-level"
     }
 
@@ -219,6 +229,7 @@ public struct DaemonSettings: Decodable, Sendable {
         if let resultsHwm { c.resultsHighWaterMark = resultsHwm }
         if let maxMessageSize { c.maxMessageSize = maxMessageSize }
         if let stateDir { c.stateDirectory = stateDir }
+        if let snapshotInterval { c.snapshotIntervalSeconds = snapshotInterval }
         if let drainTimeout { c.drainTimeoutSeconds = drainTimeout }
         if let metrics { c.metrics = metrics }
         if let blasThreads { c.blasThreads = blasThreads }

@@ -34,6 +34,8 @@ final class ServingLoop {
     private var wireErrors: [ErrorCode: UInt64] = [:]
     private var stopping = false
     private var lastHousekeeping: UInt64 = 0
+    private var lastSnapshot: UInt64 = 0
+    private let snapshots: SnapshotStore?
 
     /// Messages read from the ingest socket before the loop steps again, so that a flood of rows
     /// cannot starve stepping and publishing.
@@ -52,6 +54,7 @@ final class ServingLoop {
             maxBatch: configuration.maxBatch, maxStreams: configuration.maxStreams,
             idleTimeoutSeconds: configuration.idleTimeoutSeconds > 0 ? configuration.idleTimeoutSeconds : nil))
         row = .allocate(capacity: model.model.shape.inputSize)
+        snapshots = configuration.stateDirectory.map { SnapshotStore(directory: $0, logger: logger) }
 
         ingest = try ZMQSocket(context, type: .pull)
         try ingest.set(.linger, .zero)
@@ -91,6 +94,8 @@ final class ServingLoop {
     deinit { row.deallocate() }
 
     func run() throws {
+        snapshots?.restore(into: engine, now: monotonicNanoseconds())
+        lastSnapshot = monotonicNanoseconds()
         let shape = current.model.shape
         logger.info("serving", metadata: [
             "model": "\(current.isDefault ? "embedded default" : current.path)",
@@ -102,8 +107,7 @@ final class ServingLoop {
         while !stopping {
             try iterate()
         }
-        drain()
-        logger.info("stopped", metadata: ["live_streams": "\(engine.liveStreamCount)"])
+        try finish()
     }
 
     // MARK: One turn of the loop
@@ -132,6 +136,11 @@ final class ServingLoop {
         if now &- lastHousekeeping > 1_000_000_000 {
             lastHousekeeping = now
             evictIdleStreams(now: now)
+        }
+        if let snapshots, configuration.snapshotIntervalSeconds > 0,
+           now &- lastSnapshot > UInt64(configuration.snapshotIntervalSeconds * 1e9) {
+            lastSnapshot = now
+            snapshots.save(engine.snapshot())
         }
     }
 
@@ -370,12 +379,30 @@ final class ServingLoop {
 
     // MARK: Stopping
 
-    /// Applies every queued row and publishes its prediction, within the drain timeout.
-    private func drain() {
+    /// The graceful stop: take the rows already received, apply every queued row and publish its
+    /// prediction, then save the live streams (or tell their clients they are gone), within the
+    /// drain timeout.
+    private func finish() throws {
         let deadline = monotonicNanoseconds() + UInt64(configuration.drainTimeoutSeconds * 1e9)
+        try readIngest()
+        try readResults()
         while engine.hasQueuedRows && monotonicNanoseconds() < deadline {
             stepAndPublish()
         }
+        let live = engine.liveStreams(now: monotonicNanoseconds())
+        var saved = Set<String>()
+        if let snapshots {
+            let snapshot = engine.snapshot()
+            if snapshots.save(snapshot) { saved = Set(snapshot.streams.map(\.id)) }
+        }
+        for stream in live where !saved.contains(stream.id) {
+            endedByDaemon(stream.id, .shuttingDown, "the daemon stopped without saving this stream; restart it with row 0",
+                          nextRow: stream.nextRow)
+        }
+        logger.notice("stopped", metadata: [
+            "live_streams": "\(live.count)", "saved": "\(saved.count)",
+            "queued_rows_left": "\(engine.hasQueuedRows ? "yes (drain timeout)" : "0")",
+        ])
     }
 }
 

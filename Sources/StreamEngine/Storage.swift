@@ -127,6 +127,8 @@ struct StreamRecord {
     var lastActivity: UInt64
     /// The next row index that will be accepted (rows below it are duplicates).
     var nextAccepted = 0
+    /// The row index after the last applied row: the position the state is at.
+    var nextApplied = 0
     /// True once the row that finishes the sequence has been accepted.
     var acceptedLast = false
     var queuedRows = 0

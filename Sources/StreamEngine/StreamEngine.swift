@@ -207,6 +207,47 @@ public final class StreamEngine {
         }.sorted { $0.id < $1.id }
     }
 
+    // MARK: Snapshots
+
+    /// Every stream of the current model that has applied at least one row, at the position of its
+    /// state (rows still queued are not in it).
+    func settledStreams() -> [StreamSnapshot.Stream] {
+        let generation = generations[currentGeneration]!
+        return table.values.compactMap { recordIndex in
+            let record = records[Int(recordIndex)]
+            guard record.generation == currentGeneration, record.nextApplied > 0 else { return nil }
+            let state = UnsafeBufferPointer(start: generation.arena.state(record.slot), count: generation.arena.stateCount)
+            return StreamSnapshot.Stream(id: record.id, nextRow: record.nextApplied, state: Array(state))
+        }.sorted { $0.id < $1.id }
+    }
+
+    func insertRestored(_ stream: StreamSnapshot.Stream, now: UInt64) {
+        if let existing = table[stream.id] { removeStream(existing) }
+        let generation = generations[currentGeneration]!
+        var record = StreamRecord(id: stream.id, generation: currentGeneration, slot: generation.arena.allocate(),
+                                  lastActivity: now)
+        record.nextAccepted = stream.nextRow
+        record.nextApplied = stream.nextRow
+        generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
+        insert(record)
+    }
+
+    /// Adds a live stream's record (its slot already allocated in its generation's arena).
+    @discardableResult
+    private func insert(_ record: StreamRecord) -> Int32 {
+        generations[record.generation]!.liveStreams += 1
+        let recordIndex: Int32
+        if let reused = freeRecords.popLast() {
+            recordIndex = reused
+            records[Int(reused)] = record
+        } else {
+            recordIndex = Int32(records.count)
+            records.append(record)
+        }
+        table[record.id] = recordIndex
+        return recordIndex
+    }
+
     // MARK: Internals
 
     private var generationsInUse: Int { generations.count }
@@ -242,18 +283,8 @@ public final class StreamEngine {
             throw countError(.capacity(maxStreams: configuration.maxStreams))
         }
         let generation = generations[currentGeneration]!
-        let record = StreamRecord(
-            id: stream, generation: currentGeneration, slot: generation.arena.allocate(), lastActivity: now)
-        generation.liveStreams += 1
-        let recordIndex: Int32
-        if let reused = freeRecords.popLast() {
-            recordIndex = reused
-            records[Int(reused)] = record
-        } else {
-            recordIndex = Int32(records.count)
-            records.append(record)
-        }
-        table[stream] = recordIndex
+        let recordIndex = insert(StreamRecord(
+            id: stream, generation: currentGeneration, slot: generation.arena.allocate(), lastActivity: now))
         counters.streamsStarted += 1
         enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
         return .queued
@@ -311,6 +342,7 @@ public final class StreamEngine {
             let finishes = rowPool.finishes(entry)
             rowPool.release(entry)
             let probabilities = UnsafeBufferPointer(start: generation.probabilities + b * classes, count: classes)
+            records[Int(recordIndex)].nextApplied = row + 1
             let record = records[Int(recordIndex)]
             emit(Prediction(stream: record.id, row: row, isFinal: finishes, probabilities: probabilities))
             if finishes { counters.streamsFinished += 1 }

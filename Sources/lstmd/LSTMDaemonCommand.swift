@@ -67,6 +67,9 @@ struct LSTMDaemonCommand: ParsableCommand {
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("Directory for stream snapshots kept across restarts. (default: none)", valueName: "path"))
     var stateDir: String?
 
+    @Option(help: ArgumentHelp("Seconds between snapshots of live streams into --state-dir while serving; 0 only at a graceful stop. (default: 30)", valueName: "seconds"))
+    var snapshotInterval: Double?
+
     @Option(help: ArgumentHelp("Seconds a graceful stop may take to drain queued rows and write the snapshot. (default: 10)", valueName: "seconds"))
     var drainTimeout: Double?
 
@@ -87,7 +90,7 @@ struct LSTMDaemonCommand: ParsableCommand {
             model: model, ingest: ingest, predictions: predictions, control: control, results: results,
             publish: publish, maxBatch: maxBatch, batchDelayUs: batchDelayUs, maxStreams: maxStreams,
             idleTimeout: idleTimeout, pubHwm: pubHwm, resultsHwm: resultsHwm, maxMessageSize: maxMessageSize,
-            stateDir: stateDir, drainTimeout: drainTimeout, metrics: metrics, blasThreads: blasThreads,
+            stateDir: stateDir, snapshotInterval: snapshotInterval, drainTimeout: drainTimeout, metrics: metrics, blasThreads: blasThreads,
             logLevel: logLevel))
         try c.validate()
         return c

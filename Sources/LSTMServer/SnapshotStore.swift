@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import StreamEngine
+
+/// Where the daemon keeps its stream snapshot (`<state-dir>/streams.safetensors`), and what it does
+/// with one it cannot use: set it aside under a new name, never delete it.
+struct SnapshotStore {
+    let directory: URL
+    let logger: Logger
+
+    init(directory: String, logger: Logger) {
+        self.directory = URL(fileURLWithPath: directory)
+        self.logger = logger
+    }
+
+    var file: URL { directory.appendingPathComponent("streams.safetensors") }
+
+    /// Restores the snapshot when there is one for the serving model; otherwise says why and moves it
+    /// aside. Never throws: a bad snapshot must not keep the daemon from serving.
+    func restore(into engine: StreamEngine, now: UInt64) {
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            logger.info("no stream snapshot to restore", metadata: ["path": "\(file.path)"])
+            return
+        }
+        do {
+            let snapshot = try StreamSnapshot(contentsOf: file)
+            try engine.restore(snapshot, now: now)
+            // The file stays: if the daemon crashed before its next snapshot, restoring it again puts
+            // streams at an older row, which their clients see as a `gap`, never a wrong prediction.
+            logger.notice("streams restored", metadata: ["streams": "\(snapshot.streams.count)", "path": "\(file.path)"])
+        } catch {
+            let reason: String
+            if case .modelMismatch = error { reason = "other-model" } else { reason = "unusable" }
+            logger.warning("stream snapshot not restored", metadata: ["path": "\(file.path)", "error": "\(error)"])
+            setAside(reason: reason)
+        }
+    }
+
+    /// Writes the snapshot atomically; false (and an error in the log) when it could not.
+    @discardableResult
+    func save(_ snapshot: StreamSnapshot) -> Bool {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try snapshot.write(to: file)
+            logger.info("streams saved", metadata: ["streams": "\(snapshot.streams.count)", "path": "\(file.path)"])
+            return true
+        } catch {
+            logger.error("cannot save stream snapshot", metadata: ["path": "\(file.path)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Renames the snapshot to `streams.<reason>-<UTC time>.safetensors` so that it is not used again.
+    private func setAside(reason: String) {
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let target = directory.appendingPathComponent("streams.\(reason)-\(stamp).safetensors")
+        do {
+            try FileManager.default.moveItem(at: file, to: target)
+            logger.info("snapshot set aside", metadata: ["path": "\(target.path)"])
+        } catch {
+            logger.error("cannot set the snapshot aside", metadata: ["path": "\(file.path)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import LSTMModel
+
+/// The live streams of one model, saved so that a restarted engine continues them exactly.
+///
+/// On disk it is a safetensors file: tensor `state` [streams, 2·layers·H] (each stream's h and c of
+/// every layer, in the engine's state layout) and, in `__metadata__`, `format` = `lstmd-snapshot`,
+/// `format_version` = `1`, `model_sha256`, `stream_ids` and `next_rows` (JSON arrays, one entry per
+/// row of `state`), and `created` (ISO 8601).
+public struct StreamSnapshot: Sendable, Equatable {
+    public struct Stream: Sendable, Equatable {
+        public var id: String
+        /// The row index the stream expects next (every row below it has been applied).
+        public var nextRow: Int
+        /// h and c of every layer: `stateCount` floats.
+        public var state: [Float]
+
+        public init(id: String, nextRow: Int, state: [Float]) {
+            self.id = id
+            self.nextRow = nextRow
+            self.state = state
+        }
+    }
+
+    public static let format = "lstmd-snapshot"
+    public static let formatVersion = 1
+
+    /// SHA-256 of the model the streams run on; a snapshot only restores onto that model.
+    public var modelSHA256: String
+    public var stateCount: Int
+    public var streams: [Stream]
+
+    public init(modelSHA256: String, stateCount: Int, streams: [Stream]) {
+        self.modelSHA256 = modelSHA256
+        self.stateCount = stateCount
+        self.streams = streams
+    }
+
+    // MARK: File form
+
+    public func serialized() -> [UInt8] {
+        let encoder = JSONEncoder()
+        let ids = (try? encoder.encode(streams.map(\.id))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let rows = (try? encoder.encode(streams.map(\.nextRow))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let file = SafetensorsFile(
+            tensors: ["state": SafetensorsTensor(shape: [streams.count, stateCount], values: streams.flatMap(\.state))],
+            metadata: [
+                "format": Self.format, "format_version": String(Self.formatVersion),
+                "model_sha256": modelSHA256, "stream_ids": ids, "next_rows": rows,
+                "created": ISO8601DateFormatter().string(from: Date()),
+            ])
+        return file.serialized()
+    }
+
+    /// Parses and checks a snapshot file's bytes.
+    public init(bytes: [UInt8]) throws(SnapshotError) {
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(bytes: bytes) } catch { throw .malformed(String(describing: error)) }
+        let meta = file.metadata
+        guard meta["format"] == Self.format else {
+            throw .malformed("format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)'")
+        }
+        guard meta["format_version"] == String(Self.formatVersion) else {
+            throw .malformed("format_version \(meta["format_version"] ?? "missing") is not supported (expected \(Self.formatVersion))")
+        }
+        guard let sha = meta["model_sha256"], sha.count == 64 else { throw .malformed("model_sha256 missing or not 64 hex digits") }
+        let decoder = JSONDecoder()
+        guard let ids = meta["stream_ids"].flatMap({ try? decoder.decode([String].self, from: Data($0.utf8)) }),
+              let rows = meta["next_rows"].flatMap({ try? decoder.decode([Int].self, from: Data($0.utf8)) })
+        else { throw .malformed("stream_ids or next_rows is missing or not a JSON array") }
+        guard let state = file.tensors["state"], state.shape.count == 2, state.shape[0] == ids.count,
+              rows.count == ids.count
+        else { throw .malformed("tensor 'state' must be [\(ids.count), state size] to match \(ids.count) stream ids and next rows") }
+        guard Set(ids).count == ids.count, !ids.contains(""), rows.allSatisfy({ $0 > 0 }) else {
+            throw .malformed("stream ids must be unique and non-empty and next rows positive")
+        }
+        if let bad = state.values.firstIndex(where: { !$0.isFinite }) {
+            throw .malformed("state value \(bad) is not finite")
+        }
+        let width = state.shape[1]
+        modelSHA256 = sha
+        stateCount = width
+        streams = ids.indices.map { i in
+            Stream(id: ids[i], nextRow: rows[i], state: Array(state.values[(i * width)..<((i + 1) * width)]))
+        }
+    }
+
+    public init(contentsOf url: URL) throws(SnapshotError) {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw .unreadable(path: url.path, reason: error.localizedDescription) }
+        try self.init(bytes: [UInt8](data))
+    }
+
+    /// Writes the file atomically: a temporary file in the same directory, fsync, rename, fsync of
+    /// the directory, so that a crash leaves either the old snapshot or the new one, never a mix.
+    public func write(to url: URL) throws(SnapshotError) {
+        let bytes = serialized()
+        let directory = url.deletingLastPathComponent().path
+        let temporary = url.path + ".tmp-\(getpid())"
+        func fail(_ what: String) -> SnapshotError {
+            .unwritable(path: url.path, reason: "\(what): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw fail("open \(temporary)") }
+        var written = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                written += n
+            }
+            return true
+        }
+        guard ok, fsync(fd) == 0 else {
+            let error = fail("write \(temporary)")
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, url.path) == 0 else {
+            let error = fail("rename to \(url.lastPathComponent)")
+            unlink(temporary)
+            throw error
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+}
+
+/// Why a snapshot could not be read, written or restored.
+public enum SnapshotError: Error, Equatable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case unwritable(path: String, reason: String)
+    case malformed(String)
+    case modelMismatch(snapshot: String, serving: String)
+    case stateSizeMismatch(snapshot: Int, model: Int)
+    case tooManyStreams(snapshot: Int, maxStreams: Int)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): "cannot read snapshot \(path): \(reason)"
+        case let .unwritable(path, reason): "cannot write snapshot \(path): \(reason)"
+        case let .malformed(reason): "snapshot is corrupt: \(reason)"
+        case let .modelMismatch(snapshot, serving):
+            "snapshot was taken with model \(snapshot.prefix(16))…, the daemon serves \(serving.prefix(16))…"
+        case let .stateSizeMismatch(snapshot, model):
+            "snapshot holds \(snapshot) state values per stream, the model needs \(model)"
+        case let .tooManyStreams(snapshot, maxStreams):
+            "snapshot holds \(snapshot) streams, more than the limit of \(maxStreams)"
+        }
+    }
+}
+
+extension StreamEngine {
+    /// The streams of the current model whose rows have all been applied (after a drain: every
+    /// one), for saving. Streams with rows still queued are left out.
+    public func snapshot() -> StreamSnapshot {
+        StreamSnapshot(modelSHA256: currentModel.sha256, stateCount: currentModel.shape.stateCount,
+                       streams: settledStreams())
+    }
+
+    /// Recreates the snapshot's streams on the current model; the engine must not hold any of them.
+    public func restore(_ snapshot: StreamSnapshot, now: UInt64) throws(SnapshotError) {
+        guard snapshot.modelSHA256 == currentModel.sha256 else {
+            throw .modelMismatch(snapshot: snapshot.modelSHA256, serving: currentModel.sha256)
+        }
+        guard snapshot.stateCount == currentModel.shape.stateCount else {
+            throw .stateSizeMismatch(snapshot: snapshot.stateCount, model: currentModel.shape.stateCount)
+        }
+        guard liveStreamCount + snapshot.streams.count <= configuration.maxStreams else {
+            throw .tooManyStreams(snapshot: snapshot.streams.count, maxStreams: configuration.maxStreams)
+        }
+        for stream in snapshot.streams { insertRestored(stream, now: now) }
+    }
+}
