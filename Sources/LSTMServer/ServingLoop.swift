@@ -15,6 +15,8 @@ final class ServingLoop {
     private let startedAt = monotonicNanoseconds()
     private var models: [String: LoadedModel]   // by SHA-256: every model some stream still runs on
     private var current: LoadedModel
+    /// The model file named at start (or the embedded one): what a reload without a path reads again.
+    private let configuredModel: LoadedModel
 
     private let ingest: ZMQSocket
     private let publisher: ZMQSocket
@@ -49,6 +51,7 @@ final class ServingLoop {
         self.logger = logger
         self.takeRequests = takeRequests
         current = model
+        configuredModel = model
         models = [model.model.sha256: model]
         engine = StreamEngine(model: model.model, configuration: EngineConfiguration(
             maxBatch: configuration.maxBatch, maxStreams: configuration.maxStreams,
@@ -195,7 +198,8 @@ final class ServingLoop {
                 try message.decodeRow(inputSize: model.shape.inputSize, inputScale: model.metadata.inputScale, into: row)
                 do {
                     try engine.submitRow(stream: stream.string, index: Int(index), values: UnsafeBufferPointer(row),
-                                         isLast: message.header.flags.contains(.last), now: monotonicNanoseconds())
+                                         isLast: message.header.flags.contains(.last), now: monotonicNanoseconds(),
+                                         repeated: publish)
                 } catch {
                     if error.code == .gap { results?.unbind(stream.string) }
                     throw WireError(error.wireCode, error.description, streamID: stream, row: index)
@@ -208,18 +212,20 @@ final class ServingLoop {
     }
 
     private func stepAndPublish() {
-        let final = configuration.publish == .final
-        engine.step(now: monotonicNanoseconds()) { prediction in
-            if final && !prediction.isFinal { return }
-            encodePrediction(kind: prediction.isFinal ? .final : .partial, row: UInt32(prediction.row),
-                             probabilities: prediction.probabilities, header: &headerBuffer, body: &bodyBuffer)
-            var stream = prediction.stream
-            stream.withUTF8 { topic in
-                deliver(topic: UnsafeRawBufferPointer(topic), header: headerBuffer, body: bodyBuffer,
-                        to: results?.peer(of: prediction.stream))
-            }
-            if prediction.isFinal { results?.unbind(prediction.stream) }
+        engine.step(now: monotonicNanoseconds(), publish)
+    }
+
+    /// Encodes a prediction and delivers it (PARTIAL only in `partial` mode).
+    private func publish(_ prediction: Prediction) {
+        if configuration.publish == .final && !prediction.isFinal { return }
+        encodePrediction(kind: prediction.isFinal ? .final : .partial, row: UInt32(prediction.row),
+                         probabilities: prediction.probabilities, header: &headerBuffer, body: &bodyBuffer)
+        var stream = prediction.stream
+        stream.withUTF8 { topic in
+            deliver(topic: UnsafeRawBufferPointer(topic), header: headerBuffer, body: bodyBuffer,
+                    to: results?.peer(of: prediction.stream))
         }
+        if prediction.isFinal { results?.unbind(prediction.stream) }
     }
 
     /// Publishes a prediction message on PUB and, for a stream bound to a ROUTER peer, sends it there.
@@ -280,11 +286,12 @@ final class ServingLoop {
         }
     }
 
-    /// Loads a model for new streams; the old one serves its streams until they end.
+    /// Loads a model for new streams; the old one serves its streams until they end. Without a
+    /// path it reads the configured model file again (e.g. after an operator replaced it).
     private func reload(_ path: String?) -> Result<LoadedModel, WireError> {
-        let target = path ?? current.path
+        let target = path ?? configuredModel.path
         do {
-            let loaded = try LoadedModel(path: target, isDefault: path == nil && current.isDefault)
+            let loaded = try LoadedModel(path: target, isDefault: path == nil && configuredModel.isDefault)
             try engine.replaceModel(with: loaded.model)
             current = loaded
             models[loaded.model.sha256] = loaded

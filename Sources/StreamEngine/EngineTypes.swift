@@ -24,6 +24,9 @@ public enum SubmitOutcome: Sendable, Equatable {
     case queued
     /// The row index was already accepted: ignored, counted, no state change.
     case duplicate
+    /// A resend of the last applied row: no state change, and that row's prediction is offered
+    /// again through `repeated` (a client that lost it can recover).
+    case repeated
 }
 
 /// One prediction produced by a step. `probabilities` is only valid inside the callback.

@@ -22,7 +22,7 @@ final class ModelGeneration {
         self.model = model
         self.maxBatch = maxBatch
         stepper = model.makeStepper(maxBatch: maxBatch)
-        arena = StateArena(stateCount: model.shape.stateCount)
+        arena = StateArena(stateCount: model.shape.stateCount, classes: model.shape.classes)
         sequenceLength = model.metadata.sequenceLength
         inputs = .allocate(capacity: maxBatch * model.shape.inputSize)
         probabilities = .allocate(capacity: maxBatch * model.shape.classes)
@@ -36,23 +36,30 @@ final class ModelGeneration {
     }
 }
 
-/// Stream states (h and c of every layer: `stateCount` floats each) in fixed-size chunks, so that a
-/// slot's address never moves and growing to 100,000 streams copies nothing.
+/// Stream states in fixed-size chunks, so that a slot's address never moves and growing to
+/// 100,000 streams copies nothing. A slot holds the state (h and c of every layer: `stateCount`
+/// floats) followed by the probabilities of the last applied row (`classes` floats), which the
+/// engine repeats when a client resends that row.
 final class StateArena {
     private static let slotsPerChunk = 4096
     let stateCount: Int
+    let classes: Int
+    private var stride: Int { stateCount + classes }
     private var chunks: [UnsafeMutablePointer<Float>] = []
     private var freeSlots: [Int32] = []
     private var nextUnused = 0
 
-    init(stateCount: Int) { self.stateCount = stateCount }
+    init(stateCount: Int, classes: Int) {
+        self.stateCount = stateCount
+        self.classes = classes
+    }
 
     deinit { for chunk in chunks { chunk.deallocate() } }
 
     func allocate() -> Int32 {
         if let slot = freeSlots.popLast() { return slot }
         if nextUnused == chunks.count * Self.slotsPerChunk {
-            chunks.append(.allocate(capacity: Self.slotsPerChunk * stateCount))
+            chunks.append(.allocate(capacity: Self.slotsPerChunk * stride))
         }
         defer { nextUnused += 1 }
         return Int32(nextUnused)
@@ -62,11 +69,13 @@ final class StateArena {
 
     func state(_ slot: Int32) -> UnsafeMutablePointer<Float> {
         let slot = Int(slot)
-        return chunks[slot / Self.slotsPerChunk] + (slot % Self.slotsPerChunk) * stateCount
+        return chunks[slot / Self.slotsPerChunk] + (slot % Self.slotsPerChunk) * stride
     }
 
+    func lastProbabilities(_ slot: Int32) -> UnsafeMutablePointer<Float> { state(slot) + stateCount }
+
     /// Bytes held for states, including freed slots kept for reuse.
-    var reservedBytes: Int { chunks.count * Self.slotsPerChunk * stateCount * MemoryLayout<Float>.size }
+    var reservedBytes: Int { chunks.count * Self.slotsPerChunk * stride * MemoryLayout<Float>.size }
 }
 
 /// Rows accepted and waiting for a step, in one pool; each stream's queued rows form a linked list.

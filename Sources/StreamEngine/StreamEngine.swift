@@ -63,10 +63,13 @@ public final class StreamEngine {
     ///   - values: `inputSize` floats, already scaled.
     ///   - isLast: the client's LAST flag: this row finishes the stream.
     ///   - now: a monotonic time in nanoseconds, for idle eviction.
-    /// - Returns: `.queued` or `.duplicate`; errors are thrown and, for `gap`, the stream is gone.
+    ///   - repeated: called with the last applied row's prediction when the row is a resend of it.
+    /// - Returns: `.queued`, `.duplicate` or `.repeated`; errors are thrown and, for `gap`, the
+    ///   stream is gone.
     @discardableResult
     public func submitRow(
-        stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
+        stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64,
+        repeated: (Prediction) -> Void = { _ in }
     ) throws(StreamError) -> SubmitOutcome {
         counters.rowsReceived += 1
         let inputSize = rowPool.rowWidth
@@ -86,6 +89,13 @@ public final class StreamEngine {
         if index < expected {
             counters.duplicates += 1
             records[Int(recordIndex)].lastActivity = now
+            if index == records[Int(recordIndex)].nextApplied - 1 {
+                let record = records[Int(recordIndex)]
+                let generation = generations[record.generation]!
+                repeated(Prediction(stream: stream, row: index, isFinal: false, probabilities: UnsafeBufferPointer(
+                    start: generation.arena.lastProbabilities(record.slot), count: generation.arena.classes)))
+                return .repeated
+            }
             return .duplicate
         }
         if records[Int(recordIndex)].acceptedLast {
@@ -217,7 +227,10 @@ public final class StreamEngine {
             let record = records[Int(recordIndex)]
             guard record.generation == currentGeneration, record.nextApplied > 0 else { return nil }
             let state = UnsafeBufferPointer(start: generation.arena.state(record.slot), count: generation.arena.stateCount)
-            return StreamSnapshot.Stream(id: record.id, nextRow: record.nextApplied, state: Array(state))
+            let last = UnsafeBufferPointer(start: generation.arena.lastProbabilities(record.slot),
+                                           count: generation.arena.classes)
+            return StreamSnapshot.Stream(id: record.id, nextRow: record.nextApplied, state: Array(state),
+                                         lastProbabilities: Array(last))
         }.sorted { $0.id < $1.id }
     }
 
@@ -229,6 +242,7 @@ public final class StreamEngine {
         record.nextAccepted = stream.nextRow
         record.nextApplied = stream.nextRow
         generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
+        generation.arena.lastProbabilities(record.slot).update(from: stream.lastProbabilities, count: generation.arena.classes)
         insert(record)
     }
 
@@ -343,6 +357,8 @@ public final class StreamEngine {
             rowPool.release(entry)
             let probabilities = UnsafeBufferPointer(start: generation.probabilities + b * classes, count: classes)
             records[Int(recordIndex)].nextApplied = row + 1
+            generation.arena.lastProbabilities(records[Int(recordIndex)].slot)
+                .update(from: probabilities.baseAddress!, count: classes)
             let record = records[Int(recordIndex)]
             emit(Prediction(stream: record.id, row: row, isFinal: finishes, probabilities: probabilities))
             if finishes { counters.streamsFinished += 1 }

@@ -4,7 +4,9 @@ import LSTMModel
 /// The live streams of one model, saved so that a restarted engine continues them exactly.
 ///
 /// On disk it is a safetensors file: tensor `state` [streams, 2·layers·H] (each stream's h and c of
-/// every layer, in the engine's state layout) and, in `__metadata__`, `format` = `lstmd-snapshot`,
+/// every layer, in the engine's state layout), tensor `last_probabilities` [streams, classes] (the
+/// prediction of each stream's last applied row, repeated when a client resends it) and, in
+/// `__metadata__`, `format` = `lstmd-snapshot`,
 /// `format_version` = `1`, `model_sha256`, `stream_ids` and `next_rows` (JSON arrays, one entry per
 /// row of `state`), and `created` (ISO 8601).
 public struct StreamSnapshot: Sendable, Equatable {
@@ -14,11 +16,14 @@ public struct StreamSnapshot: Sendable, Equatable {
         public var nextRow: Int
         /// h and c of every layer: `stateCount` floats.
         public var state: [Float]
+        /// Class probabilities after row `nextRow - 1`.
+        public var lastProbabilities: [Float]
 
-        public init(id: String, nextRow: Int, state: [Float]) {
+        public init(id: String, nextRow: Int, state: [Float], lastProbabilities: [Float]) {
             self.id = id
             self.nextRow = nextRow
             self.state = state
+            self.lastProbabilities = lastProbabilities
         }
     }
 
@@ -28,11 +33,13 @@ public struct StreamSnapshot: Sendable, Equatable {
     /// SHA-256 of the model the streams run on; a snapshot only restores onto that model.
     public var modelSHA256: String
     public var stateCount: Int
+    public var classes: Int
     public var streams: [Stream]
 
-    public init(modelSHA256: String, stateCount: Int, streams: [Stream]) {
+    public init(modelSHA256: String, stateCount: Int, classes: Int, streams: [Stream]) {
         self.modelSHA256 = modelSHA256
         self.stateCount = stateCount
+        self.classes = classes
         self.streams = streams
     }
 
@@ -43,7 +50,11 @@ public struct StreamSnapshot: Sendable, Equatable {
         let ids = (try? encoder.encode(streams.map(\.id))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         let rows = (try? encoder.encode(streams.map(\.nextRow))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         let file = SafetensorsFile(
-            tensors: ["state": SafetensorsTensor(shape: [streams.count, stateCount], values: streams.flatMap(\.state))],
+            tensors: [
+                "state": SafetensorsTensor(shape: [streams.count, stateCount], values: streams.flatMap(\.state)),
+                "last_probabilities": SafetensorsTensor(shape: [streams.count, classes],
+                                                        values: streams.flatMap(\.lastProbabilities)),
+            ],
             metadata: [
                 "format": Self.format, "format_version": String(Self.formatVersion),
                 "model_sha256": modelSHA256, "stream_ids": ids, "next_rows": rows,
@@ -69,19 +80,25 @@ public struct StreamSnapshot: Sendable, Equatable {
               let rows = meta["next_rows"].flatMap({ try? decoder.decode([Int].self, from: Data($0.utf8)) })
         else { throw .malformed("stream_ids or next_rows is missing or not a JSON array") }
         guard let state = file.tensors["state"], state.shape.count == 2, state.shape[0] == ids.count,
+              let last = file.tensors["last_probabilities"], last.shape.count == 2, last.shape[0] == ids.count,
               rows.count == ids.count
-        else { throw .malformed("tensor 'state' must be [\(ids.count), state size] to match \(ids.count) stream ids and next rows") }
+        else {
+            throw .malformed("tensors 'state' and 'last_probabilities' must have \(ids.count) rows, one per stream id and next row")
+        }
         guard Set(ids).count == ids.count, !ids.contains(""), rows.allSatisfy({ $0 > 0 }) else {
             throw .malformed("stream ids must be unique and non-empty and next rows positive")
         }
-        if let bad = state.values.firstIndex(where: { !$0.isFinite }) {
-            throw .malformed("state value \(bad) is not finite")
+        if let bad = (state.values + last.values).firstIndex(where: { !$0.isFinite }) {
+            throw .malformed("value \(bad) of the saved states is not finite")
         }
         let width = state.shape[1]
+        let classes = last.shape[1]
         modelSHA256 = sha
         stateCount = width
+        self.classes = classes
         streams = ids.indices.map { i in
-            Stream(id: ids[i], nextRow: rows[i], state: Array(state.values[(i * width)..<((i + 1) * width)]))
+            Stream(id: ids[i], nextRow: rows[i], state: Array(state.values[(i * width)..<((i + 1) * width)]),
+                   lastProbabilities: Array(last.values[(i * classes)..<((i + 1) * classes)]))
         }
     }
 
@@ -148,7 +165,7 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
         case let .modelMismatch(snapshot, serving):
             "snapshot was taken with model \(snapshot.prefix(16))…, the daemon serves \(serving.prefix(16))…"
         case let .stateSizeMismatch(snapshot, model):
-            "snapshot holds \(snapshot) state values per stream, the model needs \(model)"
+            "snapshot holds \(snapshot) values (state and probabilities) per stream, the model needs \(model)"
         case let .tooManyStreams(snapshot, maxStreams):
             "snapshot holds \(snapshot) streams, more than the limit of \(maxStreams)"
         }
@@ -160,7 +177,7 @@ extension StreamEngine {
     /// one), for saving. Streams with rows still queued are left out.
     public func snapshot() -> StreamSnapshot {
         StreamSnapshot(modelSHA256: currentModel.sha256, stateCount: currentModel.shape.stateCount,
-                       streams: settledStreams())
+                       classes: currentModel.shape.classes, streams: settledStreams())
     }
 
     /// Recreates the snapshot's streams on the current model; the engine must not hold any of them.
@@ -168,8 +185,9 @@ extension StreamEngine {
         guard snapshot.modelSHA256 == currentModel.sha256 else {
             throw .modelMismatch(snapshot: snapshot.modelSHA256, serving: currentModel.sha256)
         }
-        guard snapshot.stateCount == currentModel.shape.stateCount else {
-            throw .stateSizeMismatch(snapshot: snapshot.stateCount, model: currentModel.shape.stateCount)
+        guard snapshot.stateCount == currentModel.shape.stateCount, snapshot.classes == currentModel.shape.classes else {
+            throw .stateSizeMismatch(snapshot: snapshot.stateCount + snapshot.classes,
+                                     model: currentModel.shape.stateCount + currentModel.shape.classes)
         }
         guard liveStreamCount + snapshot.streams.count <= configuration.maxStreams else {
             throw .tooManyStreams(snapshot: snapshot.streams.count, maxStreams: configuration.maxStreams)

@@ -1,0 +1,226 @@
+import DaemonTestSupport
+import Foundation
+import LSTMModel
+import MNIST
+import TestSupport
+import Testing
+import WireProtocol
+import ZeroMQ
+
+/// Offline probabilities after every row of one image: what each PARTIAL and the FINAL must be.
+func offlineRun(_ model: LSTMModel, pixels: ArraySlice<UInt8>) -> [[Float]] {
+    let stepper = model.makeStepper(maxBatch: 1)
+    let shape = model.shape
+    var state = [Float](repeating: 0, count: shape.stateCount)
+    var probabilities = [Float](repeating: 0, count: shape.classes)
+    let pixels = Array(pixels)
+    var out: [[Float]] = []
+    for r in 0..<28 {
+        let x = pixels[(r * 28)..<(r * 28 + 28)].map { Float($0) * model.metadata.inputScale }
+        state.withUnsafeMutableBufferPointer { s in
+            probabilities.withUnsafeMutableBufferPointer { p in
+                stepper.step(input: x, state: s.baseAddress!, probabilities: p.baseAddress!)
+            }
+        }
+        out.append(probabilities)
+    }
+    return out
+}
+
+/// Streams many digits closed-loop (each stream sends its next row once the previous row's
+/// prediction arrived) and resends a row that got no answer, as a client that survives daemon
+/// restarts does.
+final class ClosedLoopStreams {
+    let client: TestClient
+    let digits: MNISTDataset
+    let prefix: String
+    var nextRow: [Int]
+    var sentAt: [Date?]
+    var finals: [Int: Received] = [:]
+    var partials: [Int: [Int: Received]] = [:]
+    var errors: [Int: [Received]] = [:]
+    var resends = 0
+
+    init(client: TestClient, digits: MNISTDataset, prefix: String) {
+        self.client = client
+        self.digits = digits
+        self.prefix = prefix
+        nextRow = Array(repeating: 0, count: digits.count)
+        sentAt = Array(repeating: nil, count: digits.count)
+    }
+
+    var done: Bool { finals.count + errors.count >= digits.count }
+
+    func id(_ image: Int) -> String { "\(prefix)-\(image)" }
+
+    /// Sends what is due and reads what arrived, for about `seconds`.
+    func run(seconds: Double, resendAfter: Double = 1.0, stopAfterRow: Int? = nil) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && !done {
+            for image in 0..<digits.count where finals[image] == nil && errors[image] == nil {
+                let r = nextRow[image]
+                if let stop = stopAfterRow, r > stop { continue }
+                if let sent = sentAt[image] {
+                    guard Date().timeIntervalSince(sent) > resendAfter else { continue }
+                    resends += 1
+                }
+                try client.send(try row(r, of: id(image), pixels: digits.image(at: image), last: r == 27))
+                sentAt[image] = Date()
+            }
+            while let message = try client.receive(timeoutMilliseconds: 5) { take(message) }
+        }
+    }
+
+    private func take(_ message: Received) {
+        guard message.topic.hasPrefix(prefix + "-"), let image = Int(message.topic.dropFirst(prefix.count + 1)) else { return }
+        switch message.header.kind {
+        case .error:
+            errors[image, default: []].append(message)
+        case .final:
+            finals[image] = message
+        case .partial:
+            partials[image, default: [:]][Int(message.header.row)] = message
+            if Int(message.header.row) == nextRow[image] {
+                nextRow[image] += 1
+                sentAt[image] = nil
+            }
+        }
+    }
+}
+
+@Suite(.serialized) struct LifecycleTests {
+    @Test func sigtermMidStreamThenRestartContinuesEveryStreamExactly() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (model, path) = try writeTestModel(in: directory)
+        let stateDir = directory.appendingPathComponent("state").path
+        let arguments = ["--model", path, "--state-dir", stateDir, "--snapshot-interval", "0"]
+        var daemon = try DaemonProcess(arguments: arguments, directory: directory)
+        let client = try TestClient(daemon)
+        let digits = try fixtureDigits(200)
+        let streams = ClosedLoopStreams(client: client, digits: digits, prefix: "restart")
+        try streams.run(seconds: 30, stopAfterRow: 13)
+        #expect(streams.nextRow.allSatisfy { $0 == 14 }, "every stream reached row 14 before the stop")
+        #expect(daemon.stop() == 0, "a graceful stop exits 0:\n\(daemon.log)")
+        #expect(daemon.log.contains("streams saved"))
+        // The same client sockets keep sending while the daemon is away; ZeroMQ reconnects them.
+        try streams.run(seconds: 0.3)
+        daemon = try DaemonProcess(arguments: arguments, directory: directory)
+        #expect(daemon.log.contains("streams restored"), "\(daemon.log)")
+        try streams.run(seconds: 60)
+        #expect(streams.errors.isEmpty, "no errors: \(streams.errors.values.flatMap { $0.compactMap(\.errorCode) })")
+        #expect(streams.finals.count == 200, "every FINAL arrives")
+        var mismatched = 0
+        for image in 0..<digits.count {
+            let expected = offlineRun(model, pixels: digits.image(at: image)).last!
+            if streams.finals[image]?.probabilities != expected { mismatched += 1 }
+        }
+        #expect(mismatched == 0, "FINALs equal those of an uninterrupted run, bit for bit")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func aSnapshotOfAnotherModelIsSetAsideAndACorruptOneReported() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (_, pathA) = try writeTestModel(in: directory, seed: 1)
+        let (_, pathB) = try writeTestModel(in: directory, seed: 2)
+        let stateDir = directory.appendingPathComponent("state")
+        var daemon = try DaemonProcess(arguments: ["--model", pathA, "--state-dir", stateDir.path], directory: directory)
+        let client = try TestClient(daemon)
+        let digit = try fixtureDigits(1).image(at: 0)
+        try client.send(try row(0, of: "kept", pixels: digit))
+        _ = try client.next(on: "kept")
+        #expect(daemon.stop() == 0)
+        daemon = try DaemonProcess(arguments: ["--model", pathB, "--state-dir", stateDir.path], directory: directory)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: stateDir.path)
+        #expect(entries.contains { $0.hasPrefix("streams.other-model-") }, "set aside, not deleted: \(entries)")
+        #expect(daemon.log.contains("stream snapshot not restored"))
+        #expect(try daemon.status().liveStreams == 0)
+        #expect(daemon.stop() == 0)
+        // A truncated snapshot: reported, set aside, and the daemon serves.
+        let file = stateDir.appendingPathComponent("streams.safetensors")
+        try Data([0x10, 0, 0, 0, 0, 0, 0, 0, 0x7b]).write(to: file)
+        daemon = try DaemonProcess(arguments: ["--model", pathB, "--state-dir", stateDir.path], directory: directory)
+        #expect(daemon.log.contains("snapshot"), "\(daemon.log)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: stateDir.path).contains { $0.hasPrefix("streams.unusable-") })
+        let second = try TestClient(daemon)
+        try second.send(try row(0, of: "fresh", pixels: digit))
+        #expect(try second.next(on: "fresh").header.kind == .partial)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func reloadKeepsOldStreamsOnTheOldModelAndRefusesABadModel() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (oldModel, oldPath) = try writeTestModel(in: directory, seed: 1)
+        let (newModel, newPath) = try writeTestModel(in: directory, seed: 2)
+        let daemon = try DaemonProcess(arguments: ["--model", oldPath], directory: directory)
+        let client = try TestClient(daemon)
+        let digits = try fixtureDigits(2)
+        for r in 0..<10 { try client.send(try row(r, of: "old", pixels: digits.image(at: 0))) }
+        for _ in 0..<10 { _ = try client.next(on: "old") }
+        guard case let .reload(reply) = try daemon.request(.reload(model: newPath)) else {
+            Issue.record("reload reply expected")
+            return
+        }
+        #expect(reply.model.sha256 == newModel.sha256)
+        #expect(reply.previousModels.map(\.sha256) == [oldModel.sha256], "status shows both while both live")
+        let status = try daemon.status()
+        #expect(status.previousModels.first?.liveStreams == 1)
+        for r in 10..<28 { try client.send(try row(r, of: "old", pixels: digits.image(at: 0))) }
+        for r in 0..<28 { try client.send(try row(r, of: "new", pixels: digits.image(at: 1))) }
+        func final(_ topic: String) throws -> Received {
+            while true {
+                let message = try client.next(on: topic)
+                if message.header.kind != .partial { return message }
+            }
+        }
+        #expect(try final("old").probabilities == offlineRun(oldModel, pixels: digits.image(at: 0)).last!)
+        #expect(try final("new").probabilities == offlineRun(newModel, pixels: digits.image(at: 1)).last!)
+        #expect(try daemon.status().previousModels.isEmpty, "the old model is released with its last stream")
+        // An invalid model is refused; the current one keeps serving.
+        let broken = directory.appendingPathComponent("broken.safetensors")
+        try Data(try Data(contentsOf: URL(fileURLWithPath: newPath)).prefix(100)).write(to: broken)
+        guard case let .failure(error) = try daemon.request(.reload(model: broken.path)) else {
+            Issue.record("a truncated model must be refused")
+            return
+        }
+        #expect(error.code == ErrorCode.reloadFailed.rawValue)
+        #expect(try daemon.status().model.sha256 == newModel.sha256)
+        // SIGHUP reloads the configured model (the old file) for new streams.
+        kill(daemon.process.processIdentifier, SIGHUP)
+        var reloaded = false
+        for _ in 0..<100 where !reloaded {
+            reloaded = try daemon.status().model.sha256 == oldModel.sha256
+            usleep(20_000)
+        }
+        #expect(reloaded, "SIGHUP reloads the model")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func killNineThenRestartGivesGapsNeverWrongPredictions() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (model, path) = try writeTestModel(in: directory)
+        let stateDir = directory.appendingPathComponent("state").path
+        let arguments = ["--model", path, "--state-dir", stateDir, "--snapshot-interval", "1"]
+        var daemon = try DaemonProcess(arguments: arguments, directory: directory)
+        let client = try TestClient(daemon)
+        let digits = try fixtureDigits(40)
+        let streams = ClosedLoopStreams(client: client, digits: digits, prefix: "crash")
+        try streams.run(seconds: 30, stopAfterRow: 5)
+        usleep(1_500_000)   // a periodic snapshot (every second) now holds rows 0...5
+        try streams.run(seconds: 30, stopAfterRow: 11)
+        #expect(daemon.stop(signal: SIGKILL) != nil)
+        daemon = try DaemonProcess(arguments: arguments, directory: directory)
+        try streams.run(seconds: 30)
+        let references = (0..<digits.count).map { offlineRun(model, pixels: digits.image(at: $0)) }
+        var wrong = 0
+        for image in 0..<digits.count {
+            for (r, message) in streams.partials[image] ?? [:] where message.probabilities != references[image][r] { wrong += 1 }
+            if let final = streams.finals[image], final.probabilities != references[image][27] { wrong += 1 }
+        }
+        #expect(wrong == 0, "no prediction differs from the offline one")
+        #expect(daemon.log.contains("streams restored"), "the last periodic snapshot is restored")
+        let codes = Set(streams.errors.values.flatMap { $0.compactMap(\.errorCode) })
+        #expect(codes.isSubset(of: [ErrorCode.gap.rawValue]), "streams whose rows were lost get a gap: \(codes)")
+        #expect(streams.finals.count + streams.errors.count == digits.count)
+        #expect(daemon.stop() == 0)
+    }
+}
