@@ -113,8 +113,6 @@ struct StepperTests {
                 #expect(abs(one.reduce(0, +) - 1) < 1e-5)
             }
             worst = max(worst, maxAbsDifference(states, singleStates))
-            let idx = zip(states, singleStates).enumerated().max { abs($0.1.0 - $0.1.1) < abs($1.1.0 - $1.1.1) }!
-            print("DBG worst state", idx.offset % shape.stateCount, idx.element, "probs", worst)
         }
         #expect(worst <= 1e-6)
     }
