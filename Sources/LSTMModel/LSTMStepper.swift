@@ -121,15 +121,10 @@ public final class LSTMStepper {
                 if k == 0 { row.update(from: inputs + b * inputCount, count: inputCount) }
                 (row + inputCount).update(from: states[b] + 2 * k * h, count: h)
             }
-            if count == 1 {
-                // G [4H] = W_kᵀ · x
-                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(columns), Int32(gateCount), 1,
-                            weights[k], Int32(gateCount), stacked, 1, 0, gates, 1)
-            } else {
-                // G [B × 4H] = X [B × (I_k+H)] · W_k [(I_k+H) × 4H]
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, Int32(gateCount), Int32(columns), 1,
-                            stacked, Int32(columns), weights[k], Int32(gateCount), 0, gates, Int32(gateCount))
-            }
+            // G [B × 4H] = X [B × (I_k+H)] · W_k [(I_k+H) × 4H]. SGEMM even for B = 1: as fast as
+            // SGEMV here, and a stream's result then does not depend on what it was batched with.
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, Int32(gateCount), Int32(columns), 1,
+                        stacked, Int32(columns), weights[k], Int32(gateCount), 0, gates, Int32(gateCount))
             // The new h goes to the next layer's X rows (stride 2H), or to the classifier's input.
             let isTop = k == shape.layers - 1
             let output = isTop ? topHidden : stacked
@@ -145,13 +140,8 @@ public final class LSTMStepper {
 
         // Logits [B × C] = H_top [B × H] · fc.weightᵀ [H × C], written straight into probabilities.
         let classes = shape.classes
-        if count == 1 {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(classes), Int32(h), 1,
-                        classifierWeight, Int32(h), topHidden, 1, 0, probabilities, 1)
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, Int32(classes), Int32(h), 1,
-                        topHidden, Int32(h), classifierWeight, Int32(h), 0, probabilities, Int32(classes))
-        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, Int32(classes), Int32(h), 1,
+                    topHidden, Int32(h), classifierWeight, Int32(h), 0, probabilities, Int32(classes))
         for b in 0..<count {
             softmax(probabilities + b * classes, bias: classifierBias, count: classes)
         }
@@ -174,15 +164,13 @@ private func activateGates(_ gate: UnsafeMutablePointer<Float>, bias: UnsafeMuta
 @inline(__always)
 private func updateCell(gates: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
                         cell: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, count h: Int) {
+    // One pointer per gate block: indexing with [j] alone keeps overflow checks out of the loop,
+    // which would stop it from vectorizing.
+    let inputGate = gates, forgetGate = gates + h, candidate = gates + 2 * h, outputGate = gates + 3 * h
     for j in 0..<h {
-        let input = gates[j]
-        let forget = gates[h + j]
-        let candidate = 2 * gates[2 * h + j] - 1
-        let out = gates[3 * h + j]
-        let c = forget * cell[j] + input * candidate
-        let tanhC = 2 / (1 + fastExp(-2 * c)) - 1
+        let c = forgetGate[j] * cell[j] + inputGate[j] * (2 * candidate[j] - 1)
+        let value = outputGate[j] * (2 / (1 + fastExp(-2 * c)) - 1)
         cell[j] = c
-        let value = out * tanhC
         hidden[j] = value
         output[j] = value
     }
