@@ -237,3 +237,48 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(throws: StreamError.self) { try engine.replaceModel(with: wrongInput) }
     }
 }
+
+@Suite struct RepeatTests {
+    @Test func resendingTheLastAppliedRowRepeatsItsPrediction() throws {
+        let model = try makeRandomModel()
+        let engine = StreamEngine(model: model)
+        let rows = randomRows(7, width: 6, seed: 13)
+        for i in 0..<3 { try engine.submit("r", i, rows[i]) }
+        let applied = engine.stepAll().emitted
+        var repeated: [Emitted] = []
+        let outcome = try rows[2].withUnsafeBufferPointer { (buffer) throws(StreamError) in
+            try engine.submitRow(stream: "r", index: 2, values: buffer, isLast: false, now: 0) { p in
+                repeated.append(Emitted(stream: p.stream, row: p.row, isFinal: p.isFinal, probabilities: Array(p.probabilities)))
+            }
+        }
+        #expect(outcome == .repeated)
+        #expect(repeated == [applied.last!], "the same prediction, bit for bit")
+        #expect(try engine.submit("r", 1, rows[1]) == .duplicate, "older rows stay silent")
+        #expect(engine.counters.duplicates == 2)
+        // The state did not move: the rest of the stream equals one clean pass.
+        for i in 3..<7 { try engine.submit("r", i, rows[i]) }
+        #expect(engine.stepAll().emitted.last!.probabilities == referenceRun(model, rows).last!)
+    }
+
+    @Test func aSnapshotRestoresStreamsExactly() throws {
+        let model = try makeRandomModel()
+        let rows = randomRows(7, width: 6, seed: 14)
+        let before = StreamEngine(model: model)
+        for id in ["a", "b"] { for i in 0..<4 { try before.submit(id, i, rows[i]) } }
+        _ = before.stepAll()
+        let bytes = before.snapshot().serialized()
+        let snapshot = try StreamSnapshot(bytes: bytes)
+        #expect(snapshot.streams.map(\.id) == ["a", "b"])
+        #expect(snapshot.streams.map(\.nextRow) == [4, 4])
+        let after = StreamEngine(model: model)
+        try after.restore(snapshot, now: 0)
+        for id in ["a", "b"] { for i in 4..<7 { try after.submit(id, i, rows[i]) } }
+        let finals = after.stepAll().emitted.filter(\.isFinal)
+        #expect(finals.count == 2)
+        #expect(finals.allSatisfy { $0.probabilities == referenceRun(model, rows).last! })
+        #expect(throws: SnapshotError.self) { try StreamEngine(model: try makeRandomModel(seed: 9)).restore(snapshot, now: 0) }
+        for cut in stride(from: 0, to: bytes.count, by: 7) {
+            #expect(throws: SnapshotError.self) { try StreamSnapshot(bytes: Array(bytes.prefix(cut))) }
+        }
+    }
+}
