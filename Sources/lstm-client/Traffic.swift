@@ -377,7 +377,8 @@ final class TrafficRunner {
     private func checkStalls(now: UInt64) {
         let limit = UInt64(plan.stallTimeout * 1e9)
         for case let run? in slots where run.dueCount > 0 {
-            for row in 0..<rows where run.dueSince[row] != 0 && now - run.dueSince[row] > limit {
+            // Rows sent after `now` was read are due later than `now`: not stalled.
+            for row in 0..<rows where run.dueSince[row] != 0 && now > run.dueSince[row] && now - run.dueSince[row] > limit {
                 run.dueSince[row] = 0
                 run.dueCount -= 1
                 dueTotal -= 1
