@@ -173,7 +173,7 @@ struct BenchReport: Encodable {
         var lines = ["bench: \(streams) streams over \(connections) connection\(connections == 1 ? "" : "s"), \(transport.name), \(pacing), publication \(publication)"]
         let errorList = errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         let due = publication == "partial" ? "one per row" : "one per digit whose last row was sent"
-        lines += aligned([
+        var pairs = [
             ("rows sent", "\(rowsSent)"),
             ("answers due", "\(answersExpected) (\(due))"),
             ("  predictions", "\(predictions)"),
@@ -183,14 +183,14 @@ struct BenchReport: Encodable {
             ("error codes", errorList.isEmpty ? "none" : errorList.joined(separator: ", ")),
             ("unexpected", "\(unexpected) late or unmatched, \(undecodable) undecodable"),
             ("throughput", String(format: "%.0f rows/s, %.1f digits/s over %.3f s", rowsPerSecond, digitsPerSecond, seconds)),
-        ])
+        ]
         if let latency = latencyMilliseconds {
-            lines += aligned([(
+            pairs.append((
                 "latency ms",
                 String(format: "p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (mean %.3f, %llu samples)",
-                       latency.p50, latency.p90, latency.p99, latency.p999, latency.max, latency.mean, latency.count)
-            )])
+                       latency.p50, latency.p90, latency.p99, latency.p999, latency.max, latency.mean, latency.count)))
         }
+        lines += aligned(pairs)
         if streamsEnded > 0 { lines.append("\(streamsEnded) streams cut off by the duration were ENDed") }
         if interrupted { lines.append("interrupted: sending stopped early") }
         return lines

@@ -8,6 +8,8 @@ import WireProtocol
 /// What a finished `lstm-client` process left behind.
 struct ClientRun {
     var status: Int32
+    /// False when a signal ended the process (then `status` is the signal number).
+    var exitedNormally: Bool
     var stdout: String
     var stderr: String
 
@@ -89,7 +91,7 @@ final class ClientProcess: @unchecked Sendable {
         defer { lock.unlock() }
         out.append(restOut)
         err.append(restErr)
-        return ClientRun(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+        return ClientRun(status: process.terminationStatus, exitedNormally: process.terminationReason == .exit, stdout: String(decoding: out, as: UTF8.self),
                          stderr: String(decoding: err, as: UTF8.self))
     }
 }
@@ -127,11 +129,26 @@ func makeModel(seed: UInt64 = 7, hidden: Int = 16) throws -> LSTMModel {
     return LSTMModel(parameters: parameters, metadata: ModelMetadata(sequenceLength: 28, inputScale: 1 / 255))
 }
 
-/// Writes `model` into a fresh temporary directory and returns the file.
-func writeModel(_ model: LSTMModel) throws -> URL {
-    let url = try DaemonProcess.makeTemporaryDirectory().appendingPathComponent("model.safetensors")
-    try model.write(to: url)
-    return url
+/// A real daemon serving `model`, in a temporary directory that holds the model file and the
+/// ipc endpoints; the directory is removed when the test is done with it.
+final class ModelDaemon {
+    let daemon: DaemonProcess
+    private let directory: URL
+
+    init(_ model: LSTMModel) throws {
+        directory = try DaemonProcess.makeTemporaryDirectory()
+        let file = directory.appendingPathComponent("model.safetensors")
+        try model.write(to: file)
+        daemon = try DaemonProcess(arguments: ["--model", file.path], directory: directory)
+    }
+
+    deinit {
+        daemon.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The endpoint options that point `lstm-client` at this daemon.
+    var endpoints: [String] { daemon.clientEndpoints }
 }
 
 /// The engine's answer for one digit, computed offline: per row, the argmax and the gap between

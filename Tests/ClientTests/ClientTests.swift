@@ -14,7 +14,8 @@ import WireProtocol
 
     @Test func classifyPlainPrintsEveryRowAndTheEnginesFinalClass() throws {
         let model = try makeModel()
-        let daemon = try DaemonProcess(arguments: ["--model", try writeModel(model).path])
+        let served = try ModelDaemon(model)
+        let daemon = served.daemon
         let digits = try fixtureDigits()
         let index = 3
         let expected = offlineAnswers(model, digits: digits.prefix(index + 1))[index]
@@ -40,12 +41,14 @@ import WireProtocol
 
     @Test func classifySendsAPGMFileAndRejectsBadOnes() throws {
         let model = try makeModel(seed: 11)
-        let daemon = try DaemonProcess(arguments: ["--model", try writeModel(model).path])
+        let served = try ModelDaemon(model)
+        let daemon = served.daemon
         let digits = try fixtureDigits()
         let index = 60   // not among the built-in digits
         let expected = offlineAnswers(model, digits: digits)[index]
         try #require(expected.finalMargin > Self.tieMargin)
         let directory = try DaemonProcess.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
 
         // P5 (raw) with a comment in the header, maxval 255.
         let good = directory.appendingPathComponent("digit.pgm")
@@ -79,7 +82,8 @@ import WireProtocol
 
     @Test func evalAccuracyEqualsTheEnginesOfflineResult() throws {
         let model = try makeModel(seed: 3)
-        let daemon = try DaemonProcess(arguments: ["--model", try writeModel(model).path])
+        let served = try ModelDaemon(model)
+        let daemon = served.daemon
         let digits = try fixtureDigits()
         let expected = offlineAnswers(model, digits: digits)
         let expectedCorrect = (0..<digits.count).filter { expected[$0].finalClass == Int(digits.labels[$0]) }.count
@@ -99,9 +103,10 @@ import WireProtocol
         for (index, answer) in expected.enumerated() where answer.finalMargin > Self.tieMargin {
             #expect(predictions[index] as? Int == answer.finalClass, "digit \(index)")
         }
-        if expected.allSatisfy({ $0.finalMargin > Self.tieMargin }) {
-            #expect(report["correct"] as? Int == expectedCorrect)
-        }
+        // Near-ties may go either way; every other digit must agree.
+        let ties = expected.filter { $0.finalMargin <= Self.tieMargin }.count
+        let correct = try #require(report["correct"] as? Int)
+        #expect(abs(correct - expectedCorrect) <= ties, "eval \(correct) correct, offline \(expectedCorrect), \(ties) near-ties")
         // The daemon saw each digit's 28 rows exactly once.
         let counters = try daemon.status().counters
         #expect(counters.rowsApplied == 100 * 28)
@@ -111,7 +116,8 @@ import WireProtocol
     @Test(arguments: [[String](), ["--rate", "3000"]])
     func benchAccountsForEveryRow(pacing: [String]) throws {
         let model = try makeModel(seed: 5)
-        let daemon = try DaemonProcess(arguments: ["--model", try writeModel(model).path])
+        let served = try ModelDaemon(model)
+        let daemon = served.daemon
         let run = try runClient(["bench", "--json", "--streams", "8", "--connections", "2", "--duration", "1",
                                  "--drain-timeout", "5"] + pacing + daemon.clientEndpoints)
         #expect(run.status == 0, "stderr: \(run.stderr)")
@@ -136,7 +142,8 @@ import WireProtocol
 
     @Test func watchFiltersByPrefixOrExactStream() throws {
         let model = try makeModel(seed: 9)
-        let daemon = try DaemonProcess(arguments: ["--model", try writeModel(model).path])
+        let served = try ModelDaemon(model)
+        let daemon = served.daemon
         let common = ["watch", "--json", "--timeout", "60"] + daemon.clientEndpoints
         let prefix = try ClientProcess(common + ["--stream", "7", "--count", "56"])
         let exact = try ClientProcess(common + ["--stream", "7", "--exact", "--count", "28"])
@@ -168,9 +175,20 @@ import WireProtocol
         #expect(Set(seenByAll.map(\.stream)) == ["7", "70", "8"])
     }
 
+    @Test func watchExitsCleanlyOnSIGINT() throws {
+        let served = try ModelDaemon(try makeModel())
+        let watcher = try ClientProcess(["watch", "--timeout", "60"] + served.endpoints)
+        try watcher.waitForStderr(containing: "watching ")
+        kill(watcher.process.processIdentifier, SIGINT)
+        let run = try watcher.finish(seconds: 20)
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(run.exitedNormally)
+    }
+
     @Test func controlCommandsPrintTheDaemonsState() throws {
         let model = try makeModel()
-        let daemon = try DaemonProcess(arguments: ["--model", try writeModel(model).path])
+        let served = try ModelDaemon(model)
+        let daemon = served.daemon
         let status = try runClient(["status"] + daemon.clientEndpoints)
         #expect(status.status == 0, "stderr: \(status.stderr)")
         #expect(status.lines.contains { $0.hasPrefix("publication:") && $0.hasSuffix("partial") })
