@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "ClientTests", dependencies: [
-            "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "WireProtocol",
+            "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "WireProtocol", "ZeroMQ",
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",

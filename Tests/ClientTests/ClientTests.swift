@@ -185,6 +185,38 @@ import WireProtocol
         #expect(run.exitedNormally)
     }
 
+    @Test func routerPathCarriesClassifyEvalAndBench() throws {
+        let fake = try FakeRouterDaemon()
+        let digits = try fixtureDigits()
+        func lastRowAnswer(_ index: Int) -> Int {
+            Int(FakeRouterDaemon.argmax(of: Array(digits.image(at: index).suffix(28))))
+        }
+
+        let classify = try runClient(["classify", "--plain", "--router", "--index", "4"] + fake.clientEndpoints)
+        #expect(classify.status == 0, "stderr: \(classify.stderr)")
+        #expect(classify.lines.filter { $0.hasPrefix("row ") }.count == 28)
+        #expect(classify.lines.last?.hasPrefix("final class \(lastRowAnswer(4)) ") == true, "\(classify.stdout)")
+
+        // No --router: eval finds the lossless path by probing it.
+        let eval = try runClient(["eval", "--json", "--streams", "8", "--limit", "20"] + fake.clientEndpoints)
+        #expect(eval.status == 0, "stderr: \(eval.stderr)")
+        let report = try jsonObject(try #require(eval.lines.last))
+        #expect(report["transport"] as? String == "router")
+        #expect(report["finals"] as? Int == 20)
+        #expect(report["missing_finals"] as? Int == 0)
+        let predictions = try #require(report["predictions"] as? [Any])
+        #expect(predictions.compactMap { $0 as? Int } == (0..<20).map(lastRowAnswer))
+
+        let bench = try runClient(["bench", "--json", "--router", "--streams", "4", "--connections", "2",
+                                   "--duration", "0.5"] + fake.clientEndpoints)
+        #expect(bench.status == 0, "stderr: \(bench.stderr)")
+        let benchReport = try jsonObject(try #require(bench.lines.last))
+        let sent = try #require(benchReport["rows_sent"] as? Int)
+        #expect(sent > 0)
+        #expect(benchReport["predictions"] as? Int == sent)
+        #expect(benchReport["lost"] as? Int == 0)
+    }
+
     @Test func controlCommandsPrintTheDaemonsState() throws {
         let model = try makeModel()
         let served = try ModelDaemon(model)
