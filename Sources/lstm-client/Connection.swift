@@ -62,8 +62,6 @@ struct ControlClient {
 struct ServingModel {
     var publication: PublicationMode
     var labels: [String]
-    var classes: Int
-    var sequenceLength: Int?
 
     /// Checks that the daemon's model takes 28-value rows (MNIST digits) and ends a sequence no
     /// earlier than row 27.
@@ -77,8 +75,6 @@ struct ServingModel {
         }
         publication = status.publication
         labels = model.labels
-        classes = model.shape.classes
-        sequenceLength = model.sequenceLength
     }
 
     /// The label of class `index`, or the index itself when the model has no label for it.

@@ -29,9 +29,7 @@ enum DigitRenderer {
                     line += "\u{1B}[38;5;\(paletteIndex(upper));48;5;\(paletteIndex(lower))m▀\u{1B}[49m"
                 case let (upper?, nil):
                     line += "\u{1B}[38;5;\(paletteIndex(upper))m▀"
-                case let (nil, lower?):
-                    line += "\u{1B}[38;5;\(paletteIndex(lower))m▄"
-                case (nil, nil):
+                case (nil, _):   // rows arrive top down: a missing upper row means both are missing
                     line += "\u{1B}[38;5;236m·"
                 }
             }

@@ -86,7 +86,6 @@ final class TrafficRunner {
     /// One stream: one digit sent row by row.
     private final class StreamRun {
         let id: StreamID
-        let frameID: [UInt8]
         let digit: Int
         let slot: Int
         var nextRow = 0
@@ -98,7 +97,6 @@ final class TrafficRunner {
 
         init(id: StreamID, digit: Int, slot: Int, rows: Int) {
             self.id = id
-            frameID = id.bytes
             self.digit = digit
             self.slot = slot
             dueSince = Array(repeating: 0, count: rows)
@@ -114,7 +112,6 @@ final class TrafficRunner {
     private var dueTotal = 0
     private var stoppedSending = false
 
-    private let context: ZMQContext
     private var senders: [ZMQSocket] = []
     private var receivers: [ZMQSocket] = []
     private let poller = ZMQPoller()
@@ -123,7 +120,6 @@ final class TrafficRunner {
 
     init(plan: TrafficPlan, context: ZMQContext) throws {
         self.plan = plan
-        self.context = context
         slots = Array(repeating: nil, count: plan.concurrentStreams)
         if let count = plan.imageCount { result.finalArgmax = Array(repeating: nil, count: count) }
         switch plan.transport {
