@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries from Debian, each wrapped once.
@@ -65,6 +66,10 @@ let package = Package(
         .executableTarget(name: "lstm-client", dependencies: [
             "ZeroMQ", "WireProtocol", "MNIST",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], resources: [
+            .copy("Resources/mnist-t10k-50-images-idx3-ubyte.gz"),
+            .copy("Resources/mnist-t10k-50-labels-idx1-ubyte.gz"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["LSTMModel"], path: "Tests/TestSupport"),
@@ -75,6 +80,9 @@ let package = Package(
         .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel", "TestSupport"]),
         .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
                 path: "Tests/DaemonTestSupport"),
+        .testTarget(name: "ClientTests", dependencies: [
+            "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "WireProtocol", "ZeroMQ",
+        ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",
             "WireProtocol", "ZeroMQ",

@@ -1,0 +1,390 @@
+import Foundation
+import Histogram
+import MNIST
+import WireProtocol
+import ZeroMQ
+
+/// How rows are paced.
+enum Pacing {
+    /// Each stream sends its next row once the previous row's prediction arrived. In `final`
+    /// publication mode (no PARTIALs) a stream sends all its rows, then waits for its FINAL.
+    case closedLoop
+    /// Rows leave at a fixed total rate, round robin over the streams, whatever the replies.
+    /// Latency is measured from each row's scheduled time, so a client that falls behind does
+    /// not hide the delay (no coordinated omission).
+    case openLoop(rowsPerSecond: Double)
+}
+
+/// What to send, how and where.
+struct TrafficPlan {
+    var transport: Transport
+    var endpoints: EndpointOptions
+    /// Streams in flight at once; each sends one digit after the other.
+    var concurrentStreams: Int
+    /// Sockets the rows are spread over (each stream always uses the same one, which keeps its
+    /// rows in order).
+    var connections: Int
+    var pacing: Pacing
+    var publication: PublicationMode
+    var digits: MNISTDataset
+    /// Send each of the first `imageCount` digits once (eval); nil: cycle through the digits
+    /// until `duration` (bench).
+    var imageCount: Int?
+    /// Seconds of sending (bench).
+    var duration: Double?
+    /// Seconds to wait for answers still due after the last row was sent.
+    var drainTimeout: Double
+    /// Closed loop: seconds after which an answer is counted lost and its stream moves on.
+    var stallTimeout: Double
+    /// Prefix of every stream id of this run (and the SUB subscription).
+    var streamPrefix: String
+}
+
+/// What happened to the rows of a run. Every answer that was due is counted exactly once:
+/// `answersExpected = predictions + errorAnswers + lost`.
+struct TrafficResult {
+    /// ROW messages sent.
+    var rowsSent = 0
+    /// Answers due: one per row in `partial` mode, one per digit whose last row was sent in `final` mode.
+    var answersExpected = 0
+    /// PARTIALs and FINALs that answered a row.
+    var predictions = 0
+    /// ERRORs that answered a row.
+    var errorAnswers = 0
+    /// Every ERROR received for this run's streams, by code.
+    var errorsByCode: [String: Int] = [:]
+    /// Answers due that never came (within the stall or drain timeout).
+    var lost = 0
+    /// Messages for this run's streams that answered no row due (late, after being counted lost).
+    var unexpected = 0
+    /// Messages that could not be decoded.
+    var undecodable = 0
+    /// Digits started and digits with a FINAL.
+    var digitsStarted = 0
+    var digitsFinished = 0
+    /// Eval: the FINAL argmax per digit index, nil when none came.
+    var finalArgmax: [UInt8?] = []
+    /// FINALs for a digit that already had one.
+    var duplicateFinals = 0
+    /// Streams abandoned at the end with an END (bench: digits cut off by the duration).
+    var streamsEnded = 0
+    /// Seconds from the first row sent to the end of the run.
+    var elapsedSeconds = 0.0
+    /// Row-to-answer latency in microseconds.
+    var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// Whether SIGINT/SIGTERM cut the run short.
+    var interrupted = false
+}
+
+/// Runs a plan against the daemon: many concurrent streams, interleaved rows, predictions read
+/// while sending (the DEALER path requires it), every due answer accounted for.
+final class TrafficRunner {
+    private let plan: TrafficPlan
+    private let rows = Digits.rows
+    private var result = TrafficResult()
+
+    /// One stream: one digit sent row by row.
+    private final class StreamRun {
+        let id: StreamID
+        let digit: Int
+        let slot: Int
+        var nextRow = 0
+        /// Per row: when its answer became due (ns), 0 when none is due.
+        var dueSince: [UInt64]
+        var dueCount = 0
+        /// FINAL or ERROR received, or given up: the slot has moved on.
+        var over = false
+
+        init(id: StreamID, digit: Int, slot: Int, rows: Int) {
+            self.id = id
+            self.digit = digit
+            self.slot = slot
+            dueSince = Array(repeating: 0, count: rows)
+        }
+    }
+
+    private var streams: [String: StreamRun] = [:]
+    private var slots: [StreamRun?]
+    /// Closed loop: slots whose stream may send its next row, first come first served.
+    private var ready: [Int] = []
+    private var readyHead = 0
+    private var digitsAssigned = 0
+    private var dueTotal = 0
+    private var stoppedSending = false
+
+    private var senders: [ZMQSocket] = []
+    private var receivers: [ZMQSocket] = []
+    private let poller = ZMQPoller()
+    private var senderEntries: [Int] = []
+    private var blocked: Set<Int> = []
+
+    init(plan: TrafficPlan, context: ZMQContext) throws {
+        self.plan = plan
+        slots = Array(repeating: nil, count: plan.concurrentStreams)
+        if let count = plan.imageCount { result.finalArgmax = Array(repeating: nil, count: count) }
+        switch plan.transport {
+        case .pubsub:
+            let subscriber = try StreamSockets.subscriber(context, endpoint: plan.endpoints.predictions,
+                                                          prefixes: [Array(plan.streamPrefix.utf8)])
+            receivers = [subscriber]
+            usleep(StreamSockets.subscriptionSettleMicroseconds)
+            senders = try (0..<plan.connections).map { _ in try StreamSockets.pusher(context, endpoint: plan.endpoints.ingest) }
+            try zmq("cannot poll sockets") { () throws(ZMQError) in
+                try poller.add(subscriber, events: .readable)
+                for sender in senders { senderEntries.append(try poller.add(sender, events: [])) }
+            }
+        case .router:
+            senders = try (0..<plan.connections).map { _ in try StreamSockets.dealer(context, endpoint: plan.endpoints.results) }
+            receivers = senders
+            try zmq("cannot poll sockets") { () throws(ZMQError) in
+                for sender in senders { senderEntries.append(try poller.add(sender, events: .readable)) }
+            }
+        }
+    }
+
+    /// Sends and receives until the plan is done (or interrupted), then returns the tally.
+    func run() throws -> TrafficResult {
+        let start = monotonicNanoseconds()
+        let sendingEnds = plan.duration.map { start + UInt64($0 * 1e9) }
+        var drainDeadline: UInt64?
+        var lastStallCheck = start
+        var nextTick = 0   // open loop: index of the next scheduled row
+
+        if case .closedLoop = plan.pacing {
+            for slot in 0..<plan.concurrentStreams { startDigit(in: slot) }
+        }
+        while true {
+            var now = monotonicNanoseconds()
+            if !stoppedSending && (Interrupts.isRaised || sendingEnds.map { now >= $0 } ?? false) {
+                result.interrupted = Interrupts.isRaised
+                stoppedSending = true
+            }
+            if stoppedSending && drainDeadline == nil { drainDeadline = now + UInt64(plan.drainTimeout * 1e9) }
+            if stoppedSending && (dueTotal == 0 || now >= drainDeadline! || Interrupts.isRaised) { break }
+            if plan.imageCount != nil && !stoppedSending && digitsAssigned == plan.imageCount && streams.isEmpty {
+                stoppedSending = true
+                break
+            }
+
+            var waitMilliseconds = 10
+            if !stoppedSending {
+                switch plan.pacing {
+                case .closedLoop:
+                    try sendReady(now: now)
+                    if readyHead < ready.count && blocked.isEmpty { waitMilliseconds = 0 }
+                case .openLoop(let rate):
+                    let interval = 1e9 / rate
+                    var sentThisTurn = 0
+                    while blocked.isEmpty && sentThisTurn < 4096 {
+                        let scheduled = start + UInt64(Double(nextTick) * interval)
+                        guard scheduled <= now, sendingEnds.map({ scheduled < $0 }) ?? true else { break }
+                        if try sendScheduledRow(scheduledAt: scheduled) { nextTick += 1 }
+                        sentThisTurn += 1
+                    }
+                    let next = start + UInt64(Double(nextTick) * interval)
+                    now = monotonicNanoseconds()
+                    waitMilliseconds = blocked.isEmpty ? (next > now ? Int(min(10, (next - now) / 1_000_000)) : 0) : 10
+                }
+            }
+            if case .closedLoop = plan.pacing, now - lastStallCheck > 100_000_000 {
+                lastStallCheck = now
+                checkStalls(now: now)
+            }
+            for (index, entry) in senderEntries.enumerated() {
+                let base: ZMQEvents = plan.transport == .router ? .readable : []
+                poller.setEvents(blocked.contains(index) ? base.union(.writable) : base, at: entry)
+            }
+            let ready = try zmq("cannot poll sockets") { () throws(ZMQError) in try poller.poll(timeout: .milliseconds(waitMilliseconds)) }
+            if ready > 0 {
+                for (index, entry) in senderEntries.enumerated() where poller.isWritable(entry) { blocked.remove(index) }
+            }
+            try receiveAvailable()
+        }
+        let end = monotonicNanoseconds()
+        result.lost += dueTotal
+        dueTotal = 0
+        try endUnfinishedStreams()
+        result.elapsedSeconds = Double(end - start) / 1e9
+        return result
+    }
+
+    // MARK: Sending
+
+    /// Gives `slot` a new stream on the next digit, if any is left; closed loop: it is ready to send.
+    private func startDigit(in slot: Int) {
+        slots[slot] = nil
+        guard !stoppedSending else { return }
+        let digit: Int
+        if let count = plan.imageCount {
+            guard digitsAssigned < count else { return }
+            digit = digitsAssigned
+        } else {
+            digit = digitsAssigned % plan.digits.count
+        }
+        // The prefix was validated by the caller and the counter adds only digits.
+        guard let id = try? StreamID(plan.streamPrefix + String(digitsAssigned)) else { return }
+        digitsAssigned += 1
+        result.digitsStarted += 1
+        let run = StreamRun(id: id, digit: digit, slot: slot, rows: rows)
+        streams[id.string] = run
+        slots[slot] = run
+        if case .closedLoop = plan.pacing { ready.append(slot) }
+    }
+
+    /// Closed loop: sends one row for each ready slot, until a socket would block.
+    private func sendReady(now: UInt64) throws {
+        var budget = 4096
+        while readyHead < ready.count && budget > 0 {
+            let slot = ready[readyHead]
+            // A slot can be queued twice (a new digit while an old turn is pending): skip what cannot send.
+            guard let run = slots[slot], !run.over, run.nextRow < rows else { readyHead += 1; continue }
+            guard try send(run, dueAt: monotonicNanoseconds()) else { return }
+            readyHead += 1
+            budget -= 1
+            // Without PARTIALs nothing answers the row, so the stream sends its next row at its next turn.
+            if plan.publication == .final && run.nextRow < rows { ready.append(slot) }
+        }
+        if readyHead > 4096 && readyHead * 2 > ready.count {
+            ready.removeFirst(readyHead)
+            readyHead = 0
+        }
+    }
+
+    /// Open loop: sends the row scheduled at `scheduledAt` on the next slot in turn. False when the
+    /// socket would block (the row stays scheduled).
+    private func sendScheduledRow(scheduledAt: UInt64) throws -> Bool {
+        let slot = result.rowsSent % plan.concurrentStreams
+        if slots[slot].map({ $0.over || $0.nextRow >= rows }) ?? true {
+            if let previous = slots[slot], previous.dueCount == 0 { streams[previous.id.string] = nil }
+            startDigit(in: slot)
+        }
+        guard let run = slots[slot] else { return true }
+        return try send(run, dueAt: scheduledAt)
+    }
+
+    /// Sends `run`'s next row. False when its socket would block.
+    private func send(_ run: StreamRun, dueAt: UInt64) throws -> Bool {
+        let row = run.nextRow
+        let isLast = row == rows - 1
+        let start = (run.digit * rows + row) * Digits.columns
+        let message = IngestMessage.row(UInt32(row), of: run.id,
+                                        pixels: Array(plan.digits.images[start..<(start + Digits.columns)]), last: isLast)
+        let connection = run.slot % senders.count
+        let sent = try zmq("cannot send a row") { () throws(ZMQError) in
+            try senders[connection].send(message.frames, dontWait: true)
+        }
+        guard sent else {
+            blocked.insert(connection)
+            return false
+        }
+        run.nextRow += 1
+        result.rowsSent += 1
+        if plan.publication == .partial || isLast {
+            run.dueSince[row] = dueAt
+            run.dueCount += 1
+            dueTotal += 1
+            result.answersExpected += 1
+        }
+        return true
+    }
+
+    /// Sends END for streams cut off before their last row, so the daemon frees them now rather
+    /// than at its idle timeout.
+    private func endUnfinishedStreams() throws {
+        for run in streams.values where !run.over && run.nextRow > 0 && run.nextRow < rows {
+            let connection = run.slot % senders.count
+            let end = IngestMessage.end(of: run.id, at: UInt32(run.nextRow))
+            if try zmq("cannot send END", { () throws(ZMQError) in try senders[connection].send(end.frames, dontWait: true) }) {
+                result.streamsEnded += 1
+            }
+        }
+    }
+
+    // MARK: Receiving
+
+    private func receiveAvailable() throws {
+        for socket in receivers {
+            for _ in 0..<65_536 {
+                guard let frames = try zmq("cannot receive predictions", { () throws(ZMQError) in
+                    try socket.receiveMultipart(dontWait: true)
+                }) else { break }
+                handle(frames, at: monotonicNanoseconds())
+            }
+        }
+    }
+
+    private func handle(_ frames: [[UInt8]], at now: UInt64) {
+        let message: PredictionMessage
+        do { message = try PredictionMessage(frames: frames) } catch {
+            result.undecodable += 1
+            return
+        }
+        guard case .stream(let id) = message.topic, let run = streams[id.string] else {
+            result.unexpected += 1
+            return
+        }
+        let row = Int(message.header.row)
+        let answersDueRow = row < rows && run.dueSince[row] != 0
+        if answersDueRow {
+            let waited = now > run.dueSince[row] ? now - run.dueSince[row] : 0
+            result.latency.record(max(1, waited / 1000))
+            run.dueSince[row] = 0
+            run.dueCount -= 1
+            dueTotal -= 1
+        }
+        switch message.body {
+        case .probabilities:
+            guard answersDueRow else { result.unexpected += 1; break }
+            result.predictions += 1
+            if message.header.kind == .final {
+                result.digitsFinished += 1
+                if plan.imageCount != nil {
+                    if result.finalArgmax[run.digit] != nil {
+                        result.duplicateFinals += 1
+                    } else {
+                        result.finalArgmax[run.digit] = message.header.argmax
+                    }
+                }
+                finish(run)
+            } else if case .closedLoop = plan.pacing, !run.over {
+                ready.append(run.slot)
+            }
+        case .error(let body):
+            result.errorsByCode[body.code, default: 0] += 1
+            if answersDueRow { result.errorAnswers += 1 }
+            // Whatever the code (a later daemon may add codes), the stream is given up.
+            finish(run)
+        }
+        if run.over && run.dueCount == 0 && slots[run.slot] !== run { streams[run.id.string] = nil }
+    }
+
+    /// The stream is over (FINAL, ERROR or given up): closed loop, its slot takes the next digit.
+    private func finish(_ run: StreamRun) {
+        guard !run.over else { return }
+        run.over = true
+        if case .closedLoop = plan.pacing, slots[run.slot] === run {
+            if run.dueCount == 0 { streams[run.id.string] = nil }
+            startDigit(in: run.slot)
+        }
+    }
+
+    /// Closed loop: answers due longer than the stall timeout are counted lost; the stream then
+    /// sends its next row, or, if the lost answer was its FINAL, the slot moves on.
+    private func checkStalls(now: UInt64) {
+        let limit = UInt64(plan.stallTimeout * 1e9)
+        for case let run? in slots where run.dueCount > 0 {
+            // Rows sent after `now` was read are due later than `now`: not stalled.
+            for row in 0..<rows where run.dueSince[row] != 0 && now > run.dueSince[row] && now - run.dueSince[row] > limit {
+                run.dueSince[row] = 0
+                run.dueCount -= 1
+                dueTotal -= 1
+                result.lost += 1
+                if row == rows - 1 {
+                    finish(run)
+                } else if plan.publication == .partial && !run.over {
+                    ready.append(run.slot)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import WireProtocol
+import ZeroMQ
+
+/// Prints every prediction the daemon publishes (or those of some streams).
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the daemon's predictions as they are published, one line each.",
+        discussion: """
+            Subscribes to the predictions endpoint and prints each PARTIAL, FINAL and ERROR until \
+            interrupted (Ctrl-C exits cleanly with status 0), until --count messages were printed, \
+            or until --timeout seconds passed. ZeroMQ subscriptions match prefixes: --stream 7 also \
+            shows streams 70 and 7/x; add --exact to show stream 7 only. Without --stream, every \
+            stream and $errors are shown. PUB/SUB is best effort: a slow reader loses messages.
+            A line `watching ...` on standard error says when the subscription is in place.
+            """)
+
+    @OptionGroup var endpoints: EndpointOptions
+
+    @Option(help: ArgumentHelp("Show only streams whose id starts with this prefix.", valueName: "prefix"))
+    var stream: String?
+
+    @Flag(help: "Show only the stream whose id equals --stream.")
+    var exact = false
+
+    @Flag(help: "Print JSON lines: stream, kind, row, argmax, probabilities (or code and message for errors).")
+    var json = false
+
+    @Option(help: ArgumentHelp("Stop after this many messages; exit status 1 if --timeout passes first.", valueName: "n"))
+    var count: Int?
+
+    @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
+    var timeout: Double?
+
+    func validate() throws {
+        if exact && stream == nil { throw ValidationError("--exact needs --stream") }
+        if let stream, stream.isEmpty { throw ValidationError("--stream must not be empty; leave it out to see every stream") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() throws {
+        Interrupts.install()
+        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
+        let prefix = stream.map { Array($0.utf8) } ?? []
+        let socket = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [prefix])
+        try zmq("cannot set a receive timeout") { () throws(ZMQError) in try socket.set(.receiveTimeout, .milliseconds(100)) }
+        usleep(StreamSockets.subscriptionSettleMicroseconds)
+        let what = stream.map { exact ? "stream \"\($0)\"" : "streams starting with \"\($0)\"" } ?? "every stream"
+        note("watching \(endpoints.predictions) for \(what)")
+
+        let deadline = timeout.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
+        var printed = 0
+        while !Interrupts.isRaised {
+            if let count, printed >= count { return }
+            if let deadline, monotonicNanoseconds() >= deadline { break }
+            guard let frames = try zmq("cannot receive from \(endpoints.predictions)", { () throws(ZMQError) in try socket.receiveMultipart() }) else {
+                continue
+            }
+            if exact, frames.first.map({ !$0.elementsEqual(prefix) }) ?? true { continue }
+            do {
+                emit(try Self.line(for: PredictionMessage(frames: frames), json: json))
+            } catch {
+                emit(json ? Self.jsonLine(UndecodableLine(topic: String(decoding: frames.first ?? [], as: UTF8.self), error: error.description))
+                     : "undecodable message: \(error)")
+            }
+            printed += 1
+        }
+        if let count, printed < count, !Interrupts.isRaised {
+            throw ClientError.invalidArgument("watch: \(printed) of \(count) messages within \(formatSeconds(timeout ?? 0))")
+        }
+    }
+
+    /// One output line for `message`.
+    static func line(for message: PredictionMessage, json: Bool) -> String {
+        let header = message.header
+        let row: UInt32? = header.row == PredictionHeader.noRow ? nil : header.row
+        switch message.body {
+        case .probabilities(let probabilities):
+            if json {
+                return jsonLine(PredictionLine(stream: message.topic.description, kind: header.kind.description.lowercased(),
+                                               row: row, argmax: Int(header.argmax), probabilities: probabilities))
+            }
+            let best = Int(header.argmax)
+            let top = probabilities.indices.contains(best) ? String(format: "%.4f", Double(probabilities[best])) : "?"
+            return "\(message.topic)  \(header.kind) row \(header.row)  argmax \(best)  p \(top)"
+        case .error(let body):
+            if json {
+                return jsonLine(ErrorLine(stream: message.topic.description, kind: "error", row: row,
+                                          code: body.code, message: body.message))
+            }
+            return "\(message.topic)  ERROR" + (row.map { " row \($0)" } ?? "") + "  \(body.code): \(body.message)"
+        }
+    }
+
+    static func jsonLine(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
+    }
+
+    struct PredictionLine: Encodable {
+        var stream: String
+        var kind: String
+        var row: UInt32?
+        var argmax: Int
+        var probabilities: [Float]
+    }
+
+    struct ErrorLine: Encodable {
+        var stream: String
+        var kind: String
+        var row: UInt32?
+        var code: String
+        var message: String
+    }
+
+    struct UndecodableLine: Encodable {
+        var topic: String
+        var kind = "undecodable"
+        var error: String
+    }
+}
