@@ -66,8 +66,12 @@ public final class LSTMStepper {
         self.weights = weights
         self.biases = biases
 
+        // fc.weight [C × H] transposed to [H × C]: with both operands untransposed OpenBLAS gives a
+        // row the same bits whatever the batch size (not so with a transposed B at B = 1 or 2).
         classifierWeight = .allocate(capacity: shape.classes * h)
-        classifierWeight.initialize(from: model.parameters.fcWeight, count: shape.classes * h)
+        for c in 0..<shape.classes {
+            for j in 0..<h { (classifierWeight + j * shape.classes + c).initialize(to: model.parameters.fcWeight[c * h + j]) }
+        }
         classifierBias = .allocate(capacity: shape.classes)
         classifierBias.initialize(from: model.parameters.fcBias, count: shape.classes)
 
@@ -140,8 +144,8 @@ public final class LSTMStepper {
 
         // Logits [B × C] = H_top [B × H] · fc.weightᵀ [H × C], written straight into probabilities.
         let classes = shape.classes
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, Int32(classes), Int32(h), 1,
-                    topHidden, Int32(h), classifierWeight, Int32(h), 0, probabilities, Int32(classes))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, Int32(classes), Int32(h), 1,
+                    topHidden, Int32(h), classifierWeight, Int32(classes), 0, probabilities, Int32(classes))
         for b in 0..<count {
             softmax(probabilities + b * classes, bias: classifierBias, count: classes)
         }
