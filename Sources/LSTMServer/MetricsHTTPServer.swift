@@ -27,13 +27,14 @@ public final class MetricsHTTPServer: Sendable {
         let server = HTTPServer(address: address, timeout: 15, logger: SwiftLogBridge(logger: logger))
         let outcome = Mutex<Result<Int, MetricsServerError>?>(nil)
         let decided = DispatchSemaphore(value: 0)
-        let decide = { @Sendable (result: Result<Int, MetricsServerError>) in
+        let decide = { @Sendable (result: Result<Int, MetricsServerError>) -> Bool in
             let first = outcome.withLock { value in
                 guard value == nil else { return false }
                 value = result
                 return true
             }
             if first { decided.signal() }
+            return first
         }
         task = Task {
             await server.appendRoute("GET /metrics") { _ in
@@ -48,16 +49,18 @@ public final class MetricsHTTPServer: Sendable {
                 do {
                     try await server.waitUntilListening(timeout: startTimeoutSeconds)
                     switch await server.listeningAddress {
-                    case let .ip4(_, port), let .ip6(_, port): decide(.success(Int(port)))
-                    default: decide(.failure(.start(host: host, port: port, reason: "not listening on an IP address")))
+                    case let .ip4(_, port), let .ip6(_, port): _ = decide(.success(Int(port)))
+                    default: _ = decide(.failure(.start(host: host, port: port, reason: "not listening on an IP address")))
                     }
                 } catch {
-                    decide(.failure(.start(host: host, port: port, reason: "not listening after \(startTimeoutSeconds) s")))
+                    _ = decide(.failure(.start(host: host, port: port, reason: "not listening after \(startTimeoutSeconds) s")))
                 }
             }
             do { try await server.run() } catch {
-                if !Task.isCancelled { logger.error("metrics endpoint stopped", metadata: ["error": "\(error)"]) }
-                decide(.failure(.start(host: host, port: port, reason: "\(error)")))
+                // Before listening this is the start error init throws; after, a failure while serving.
+                if !decide(.failure(.start(host: host, port: port, reason: "\(error)"))) && !Task.isCancelled {
+                    logger.error("metrics endpoint stopped", metadata: ["error": "\(error)"])
+                }
             }
             watcher.cancel()
         }
@@ -108,12 +111,13 @@ public enum MetricsServerError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// FlyingFox's log lines into swift-log, one level lower: a scrape is not news.
+/// FlyingFox's log lines into swift-log at debug level: it calls a 404 an error and its own stop
+/// critical; the failures that matter are logged by ``MetricsHTTPServer`` itself.
 private struct SwiftLogBridge: FlyingSocks.Logging {
     let logger: Logger
     func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
     func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
-    func logWarning(_ warning: @autoclosure () -> String) { logger.warning("\(warning())") }
-    func logError(_ error: @autoclosure () -> String) { logger.error("\(error())") }
-    func logCritical(_ critical: @autoclosure () -> String) { logger.critical("\(critical())") }
+    func logWarning(_ warning: @autoclosure () -> String) { logger.debug("\(warning())") }
+    func logError(_ error: @autoclosure () -> String) { logger.debug("\(error())") }
+    func logCritical(_ critical: @autoclosure () -> String) { logger.debug("\(critical())") }
 }

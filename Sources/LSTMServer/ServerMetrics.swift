@@ -87,30 +87,25 @@ public final class ServerMetrics: Sendable {
         liveStreams.record(live)
         uptime.record(uptimeSeconds)
         state.withLock { state in
-            let old = state.counted
-            func advance(_ counter: CoreMetrics.Counter, _ new: UInt64, _ previous: UInt64) {
-                if new > previous { counter.increment(by: new - previous) }
+            let fields: [(KeyPath<ServerMetrics, CoreMetrics.Counter>, WritableKeyPath<Counters, UInt64>)] = [
+                (\.rowsReceived, \.rowsReceived), (\.rowsApplied, \.rowsApplied), (\.duplicates, \.duplicates),
+                (\.predictionsPublished, \.predictionsPublished), (\.streamsStarted, \.streamsStarted),
+                (\.streamsRestarted, \.streamsRestarted), (\.streamsFinished, \.streamsFinished),
+                (\.streamsEvicted, \.streamsEvicted), (\.streamsDropped, \.streamsDropped),
+            ]
+            for (counter, total) in fields where counters[keyPath: total] > state.counted[keyPath: total] {
+                self[keyPath: counter].increment(by: counters[keyPath: total] - state.counted[keyPath: total])
+                state.counted[keyPath: total] = counters[keyPath: total]
             }
-            advance(rowsReceived, counters.rowsReceived, old.rowsReceived)
-            advance(rowsApplied, counters.rowsApplied, old.rowsApplied)
-            advance(duplicates, counters.duplicates, old.duplicates)
-            advance(predictionsPublished, counters.predictionsPublished, old.predictionsPublished)
-            advance(streamsStarted, counters.streamsStarted, old.streamsStarted)
-            advance(streamsRestarted, counters.streamsRestarted, old.streamsRestarted)
-            advance(streamsFinished, counters.streamsFinished, old.streamsFinished)
-            advance(streamsEvicted, counters.streamsEvicted, old.streamsEvicted)
-            advance(streamsDropped, counters.streamsDropped, old.streamsDropped)
-            for (code, total) in counters.errors where total > old.errors[code, default: 0] {
+            for (code, total) in counters.errors where total > state.counted.errors[code, default: 0] {
                 let counter = state.errors[code] ?? {
                     let made = Counter(label: "lstmd_errors_total", dimensions: [("code", code)], factory: factory)
                     state.errors[code] = made
                     return made
                 }()
-                counter.increment(by: total - old.errors[code, default: 0])
+                counter.increment(by: total - state.counted.errors[code, default: 0])
+                state.counted.errors[code] = total
             }
-            var counted = counters
-            for (code, total) in old.errors { counted.errors[code] = max(total, counters.errors[code] ?? 0) }
-            state.counted = counted
         }
     }
 

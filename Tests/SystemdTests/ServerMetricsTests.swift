@@ -237,7 +237,7 @@ func httpRequest(port: Int, method: String = "GET", path: String) throws -> (sta
                 let second = try MetricsHTTPServer(host: "127.0.0.1", port: port, metrics: metrics, logger: logger)
                 defer { second.stop() }
                 return .success(second.port)
-            } catch {
+            } catch let error as MetricsServerError {
                 return .failure(error)
             }
         }

@@ -53,7 +53,7 @@ final class DatagramListener {
     /// True when no datagram is waiting.
     func isEmpty() -> Bool {
         var byte: UInt8 = 0
-        return recv(fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK) < 0
+        return recv(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK)) < 0
     }
 }
 
