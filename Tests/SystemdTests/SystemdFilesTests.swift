@@ -185,7 +185,7 @@ func directive(_ key: String, in text: String) -> String? {
                                 "no score in:\n\(result.stdout)\n\(result.stderr)")
         let number = try #require(line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) })
         print("systemd-analyze security --offline=yes \(name): exposure \(number)")
-        // systemd 252 on Debian 12 scores these units 0.9 (SAFE); 2.0 leaves room for other versions.
+        // systemd 252 on Debian 12 scores these units 1.0 ("OK"); 2.0 leaves room for other versions.
         #expect(number < 2.0, "\(line)")
     }
 }
