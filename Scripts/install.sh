@@ -13,7 +13,7 @@ usage() {
 usage: Scripts/install.sh [options]
 
   --prefix PATH      install under PATH (default: $PREFIX or /usr): PATH/bin, PATH/share/lstmd,
-                     PATH/share/doc/lstmd, PATH/lib/systemd/system
+                     PATH/share/lstm-client, PATH/share/doc/lstmd, PATH/lib/systemd/system
   --destdir DIR      stage the install under DIR (default: $DESTDIR or none), for packaging
   --no-build         do not build; install the binaries found in the build directory
   --build-dir DIR    where the built binaries are (default: the release build directory)
@@ -99,6 +99,14 @@ else
     echo "install.sh: no default model found; set 'model' in $confdir/lstmd.toml" >&2
 fi
 
+# lstm-client's 50 built-in MNIST digits, where it looks for them ($PREFIX/share/lstm-client).
+clientdir="$prefix/share/lstm-client"
+for digits in mnist-t10k-50-images-idx3-ubyte.gz mnist-t10k-50-labels-idx1-ubyte.gz; do
+    source_file="$build_dir/lstmd_lstm-client.resources/$digits"
+    [ -f "$source_file" ] || source_file="$root/Sources/lstm-client/Resources/$digits"
+    install_file 0644 "$source_file" "$clientdir/$digits"
+done
+
 for unit in lstmd.service lstmd@.service; do
     relocate "$root/Systemd/$unit" > "$staged/$unit"
     install_file 0644 "$staged/$unit" "$unitdir/$unit"
@@ -121,7 +129,7 @@ entries+=("config $confdir/lstmd.toml")
 install_file 0644 "$staged/lstmd.toml" "$docdir/lstmd.toml.default"
 
 # Directories that are lstmd's own, removed by uninstall.sh when empty.
-entries+=("dir $docdir" "dir $datadir" "config-dir $confdir")
+entries+=("dir $docdir" "dir $clientdir" "dir $datadir" "config-dir $confdir")
 mkdir -p "$destdir$datadir"
 printf '%s\n' "${entries[@]}" > "$destdir$manifest"
 

@@ -56,6 +56,9 @@ import TestSupport
         let configuration = try DaemonConfiguration.load(fileAt: config)
         try configuration.validate()
         #expect(configuration.stateDirectory == "/var/lib/lstmd")
+        for digits in ["mnist-t10k-50-images-idx3-ubyte.gz", "mnist-t10k-50-labels-idx1-ubyte.gz"] {
+            #expect(fm.fileExists(atPath: destination.path + "/usr/share/lstm-client/" + digits), "\(digits)")
+        }
         for doc in ["README.md", "control-protocol.md", "stream-protocol.md", "lstmd.toml.default"] {
             #expect(fm.fileExists(atPath: destination.path + "/usr/share/doc/lstmd/" + doc), "\(doc)")
         }
@@ -119,6 +122,7 @@ import TestSupport
         #expect(Self.files(under: destination) == ["/etc/lstmd/lstmd.toml", "/usr/bin/other-tool"])
         let fm = FileManager.default
         #expect(!fm.fileExists(atPath: destination.path + "/usr/share/lstmd"))
+        #expect(!fm.fileExists(atPath: destination.path + "/usr/share/lstm-client"))
         #expect(!fm.fileExists(atPath: destination.path + "/usr/share/doc/lstmd"))
 
         // Again with --purge after a fresh install: the config and its directory go too.
