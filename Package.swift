@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C libraries from Debian, each wrapped once.
@@ -52,6 +55,9 @@ let package = Package(
             "StreamEngine", "ZeroMQ", "WireProtocol", "LSTMModel",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [
@@ -87,6 +93,7 @@ let package = Package(
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",
             "WireProtocol", "ZeroMQ",
         ]),
+        .testTarget(name: "SystemdTests", dependencies: ["LSTMServer", "TestSupport", "WireProtocol"]),
     ],
     swiftLanguageModes: [.v6]
 )
