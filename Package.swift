@@ -93,7 +93,7 @@ let package = Package(
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",
             "WireProtocol", "ZeroMQ",
         ]),
-        .testTarget(name: "SystemdTests", dependencies: ["LSTMServer", "TestSupport", "WireProtocol"]),
+        .testTarget(name: "SystemdTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,10 +24,13 @@ public final class Daemon: Sendable {
     private let initialModel: LoadedModel
     private let requests = Mutex<[Request]>([])
     private let context: ZMQContext
+    private let metrics = ServerMetrics()
+    private let notifier: SystemdNotifier
 
     /// Loads and validates the model (the configured one, else `defaultModel`). Throws when no model
     /// can be loaded; sockets are bound by ``run()``.
-    public init(configuration: DaemonConfiguration, defaultModel: URL?, logger: Logger) throws {
+    public init(configuration: DaemonConfiguration, defaultModel: URL?, logger: Logger,
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
@@ -37,6 +40,7 @@ public final class Daemon: Sendable {
         BLASThreads.set(configuration.blasThreads)
         initialModel = try LoadedModel(path: path, isDefault: configuration.model == nil)
         context = try ZMQContext()
+        notifier = SystemdNotifier(environment: environment)
     }
 
     /// Asks the loop to stop or reload. Safe from any thread.
@@ -46,9 +50,16 @@ public final class Daemon: Sendable {
 
     /// Binds the sockets and serves until a ``Request/stop`` request, then drains and returns.
     public func run() throws {
+        var http: MetricsHTTPServer?
+        if let address = configuration.metrics, let (host, port) = DaemonConfiguration.parseHostPort(address) {
+            http = try MetricsHTTPServer(host: host, port: port, metrics: metrics, logger: logger)
+            logger.info("metrics served over HTTP", metadata: ["address": "\(address)"])
+        }
+        defer { http?.stop() }
         do {
             let loop = try ServingLoop(
                 configuration: configuration, model: initialModel, context: context, logger: logger,
+                status: StatusChannels(metrics: metrics, notifier: notifier, logger: logger),
                 takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
             try loop.run()
         }

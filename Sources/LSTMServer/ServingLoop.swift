@@ -11,6 +11,8 @@ final class ServingLoop {
     private let configuration: DaemonConfiguration
     private let logger: Logger
     private let takeRequests: () -> [Daemon.Request]
+    private let channels: StatusChannels
+    private var lastWatchdog: UInt64 = 0
     private let engine: StreamEngine
     private let startedAt = monotonicNanoseconds()
     private var models: [String: LoadedModel]   // by SHA-256: every model some stream still runs on
@@ -46,9 +48,10 @@ final class ServingLoop {
     private static let parkLimit = 65_536
 
     init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, logger: Logger,
-         takeRequests: @escaping () -> [Daemon.Request]) throws {
+         status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
         self.configuration = configuration
         self.logger = logger
+        self.channels = channels
         self.takeRequests = takeRequests
         current = model
         configuredModel = model
@@ -107,6 +110,9 @@ final class ServingLoop {
             "ingest": "\(configuration.ingest)", "predictions": "\(configuration.predictions)",
             "control": "\(configuration.control)", "results": "\(configuration.results ?? "off")",
         ])
+        channels.modelChanged(current.model)
+        channels.notify { try $0.ready() }
+        reportStatus(now: monotonicNanoseconds())
         while !stopping {
             try iterate()
         }
@@ -136,9 +142,15 @@ final class ServingLoop {
             stepAndPublish()
         }
         let now = monotonicNanoseconds()
+        // The watchdog is fed from the loop itself, so that a stuck loop stops the pings.
+        if let interval = channels.watchdogNanoseconds, now &- lastWatchdog >= interval {
+            lastWatchdog = now
+            channels.notify { try $0.watchdog() }
+        }
         if now &- lastHousekeeping > 1_000_000_000 {
             lastHousekeeping = now
             evictIdleStreams(now: now)
+            reportStatus(now: now)
         }
         if let snapshots, configuration.snapshotIntervalSeconds > 0,
            now &- lastSnapshot > UInt64(configuration.snapshotIntervalSeconds * 1e9) {
@@ -212,7 +224,17 @@ final class ServingLoop {
     }
 
     private func stepAndPublish() {
-        engine.step(now: monotonicNanoseconds(), publish)
+        let start = monotonicNanoseconds()
+        let rows = engine.step(now: start, publish)
+        if rows > 0 { channels.metrics.recordStep(batchSize: rows, nanoseconds: monotonicNanoseconds() &- start) }
+    }
+
+    /// Copies the counters into the metrics and tells systemd how things stand (`STATUS=`).
+    private func reportStatus(now: UInt64) {
+        channels.metrics.update(counters: counters(), liveStreams: engine.liveStreamCount, uptimeSeconds: uptime(now))
+        channels.notify { notifier in
+            try notifier.status("\(engine.liveStreamCount) live streams, \(engine.counters.rowsApplied) rows applied, model \(current.model.sha256.prefix(12))")
+        }
     }
 
     /// Encodes a prediction and delivers it (PARTIAL only in `partial` mode).
@@ -280,6 +302,7 @@ final class ServingLoop {
         switch request {
         case .stop:
             logger.info("stop requested", metadata: ["live_streams": "\(engine.liveStreamCount)"])
+            channels.notify { try $0.stopping() }
             stopping = true
         case let .reload(path):
             _ = reload(path)
@@ -290,11 +313,14 @@ final class ServingLoop {
     /// path it reads the configured model file again (e.g. after an operator replaced it).
     private func reload(_ path: String?) -> Result<LoadedModel, WireError> {
         let target = path ?? configuredModel.path
+        channels.notify { try $0.reloading() }
+        defer { channels.notify { try $0.ready() } }
         do {
             let loaded = try LoadedModel(path: target, isDefault: path == nil && configuredModel.isDefault)
             try engine.replaceModel(with: loaded.model)
             current = loaded
             models[loaded.model.sha256] = loaded
+            channels.modelChanged(loaded.model)
             logger.notice("model reloaded", metadata: ["model": "\(target)", "sha256": "\(loaded.model.sha256.prefix(16))"])
             return .success(loaded)
         } catch {
@@ -345,24 +371,28 @@ final class ServingLoop {
             case let .failure(error): throw error
             }
         case .metrics:
-            return .metrics(MetricsReply(metrics: ""))
+            channels.metrics.update(counters: counters(), liveStreams: engine.liveStreamCount, uptimeSeconds: uptime(now))
+            return .metrics(MetricsReply(metrics: channels.metrics.exposition()))
         }
     }
 
     private func uptime(_ now: UInt64) -> Double { Double(now &- startedAt) / 1e9 }
 
-    private func status(_ now: UInt64) -> StatusReply {
+    private func counters() -> Counters {
         let c = engine.counters
         var errors: [String: UInt64] = [:]
         for (code, count) in wireErrors { errors[code.rawValue] = count }
-        return StatusReply(
+        return Counters(rowsReceived: c.rowsReceived, rowsApplied: c.rowsApplied, duplicates: c.duplicates,
+                        errors: errors, predictionsPublished: predictionsPublished,
+                        streamsStarted: c.streamsStarted, streamsRestarted: c.streamsRestarted,
+                        streamsFinished: c.streamsFinished, streamsEvicted: c.streamsEvicted,
+                        streamsDropped: c.streamsDropped + c.streamsEnded + (c.errors[.gap] ?? 0))
+    }
+
+    private func status(_ now: UInt64) -> StatusReply {
+        StatusReply(
             version: lstmdVersion, uptimeSeconds: uptime(now), publication: configuration.publish,
-            model: info(current), previousModels: previousModels(),
-            counters: Counters(rowsReceived: c.rowsReceived, rowsApplied: c.rowsApplied, duplicates: c.duplicates,
-                               errors: errors, predictionsPublished: predictionsPublished,
-                               streamsStarted: c.streamsStarted, streamsRestarted: c.streamsRestarted,
-                               streamsFinished: c.streamsFinished, streamsEvicted: c.streamsEvicted,
-                               streamsDropped: c.streamsDropped + c.streamsEnded + (c.errors[.gap] ?? 0)),
+            model: info(current), previousModels: previousModels(), counters: counters(),
             liveStreams: engine.liveStreamCount, maxStreams: configuration.maxStreams,
             idleTimeoutSeconds: configuration.idleTimeoutSeconds)
     }

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import LSTMServer
 import Testing
+import DaemonTestSupport
 import WireProtocol
 
 /// Samples of a Prometheus text exposition, keyed by `name{labels}` as printed, and the `# TYPE`s.
@@ -146,38 +147,6 @@ func onPlainThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asyn
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
-}
-
-/// One HTTP/1.1 request over a plain TCP connection to 127.0.0.1; the status code and the body.
-func httpRequest(port: Int, method: String = "GET", path: String) throws -> (status: Int, headers: String, body: String) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.init(rawValue: errno)!) }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw POSIXError(.init(rawValue: errno)!) }
-    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
-    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    var response: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65_536)
-    for _ in 0..<10_000 {
-        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if count <= 0 { break }
-        response += chunk[..<count]
-    }
-    let text = String(decoding: response, as: UTF8.self)
-    let parts = text.components(separatedBy: "\r\n\r\n")
-    let head = parts[0]
-    let statusLine = head.split(separator: "\r\n").first ?? ""
-    let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? -1
-    return (status, head, parts.dropFirst().joined(separator: "\r\n\r\n"))
 }
 
 @Suite struct MetricsHTTPServerTests {

@@ -2,60 +2,7 @@ import Foundation
 import Glibc
 import LSTMServer
 import Testing
-
-/// A unix datagram socket bound the way systemd binds `$NOTIFY_SOCKET`: at a path, or at an abstract
-/// name (leading NUL in `sun_path`, length delimits the name).
-final class DatagramListener {
-    let fd: Int32
-    /// What to put in `NOTIFY_SOCKET`.
-    let notifySocket: String
-    private let path: String?
-
-    init(abstract: Bool) throws {
-        let name = "lstmd-notify-test-\(getpid())-\(UUID().uuidString.prefix(8))"
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno)!) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes: [UInt8]
-        if abstract {
-            bytes = [0] + Array(name.utf8)
-            path = nil
-            notifySocket = "@" + name
-        } else {
-            let file = NSTemporaryDirectory() + name
-            bytes = Array(file.utf8) + [0]
-            path = file
-            notifySocket = file
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)! + bytes.count)
-        let bound = withUnsafePointer(to: address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0 else { throw POSIXError(.init(rawValue: errno)!) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit {
-        close(fd)
-        if let path { unlink(path) }
-    }
-
-    /// The next datagram's bytes, or nil after 5 s.
-    func receive() -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        return count < 0 ? nil : Array(buffer[..<count])
-    }
-
-    /// True when no datagram is waiting.
-    func isEmpty() -> Bool {
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK)) < 0
-    }
-}
+import DaemonTestSupport
 
 @Suite struct SystemdNotifierTests {
     @Test(arguments: [false, true])
