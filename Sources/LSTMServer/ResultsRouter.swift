@@ -1,4 +1,6 @@
 import DequeModule
+import Logging
+import Foundation
 import WireProtocol
 import ZeroMQ
 
@@ -19,10 +21,13 @@ final class ResultsRouter {
         var isBlocked: Bool { !outbox.isEmpty }
 
         init(routingID: [UInt8]) { self.routingID = routingID }
+
+        var hexID: String { routingID.map { String(format: "%02x", $0) }.joined() }
     }
 
     let socket: ZMQSocket
     private let parkLimit: Int
+    private let logger: Logger
     private var peers: [[UInt8]: Peer] = [:]
     /// Bound streams by routing id, so that a peer that reconnects with the same id (ZMQ_ROUTING_ID)
     /// gets its streams' predictions again.
@@ -32,9 +37,10 @@ final class ResultsRouter {
     /// Messages to peers that had disconnected, discarded as the spec allows.
     private(set) var discardedForGonePeers: UInt64 = 0
 
-    init(socket: ZMQSocket, parkLimit: Int) throws(ZMQError) {
+    init(socket: ZMQSocket, parkLimit: Int, logger: Logger) throws(ZMQError) {
         self.socket = socket
         self.parkLimit = parkLimit
+        self.logger = logger
         try socket.set(.routerMandatory, true)
     }
 
@@ -87,6 +93,8 @@ final class ResultsRouter {
         case .full:
             peer.outbox.append([Array(topic), header, body])
             blocked.append(peer)
+            logger.notice("results client reads slowly: holding its rows until it catches up",
+                          metadata: ["peer": "\(peer.hexID)"])
         }
     }
 
@@ -101,7 +109,11 @@ final class ResultsRouter {
                 peer.outbox.removeFirst()
             }
             while !peer.isBlocked, let frames = peer.parked.popFirst() { accept(frames, peer) }
-            if peer.isBlocked || !peer.parked.isEmpty { stillBlocked.append(peer) }
+            if peer.isBlocked || !peer.parked.isEmpty {
+                stillBlocked.append(peer)
+            } else {
+                logger.notice("results client caught up", metadata: ["peer": "\(peer.hexID)"])
+            }
         }
         blocked = stillBlocked
     }

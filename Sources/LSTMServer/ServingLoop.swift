@@ -80,7 +80,7 @@ final class ServingLoop {
             try router.set(.maxMessageSize, configuration.maxMessageSize)
             try router.set(.sendHWM, configuration.resultsHighWaterMark)
             try router.set(.receiveHWM, configuration.resultsHighWaterMark)
-            results = try ResultsRouter(socket: router, parkLimit: Self.parkLimit)
+            results = try ResultsRouter(socket: router, parkLimit: Self.parkLimit, logger: logger)
             bindings.append((router, "results", endpoint))
         } else {
             results = nil
