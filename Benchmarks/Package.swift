@@ -12,6 +12,10 @@ let package = Package(
         .executableTarget(name: "step-bench", dependencies: [
             .product(name: "LSTMModel", package: "lstmd"),
         ]),
+        .executableTarget(name: "engine-bench", dependencies: [
+            .product(name: "LSTMModel", package: "lstmd"),
+            .product(name: "StreamEngine", package: "lstmd"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )
