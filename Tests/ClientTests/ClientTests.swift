@@ -246,9 +246,7 @@ import WireProtocol
 
         let metrics = try runClient(["metrics"] + daemon.clientEndpoints)
         #expect(metrics.status == 0)
-        withKnownIssue("lstmd answers metrics with an empty string (ServingLoop), against LCP/1 §4.6") {
-            #expect(metrics.stdout.contains("lstmd_rows_received_total"))
-        }
+        #expect(metrics.stdout.contains("lstmd_rows_received_total"))
     }
 
     @Test func unreachableDaemonAndBadEndpointsAreClearErrors() throws {
