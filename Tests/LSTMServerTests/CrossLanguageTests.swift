@@ -1,0 +1,44 @@
+import DaemonTestSupport
+import Foundation
+import TestSupport
+import Testing
+
+/// The Python example client of `Protocols/examples` against a real daemon: the protocol as
+/// written is enough for another language. Needs python3 with pyzmq, which `Scripts/setup-debian.sh`
+/// (part of the README's test command) installs.
+@Suite struct CrossLanguageTests {
+    static let script = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Protocols/examples/stream_digit.py")
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    static var pyzmqAvailable: Bool { (try? run(["-c", "import zmq"]).status) == 0 }
+
+    @Test func thePythonExampleStreamsADigitAndReadsItsFinal() throws {
+        try #require(Self.pyzmqAvailable, "python3 with pyzmq is needed: run Scripts/setup-debian.sh")
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (_, path) = try writeTestModel(in: directory)
+        let daemon = try DaemonProcess(arguments: ["--model", path], directory: directory)
+        for mode in [[], ["--router", daemon.results]] {
+            let result = try Self.run([Self.script.path, "--ingest", daemon.ingest, "--predictions", daemon.predictions,
+                                       "--stream", "python-\(mode.count)", "--timeout", "20"] + mode)
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains("FINAL   row 27"), "\(result.output)")
+            #expect(result.output.components(separatedBy: "PARTIAL").count - 1 == 27)
+        }
+        let selftest = try Self.run([Self.script.path, "--selftest"])
+        #expect(selftest.status == 0 && selftest.output.contains("selftest ok"), "\(selftest.output)")
+        #expect(daemon.stop() == 0)
+    }
+}
