@@ -98,20 +98,15 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
                 // c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
                 let cPrev = c + t * B * H, cNext = c + (t + 1) * B * H
                 let hNext = h + (t + 1) * B * H, tanhC = tc + t * B * H
+                // Split into simple loops (one in-place pass per activation, then the cell update)
+                // so that the compiler vectorises them.
                 for b in 0..<B {
                     let row = at + b * G, r = b * H
-                    for j in 0..<H {
-                        let i = Scalar.sigmoid(row[j])
-                        let f = Scalar.sigmoid(row[H + j])
-                        let g = Scalar.tanh(row[2 * H + j])
-                        let o = Scalar.sigmoid(row[3 * H + j])
-                        row[j] = i; row[H + j] = f; row[2 * H + j] = g; row[3 * H + j] = o
-                        let cj = f * cPrev[r + j] + i * g
-                        let tanhCj = Scalar.tanh(cj)
-                        cNext[r + j] = cj
-                        tanhC[r + j] = tanhCj
-                        hNext[r + j] = o * tanhCj
-                    }
+                    activate(row, count: 2 * H, Scalar.sigmoid)          // i, f
+                    activate(row + 2 * H, count: H, Scalar.tanh)         // g
+                    activate(row + 3 * H, count: H, Scalar.sigmoid)      // o
+                    updateCell(gates: row, hidden: H, cellBefore: cPrev + r, cell: cNext + r,
+                               tanhCell: tanhC + r, output: hNext + r)
                 }
             }
         }
@@ -226,5 +221,24 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
             }
         }
     }
-}
 
+    @inline(__always)
+    private func activate(_ x: UnsafeMutablePointer<Scalar>, count: Int, _ function: (Scalar) -> Scalar) {
+        for j in 0..<count { x[j] = function(x[j]) }
+    }
+
+    /// c = f ⊙ c_{t−1} + i ⊙ g,  tanh c,  h = o ⊙ tanh c   for one sequence ([H] each).
+    @inline(__always)
+    private func updateCell(gates: UnsafeMutablePointer<Scalar>, hidden H: Int, cellBefore: UnsafeMutablePointer<Scalar>,
+                            cell: UnsafeMutablePointer<Scalar>, tanhCell: UnsafeMutablePointer<Scalar>,
+                            output: UnsafeMutablePointer<Scalar>) {
+        let i = gates, f = gates + H, g = gates + 2 * H, o = gates + 3 * H
+        for j in 0..<H {
+            let c = f[j] * cellBefore[j] + i[j] * g[j]
+            let tanhC = Scalar.tanh(c)
+            cell[j] = c
+            tanhCell[j] = tanhC
+            output[j] = o[j] * tanhC
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import MNIST
+
 /// A set of labelled grey-scale images, one byte per pixel, row-major: what the trainer reads.
 /// Each image is a sequence of `rows` steps of `columns` inputs.
 public struct LabeledImages: Sendable {
@@ -49,4 +51,11 @@ extension LSTMWorkspace {
 /// The 256 values a pixel byte becomes: p × scale, rounded once to the scalar type.
 func pixelTable<Scalar: TrainingScalar>(scale: Double) -> [Scalar] {
     (0..<256).map { Scalar(Double($0) * scale) }
+}
+
+extension LabeledImages {
+    /// The digits of an MNIST split: 28 steps of 28 pixels each.
+    public init(_ dataset: MNISTDataset) {
+        self.init(rows: MNISTDataset.rows, columns: MNISTDataset.columns, pixels: dataset.images, labels: dataset.labels)
+    }
 }
