@@ -1,3 +1,4 @@
+import LSTMModel
 /// Accuracy of a model on a labelled set, per class, with its confusion matrix.
 public struct Evaluation: Sendable, Equatable {
     public let classes: Int
@@ -26,7 +27,7 @@ public struct Evaluation: Sendable, Equatable {
         }
         let table: [Float] = pixelTable(scale: inputScale)
         var predictions = [Int](repeating: 0, count: images.count)
-        BLASThreadCount.set(1)
+        BLASThreads.set(1)
         parameters.withUnsafeBufferPointer { p in
             predictions.withUnsafeMutableBufferPointer { out in
                 let parameters = p.baseAddress!, out = UncheckedSendable(out)

@@ -1,3 +1,4 @@
+import LSTMModel
 import Foundation
 
 /// Forward and backward passes of the MNIST row classifier

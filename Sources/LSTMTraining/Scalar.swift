@@ -87,8 +87,3 @@ extension Double: TrainingScalar {
     public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
     public static func log(_ x: Double) -> Double { Foundation.log(x) }
 }
-
-/// OpenBLAS's own thread pool size for the GEMMs the trainer issues.
-enum BLASThreadCount {
-    static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
-}

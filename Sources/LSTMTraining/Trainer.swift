@@ -1,3 +1,4 @@
+import LSTMModel
 import Dispatch
 import Foundation
 
@@ -124,7 +125,7 @@ public final class LSTMTrainer {
     /// `shouldStop` between minibatches. On a stop the position is kept so that a checkpoint taken
     /// now resumes at the next minibatch.
     public func trainEpoch(shouldStop: () -> Bool = { false }, progress: (BatchProgress) -> Void = { _ in }) -> EpochSummary {
-        BLASThreadCount.set(shards.count > 1 ? 1 : options.threads)
+        BLASThreads.set(shards.count > 1 ? 1 : options.threads)
         var generator = epochStartGenerator
         var order = Array(0..<trainingSet.count)
         generator.shuffle(&order)
