@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LSTMModelTests", dependencies: ["LSTMModel", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
-        .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining", "TestSupport"]),
+        .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining", "LSTMModel", "MNIST", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
     ],

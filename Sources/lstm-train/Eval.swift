@@ -64,7 +64,7 @@ struct Eval: ParsableCommand {
         var text = "per class:\n"
         for k in 0..<c {
             let total = (0..<c).reduce(0) { $0 + e.confusion[k * c + $1] }
-            text += "  \(pad(labels[k]))  " + (e.classAccuracy(k).map(percent) ?? "   n/a") + "  (\(e.confusion[k * c + k])/\(total))\n"
+            text += "  \(pad(labels[k]))  " + (e.classAccuracy(k).map(percent) ?? "n/a").leftPadded(8) + "  (\(e.confusion[k * c + k])/\(total))\n"
         }
         text += "\nconfusion matrix (rows: true class, columns: predicted):\n"
         text += "  " + pad("") + labels.map(pad).joined(separator: " ") + "\n"

@@ -1,4 +1,5 @@
 import Foundation
+import LSTMModel
 import Testing
 @testable import LSTMTraining
 
