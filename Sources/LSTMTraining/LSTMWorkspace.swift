@@ -36,6 +36,7 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
     private let cellGradient: UnsafeMutablePointer<Scalar>    // [B, H] dL/dc_t flowing back to step t−1
     private let logitGradients: UnsafeMutablePointer<Scalar>  // [B, C]
     private let ones: UnsafeMutablePointer<Scalar>            // [T·B] for bias gradients (column sums)
+    private let biasSum: UnsafeMutablePointer<Scalar>         // [4H] b_ih + b_hh of the current layer
     private var allocations: [UnsafeMutableBufferPointer<Scalar>] = []
 
     public init(layout: ParameterLayout, sequenceLength: Int, maxBatch: Int) {
@@ -62,6 +63,7 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
         cellGradient = make(b * h).baseAddress!
         logitGradients = make(b * s.classes).baseAddress!
         ones = make(t * b).baseAddress!
+        biasSum = make(4 * h).baseAddress!
         ones.update(repeating: 1, count: t * b)
         self.allocations = allocations
     }
@@ -77,14 +79,13 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
             let inputWidth = k == 0 ? s.inputSize : H
             let x = k == 0 ? UnsafePointer(input.baseAddress!) : UnsafePointer(hidden[k - 1] + B * H) // [T·B, I_k]
             let a = gates[k], h = hidden[k], c = cell[k], tc = tanhCell[k]
-            // a[T·B × 4H] = b_ih + b_hh (every row), then += x[T·B × I_k] · W_ihᵀ[I_k × 4H]: the input
-            // side of all T steps in one GEMM, since it does not depend on the recurrence.
-            let bih = p + layout.biasIH(k), bhh = p + layout.biasHH(k)
-            for j in 0..<G { a[j] = bih[j] + bhh[j] }
-            for row in 1..<(T * B) { (a + row * G).update(from: a, count: G) }
+            // a[T·B × 4H] = x[T·B × I_k] · W_ihᵀ[I_k × 4H]: the input side of all T steps in one
+            // GEMM, since it does not depend on the recurrence. The biases are added with the activations.
+            let bih = p + layout.biasIH(k), bhh = p + layout.biasHH(k), bias = biasSum
+            for j in 0..<G { bias[j] = bih[j] + bhh[j] }
             Scalar.gemm(transposeA: false, transposeB: true, m: T * B, n: G, k: inputWidth,
                         alpha: 1, a: x, lda: inputWidth, b: p + layout.weightIH(k), ldb: inputWidth,
-                        beta: 1, c: a, ldc: G)
+                        beta: 0, c: a, ldc: G)
             h.update(repeating: 0, count: B * H)  // h_{−1} = 0
             c.update(repeating: 0, count: B * H)  // c_{−1} = 0
             for t in 0..<T {
@@ -95,7 +96,7 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
                                 alpha: 1, a: h + t * B * H, lda: H, b: p + layout.weightHH(k), ldb: H,
                                 beta: 1, c: at, ldc: G)
                 }
-                // i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
+                // i = σ(a_i + b_i), f = σ(a_f + b_f), g = tanh(a_g + b_g), o = σ(a_o + b_o)
                 // c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
                 let cPrev = c + t * B * H, cNext = c + (t + 1) * B * H
                 let hNext = h + (t + 1) * B * H, tanhC = tc + t * B * H
@@ -103,9 +104,9 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
                 // so that the compiler vectorises them.
                 for b in 0..<B {
                     let row = at + b * G, r = b * H
-                    activate(row, count: 2 * H, Scalar.sigmoid)          // i, f
-                    activate(row + 2 * H, count: H, Scalar.tanh)         // g
-                    activate(row + 3 * H, count: H, Scalar.sigmoid)      // o
+                    activate(row, bias: bias, count: 2 * H, Scalar.sigmoid)                   // i, f
+                    activate(row + 2 * H, bias: bias + 2 * H, count: H, Scalar.tanh)          // g
+                    activate(row + 3 * H, bias: bias + 3 * H, count: H, Scalar.sigmoid)       // o
                     updateCell(gates: row, hidden: H, cellBefore: cPrev + r, cell: cNext + r,
                                tanhCell: tanhC + r, output: hNext + r)
                 }
@@ -224,8 +225,9 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func activate(_ x: UnsafeMutablePointer<Scalar>, count: Int, _ function: (Scalar) -> Scalar) {
-        for j in 0..<count { x[j] = function(x[j]) }
+    private func activate(_ x: UnsafeMutablePointer<Scalar>, bias: UnsafePointer<Scalar>, count: Int,
+                          _ function: (Scalar) -> Scalar) {
+        for j in 0..<count { x[j] = function(x[j] + bias[j]) }
     }
 
     /// c = f ⊙ c_{t−1} + i ⊙ g,  tanh c,  h = o ⊙ tanh c   for one sequence ([H] each).

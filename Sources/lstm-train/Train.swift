@@ -98,8 +98,10 @@ struct Train: ParsableCommand {
               + "batch \(o.batchSize), lr \(o.learningRate), \(o.threads) thread(s), seed \(o.seed)")
 
         let stop = StopFlag()
+        #if canImport(Darwin)
+        signal(SIGINT, SIG_IGN)  // kqueue still reports it; on Linux libdispatch installs its own handler
+        #endif
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        signal(SIGINT, SIG_IGN)
         interrupt.setEventHandler { stop.request() }
         interrupt.resume()
 
