@@ -15,7 +15,6 @@ public protocol TrainingScalar: BinaryFloatingPoint, Sendable {
     static func sigmoid(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
     static func exp(_ x: Self) -> Self
-    static func log(_ x: Self) -> Self
 }
 
 @inline(__always)
@@ -63,9 +62,6 @@ extension Float: TrainingScalar {
     /// tanh x = 1 − 2 / (e^{2x} + 1): exact at both tails, absolute error ~1e-7 near 0.
     @inline(__always)
     public static func tanh(_ x: Float) -> Float { 1 - 2 / (exp(2 * x) + 1) }
-
-    @inline(__always)
-    public static func log(_ x: Float) -> Float { Foundation.log(x) }
 }
 
 extension Double: TrainingScalar {
@@ -85,5 +81,4 @@ extension Double: TrainingScalar {
     public static func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
     public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
     public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
-    public static func log(_ x: Double) -> Double { Foundation.log(x) }
 }
