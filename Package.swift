@@ -81,6 +81,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["LSTMModel"], path: "Tests/TestSupport"),
         .testTarget(name: "LSTMModelTests", dependencies: ["LSTMModel", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
+        .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining", "LSTMModel", "MNIST", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel", "TestSupport"]),
