@@ -64,6 +64,9 @@ let package = Package(
             "LSTMServer", "WireProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+        ], resources: [
+            // The model lstmd serves when given none (see README for the command that made it).
+            .copy("Resources/default-model.safetensors"),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
             "LSTMTraining", "LSTMModel", "MNIST",

@@ -273,3 +273,38 @@ func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = fa
         #expect(daemon.stop() == 0)
     }
 }
+
+@Suite struct DefaultModelTests {
+    @Test func withNoModelArgumentTheEmbeddedDefaultModelServesMNIST() throws {
+        let daemon = try DaemonProcess()
+        let status = try daemon.status()
+        #expect(status.model.path == nil, "the embedded default model")
+        #expect(status.model.shape.hiddenSize == 128 && status.model.shape.layers == 1)
+        #expect(status.model.sequenceLength == 28)
+        #expect(abs(status.model.inputScale - 1 / 255) < 1e-9)
+        let model = try LSTMModel.load(contentsOf: Fixtures.productsDirectory
+            .appendingPathComponent("lstmd_lstmd.resources/default-model.safetensors"))
+        #expect(model.sha256 == status.model.sha256)
+        let client = try TestClient(daemon, pushSockets: 2)
+        let digits = try fixtureDigits(100)
+        for r in 0..<28 {
+            for image in 0..<digits.count {
+                try client.send(try row(r, of: "default-\(image)", pixels: digits.image(at: image)), via: image % 2)
+            }
+        }
+        var finals: [String: Received] = [:]
+        for message in try client.collect(until: { all in all.filter { $0.header.kind == .final }.count == 100 })
+        where message.header.kind == .final {
+            finals[message.topic] = message
+        }
+        #expect(finals.count == 100)
+        var correct = 0
+        for image in 0..<digits.count {
+            let final = try #require(finals["default-\(image)"])
+            #expect(final.probabilities == offlineRun(model, pixels: digits.image(at: image)).last!)
+            if Int(final.header.argmax) == Int(digits.labels[image]) { correct += 1 }
+        }
+        #expect(correct >= 97, "a trained model: \(correct) of the first 100 test digits right")
+        #expect(daemon.stop() == 0)
+    }
+}
