@@ -90,13 +90,14 @@ final class TestClient {
     }
 }
 
-/// Offline inference of one image with the single-stream step: the reference the daemon must match.
-func offlineFinal(_ model: LSTMModel, pixels: ArraySlice<UInt8>) -> [Float] {
+/// Offline probabilities after every row of one image: what each PARTIAL and the FINAL must be.
+func offlineRun(_ model: LSTMModel, pixels: ArraySlice<UInt8>) -> [[Float]] {
     let stepper = model.makeStepper(maxBatch: 1)
     let shape = model.shape
     var state = [Float](repeating: 0, count: shape.stateCount)
     var probabilities = [Float](repeating: 0, count: shape.classes)
     let pixels = Array(pixels)
+    var out: [[Float]] = []
     for r in 0..<28 {
         let x = pixels[(r * 28)..<(r * 28 + 28)].map { Float($0) * model.metadata.inputScale }
         state.withUnsafeMutableBufferPointer { s in
@@ -104,8 +105,9 @@ func offlineFinal(_ model: LSTMModel, pixels: ArraySlice<UInt8>) -> [Float] {
                 stepper.step(input: x, state: s.baseAddress!, probabilities: p.baseAddress!)
             }
         }
+        out.append(probabilities)
     }
-    return probabilities
+    return out
 }
 
 func writeTestModel(in directory: URL, seed: UInt64 = 1, hidden: Int = 32) throws -> (LSTMModel, String) {
@@ -158,7 +160,7 @@ func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = fa
         var worst: Float = 0
         for image in 0..<digits.count {
             guard let final = finals["digit-\(image)"] else { continue }
-            let expected = offlineFinal(model, pixels: digits.image(at: image))
+            let expected = offlineRun(model, pixels: digits.image(at: image)).last!
             worst = max(worst, zip(final.probabilities, expected).map { abs($0 - $1) }.max()!)
             #expect(final.header.row == 27)
         }
@@ -232,7 +234,7 @@ func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = fa
             let message = try client.next(on: "after")
             if message.header.kind == .final { final = message }
         }
-        let expected = offlineFinal(model, pixels: digit)
+        let expected = offlineRun(model, pixels: digit).last!
         #expect(zip(final!.probabilities, expected).allSatisfy { abs($0 - $1) <= 1e-6 })
         let status = try daemon.status()
         for code: ErrorCode in [.badStreamID, .badFrameCount, .badHeaderSize, .badVersion, .badKind, .badDType,
@@ -259,7 +261,7 @@ func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = fa
             let message = try client.next(on: "twice")
             if message.header.kind == .final { final = message }
         }
-        #expect(zip(final!.probabilities, offlineFinal(model, pixels: digit)).allSatisfy { abs($0 - $1) <= 1e-6 })
+        #expect(zip(final!.probabilities, offlineRun(model, pixels: digit).last!).allSatisfy { abs($0 - $1) <= 1e-6 })
         // A stream that stops sending is evicted with an error on its topic.
         try client.send(try row(0, of: "idle", pixels: digit))
         #expect(try client.next(on: "idle").header.kind == .partial)

@@ -7,26 +7,6 @@ import Testing
 import WireProtocol
 import ZeroMQ
 
-/// Offline probabilities after every row of one image: what each PARTIAL and the FINAL must be.
-func offlineRun(_ model: LSTMModel, pixels: ArraySlice<UInt8>) -> [[Float]] {
-    let stepper = model.makeStepper(maxBatch: 1)
-    let shape = model.shape
-    var state = [Float](repeating: 0, count: shape.stateCount)
-    var probabilities = [Float](repeating: 0, count: shape.classes)
-    let pixels = Array(pixels)
-    var out: [[Float]] = []
-    for r in 0..<28 {
-        let x = pixels[(r * 28)..<(r * 28 + 28)].map { Float($0) * model.metadata.inputScale }
-        state.withUnsafeMutableBufferPointer { s in
-            probabilities.withUnsafeMutableBufferPointer { p in
-                stepper.step(input: x, state: s.baseAddress!, probabilities: p.baseAddress!)
-            }
-        }
-        out.append(probabilities)
-    }
-    return out
-}
-
 /// Streams many digits closed-loop (each stream sends its next row once the previous row's
 /// prediction arrived) and resends a row that got no answer, as a client that survives daemon
 /// restarts does.
