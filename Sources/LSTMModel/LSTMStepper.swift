@@ -122,7 +122,8 @@ public final class LSTMStepper {
                 (row + inputCount).update(from: states[b] + 2 * k * h, count: h)
             }
             if count == 1 {
-                // G [4H] = W_kᵀ · x
+                // G [4H] = W_kᵀ · x. SGEMV is ~1.6× faster than an SGEMM of one row (which packs W_k
+                // on every call); it sums in another order, so results differ from a batch's by ~1e-6.
                 cblas_sgemv(CblasRowMajor, CblasTrans, Int32(columns), Int32(gateCount), 1,
                             weights[k], Int32(gateCount), stacked, 1, 0, gates, 1)
             } else {
@@ -174,15 +175,13 @@ private func activateGates(_ gate: UnsafeMutablePointer<Float>, bias: UnsafeMuta
 @inline(__always)
 private func updateCell(gates: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
                         cell: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, count h: Int) {
+    // One pointer per gate block: indexing with [j] alone keeps overflow checks out of the loop,
+    // which would stop it from vectorizing.
+    let inputGate = gates, forgetGate = gates + h, candidate = gates + 2 * h, outputGate = gates + 3 * h
     for j in 0..<h {
-        let input = gates[j]
-        let forget = gates[h + j]
-        let candidate = 2 * gates[2 * h + j] - 1
-        let out = gates[3 * h + j]
-        let c = forget * cell[j] + input * candidate
-        let tanhC = 2 / (1 + fastExp(-2 * c)) - 1
+        let c = forgetGate[j] * cell[j] + inputGate[j] * (2 * candidate[j] - 1)
+        let value = outputGate[j] * (2 / (1 + fastExp(-2 * c)) - 1)
         cell[j] = c
-        let value = out * tanhC
         hidden[j] = value
         output[j] = value
     }

@@ -1,0 +1,200 @@
+// step-bench: rows/s of LSTMStepper on one BLAS thread, for the model shape of the PyTorch peer
+// (../shared/peers/torch_lstm_stream.py): I=28, H=128, L=1, C=10, random weights. B=1 uses the
+// single-row `step`, larger B `stepBatch`. Each configuration: calibrated repetitions of about
+// --min-time seconds, median reported; state reset every 28 rows as in the peer. Like the peer,
+// each configuration first waits (up to 30 s) for other processes to use < 10 % of the machine, and
+// reports the share of CPU they used while it ran (0 = quiet, 0.5 = one of two cores busy).
+//
+//   step-bench [--batches 1,8,64,256,1024] [--min-time 1.0] [--reps 5] [--json]
+import Foundation
+import LSTMModel
+
+struct Options {
+    var batches = [1, 8, 64, 256, 1024]
+    var minTime = 1.0
+    var reps = 5
+    var jsonOnly = false
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--batches": batches = (iterator.next() ?? "").split(separator: ",").compactMap { Int($0) }
+            case "--min-time": minTime = Double(iterator.next() ?? "") ?? minTime
+            case "--reps": reps = Int(iterator.next() ?? "") ?? reps
+            case "--json": jsonOnly = true
+            default:
+                FileHandle.standardError.write(Data("usage: step-bench [--batches 1,8,...] [--min-time s] [--reps n] [--json]\n".utf8))
+                exit(2)
+            }
+        }
+        precondition(!batches.isEmpty && batches.allSatisfy { $0 >= 1 } && reps >= 1 && minTime > 0, "bad options")
+    }
+}
+
+struct Result: Encodable {
+    var batch: Int
+    var stepsPerRep: Int
+    var reps: Int
+    var rowsPerSecondMedian: Double
+    var rowsPerSecondMin: Double
+    var rowsPerSecondMax: Double
+    var stepMicrosecondsMedian: Double
+    var gflopsMedian: Double
+    var foreignShareBefore: Double
+    var foreignShare: Double
+
+    enum CodingKeys: String, CodingKey {
+        case batch, reps
+        case foreignShareBefore = "foreign_cpu_share_before"
+        case foreignShare = "foreign_cpu_share"
+        case stepsPerRep = "steps_per_rep"
+        case rowsPerSecondMedian = "rows_per_s_median"
+        case rowsPerSecondMin = "rows_per_s_min"
+        case rowsPerSecondMax = "rows_per_s_max"
+        case stepMicrosecondsMedian = "step_us_median"
+        case gflopsMedian = "gflops_median"
+    }
+}
+
+struct Report: Encodable {
+    var benchmark = "lstmd_step_bench"
+    var inputSize: Int
+    var hiddenSize: Int
+    var classes: Int
+    var blasThreads: Int
+    var flopsPerRowStep: Int
+    var results: [Result]
+
+    enum CodingKeys: String, CodingKey {
+        case benchmark, results
+        case inputSize = "I"
+        case hiddenSize = "H"
+        case classes
+        case blasThreads = "blas_threads"
+        case flopsPerRowStep = "flops_per_row_step"
+    }
+}
+
+/// Weights uniform in ±1/√H, PyTorch's default initialisation range.
+func randomModel(_ shape: LSTMShape) -> LSTMModel {
+    var generator = SystemRandomNumberGenerator()
+    let bound = 1 / Float(shape.hiddenSize).squareRoot()
+    func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -bound...bound, using: &generator) } }
+    let h = shape.hiddenSize
+    let layers = (0..<shape.layers).map { k in
+        LSTMLayerParameters(weightIH: values(4 * h * shape.layerInputSize(k)), weightHH: values(4 * h * h),
+                            biasIH: values(4 * h), biasHH: values(4 * h))
+    }
+    let parameters = try! LSTMParameters(shape: shape, layers: layers, fcWeight: values(shape.classes * h),
+                                         fcBias: values(shape.classes))
+    return LSTMModel(parameters: parameters, metadata: ModelMetadata())
+}
+
+/// CPU seconds used by all processes (from /proc/stat) and by this one.
+func busySeconds() -> (all: Double, own: Double) {
+    var all = 0.0
+    if let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+       let line = stat.split(separator: "\n").first {
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        if ticks.count >= 5 {
+            all = (ticks.prefix(8).reduce(0, +) - ticks[3] - ticks[4]) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+    }
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    let own = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return (all, own)
+}
+
+/// Runs `body` and returns the share of the machine other processes used meanwhile.
+func foreignShare(_ body: () -> Void) -> Double {
+    let start = busySeconds()
+    let wall = seconds(body)
+    let end = busySeconds()
+    let foreign = (end.all - start.all) - (end.own - start.own)
+    return max(0, foreign) / max(wall * Double(ProcessInfo.processInfo.activeProcessorCount), 1e-9)
+}
+
+/// Waits until other processes use < 10 % of the machine over half a second, at most 30 s.
+func waitQuiet() -> Double {
+    let deadline = Date().addingTimeInterval(30)
+    while true {
+        let share = foreignShare { usleep(500_000) }
+        if share < 0.1 || Date() > deadline { return share }
+    }
+}
+
+func seconds(_ body: () -> Void) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func measure(model: LSTMModel, batch: Int, options: Options) -> Result {
+    let shape = model.shape
+    let rows = 28
+    let stepper = model.makeStepper(maxBatch: batch)
+    let states = UnsafeMutablePointer<Float>.allocate(capacity: batch * shape.stateCount)
+    let pointers = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: batch)
+    let inputs = UnsafeMutablePointer<Float>.allocate(capacity: rows * batch * shape.inputSize)
+    let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: batch * shape.classes)
+    defer {
+        states.deallocate(); pointers.deallocate(); inputs.deallocate(); probabilities.deallocate()
+    }
+    for b in 0..<batch { pointers[b] = states + b * shape.stateCount }
+    for i in 0..<(rows * batch * shape.inputSize) { inputs[i] = Float.random(in: 0...1) }
+
+    func run(_ steps: Int) {
+        for k in 0..<steps {
+            if k % rows == 0 {
+                for b in 0..<batch { stepper.resetState(pointers[b]) }
+            }
+            let x = inputs + (k % rows) * batch * shape.inputSize
+            if batch == 1 {
+                stepper.step(input: x, state: states, probabilities: probabilities)
+            } else {
+                stepper.stepBatch(count: batch, inputs: x, states: pointers, probabilities: probabilities)
+            }
+        }
+    }
+
+    run(50)
+    var steps = 1
+    var elapsed = seconds { run(steps) }
+    while elapsed < options.minTime / 4 && steps < 1 << 24 {
+        steps *= 2
+        elapsed = seconds { run(steps) }
+    }
+    steps = max(1, Int(Double(steps) * options.minTime / max(elapsed, 1e-9)))
+    let before = waitQuiet()
+    var rates: [Double] = []
+    let during = foreignShare {
+        rates = (0..<options.reps).map { _ in Double(batch * steps) / seconds { run(steps) } }.sorted()
+    }
+    let median = rates.count % 2 == 1 ? rates[rates.count / 2] : (rates[rates.count / 2 - 1] + rates[rates.count / 2]) / 2
+    return Result(batch: batch, stepsPerRep: steps, reps: options.reps, rowsPerSecondMedian: median,
+                  rowsPerSecondMin: rates.first!, rowsPerSecondMax: rates.last!,
+                  stepMicrosecondsMedian: 1e6 * Double(batch) / median,
+                  gflopsMedian: median * Double(shape.flopsPerRow) / 1e9,
+                  foreignShareBefore: before, foreignShare: during)
+}
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+BLASThreads.set(1)
+let model = randomModel(LSTMShape(inputSize: 28, hiddenSize: 128, layers: 1, classes: 10))
+var report = Report(inputSize: 28, hiddenSize: 128, classes: 10, blasThreads: BLASThreads.current,
+                    flopsPerRowStep: model.shape.flopsPerRow, results: [])
+for batch in options.batches {
+    let result = measure(model: model, batch: batch, options: options)
+    report.results.append(result)
+    if !options.jsonOnly {
+        print(String(format: "B=%-5d %12.0f rows/s  (min %.0f, max %.0f)  %9.2f µs/step  %6.2f GFLOP/s  foreign CPU %.2f",
+                     batch, result.rowsPerSecondMedian, result.rowsPerSecondMin, result.rowsPerSecondMax,
+                     result.stepMicrosecondsMedian, result.gflopsMedian, result.foreignShare))
+    }
+}
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.sortedKeys]
+print(String(decoding: try! encoder.encode(report), as: UTF8.self))
