@@ -43,7 +43,7 @@ public struct MNISTDataset: Sendable, Equatable {
             try Self.verify(imageBytes, file: imagesFile.path, expected: checksums.images)
             try Self.verify(labelBytes, file: labelsFile.path, expected: checksums.labels)
         }
-        let images = try IDX.images(from: imageBytes, file: imagesFile.path)
+        let images = try IDX.images(from: consume imageBytes, file: imagesFile.path)
         let labels = try IDX.labels(from: labelBytes, file: labelsFile.path)
         guard images.count == labels.count else {
             throw .countMismatch(
