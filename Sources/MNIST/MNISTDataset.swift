@@ -66,8 +66,9 @@ public struct MNISTDataset: Sendable, Equatable {
         at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
     ) rethrows -> Result {
         precondition(index >= 0 && index < count, "image \(index) out of 0..<\(count)")
+        let start = index * Self.pixelsPerImage
         return try images.withUnsafeBufferPointer { all in
-            try body(UnsafeBufferPointer(rebasing: all[(index * Self.pixelsPerImage)...].prefix(Self.pixelsPerImage)))
+            try body(UnsafeBufferPointer(rebasing: all[start..<(start + Self.pixelsPerImage)]))
         }
     }
 
