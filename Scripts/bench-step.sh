@@ -39,15 +39,17 @@ out, rounds = sys.argv[1], int(sys.argv[2])
 ours, theirs = {}, {}
 for r in range(1, rounds + 1):
     for row in json.load(open(f"{out}/lstmd-{r}.json"))["results"]:
-        ours.setdefault(row["batch"], []).append(row["rows_per_s_median"])
-    torch = json.load(open(f"{out}/torch-{r}.json"))["by_threads"]["1"]
-    for row in torch["b_batched_steps"]:
-        theirs.setdefault(row["batch"], []).append(row["rows_per_s_median"])
+        ours.setdefault(row["batch"], []).append(row)
+    for row in json.load(open(f"{out}/torch-{r}.json"))["by_threads"]["1"]["b_batched_steps"]:
+        theirs.setdefault(row["batch"], []).append(row)
 flops = json.load(open(f"{out}/lstmd-1.json"))["flops_per_row_step"]
-print(f"Row steps, I=28 H=128 C=10, one thread, median of {rounds} alternating rounds (results in {out})\n")
-print("| B | lstmd rows/s | lstmd GFLOP/s | PyTorch rows/s | PyTorch GFLOP/s | lstmd / PyTorch |")
-print("|---:|---:|---:|---:|---:|---:|")
+med = lambda rows, key: statistics.median(row[key] for row in rows) if rows else float("nan")
+print(f"Row steps, I=28 H=128 C=10, one thread, median of {rounds} alternating rounds (results in {out}).")
+print("Foreign CPU: share of the 2 cores other processes used during the runs (0 = quiet).\n")
+print("| B | lstmd rows/s | lstmd GFLOP/s | PyTorch rows/s | PyTorch GFLOP/s | lstmd / PyTorch | foreign CPU lstmd / PyTorch |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
 for b in sorted(ours):
-    o, t = statistics.median(ours[b]), statistics.median(theirs.get(b, [float("nan")]))
-    print(f"| {b} | {o:,.0f} | {o * flops / 1e9:.1f} | {t:,.0f} | {t * flops / 1e9:.1f} | {o / t:.2f}× |")
+    o, t = med(ours[b], "rows_per_s_median"), med(theirs.get(b), "rows_per_s_median")
+    fo, ft = med(ours[b], "foreign_cpu_share"), med(theirs.get(b), "foreign_cpu_share")
+    print(f"| {b} | {o:,.0f} | {o * flops / 1e9:.1f} | {t:,.0f} | {t * flops / 1e9:.1f} | {o / t:.2f}× | {fo:.2f} / {ft:.2f} |")
 PY

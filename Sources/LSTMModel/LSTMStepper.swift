@@ -125,8 +125,9 @@ public final class LSTMStepper {
                 if k == 0 { row.update(from: inputs + b * inputCount, count: inputCount) }
                 (row + inputCount).update(from: states[b] + 2 * k * h, count: h)
             }
-            // G [B × 4H] = X [B × (I_k+H)] · W_k [(I_k+H) × 4H]. SGEMM even for B = 1: as fast as
-            // SGEMV here, and a stream's result then does not depend on what it was batched with.
+            // G [B × 4H] = X [B × (I_k+H)] · W_k [(I_k+H) × 4H]. SGEMM even for B = 1 (SGEMV would
+            // be faster there but sums in another order): a stream's result is then bitwise the
+            // same whatever it is batched with, so a restored or re-batched stream is exact.
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, Int32(gateCount), Int32(columns), 1,
                         stacked, Int32(columns), weights[k], Int32(gateCount), 0, gates, Int32(gateCount))
             // The new h goes to the next layer's X rows (stride 2H), or to the classifier's input.

@@ -34,8 +34,9 @@ public enum IDX {
     }
 
     /// The pixels of an idx3 file's (decompressed) bytes: `count` images of 28 × 28, as one
-    /// row-major buffer [count × 28 × 28]. `file` names the file in errors.
-    public static func images(from bytes: [UInt8], file: String) throws(MNISTError)
+    /// row-major buffer [count × 28 × 28]. `file` names the file in errors. Pass the bytes with
+    /// `consume` to have the pixels moved down in place rather than copied to a new buffer.
+    public static func images(from bytes: consuming [UInt8], file: String) throws(MNISTError)
         -> (count: Int, pixels: [UInt8])
     {
         let header = try readHeader(bytes, file: file, magic: imagesMagic, dimensions: 3)
@@ -46,7 +47,8 @@ public enum IDX {
                 rows: rows, columns: columns)
         }
         try checkLength(bytes, file: file, expected: 16 + count * rows * columns)
-        return (count, Array(bytes[16...]))
+        bytes.removeFirst(16)
+        return (count, bytes)
     }
 
     /// SHA-256 of `bytes` as 64 lowercase hex digits, the form of the canonical table.

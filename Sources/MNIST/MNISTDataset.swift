@@ -43,7 +43,7 @@ public struct MNISTDataset: Sendable, Equatable {
             try Self.verify(imageBytes, file: imagesFile.path, expected: checksums.images)
             try Self.verify(labelBytes, file: labelsFile.path, expected: checksums.labels)
         }
-        let images = try IDX.images(from: imageBytes, file: imagesFile.path)
+        let images = try IDX.images(from: consume imageBytes, file: imagesFile.path)
         let labels = try IDX.labels(from: labelBytes, file: labelsFile.path)
         guard images.count == labels.count else {
             throw .countMismatch(
@@ -66,8 +66,9 @@ public struct MNISTDataset: Sendable, Equatable {
         at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
     ) rethrows -> Result {
         precondition(index >= 0 && index < count, "image \(index) out of 0..<\(count)")
+        let start = index * Self.pixelsPerImage
         return try images.withUnsafeBufferPointer { all in
-            try body(UnsafeBufferPointer(rebasing: all[(index * Self.pixelsPerImage)...].prefix(Self.pixelsPerImage)))
+            try body(UnsafeBufferPointer(rebasing: all[start..<(start + Self.pixelsPerImage)]))
         }
     }
 

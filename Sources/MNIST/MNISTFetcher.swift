@@ -22,6 +22,7 @@ public struct HTTPMirror: MNISTSource {
     /// The directory URL the file names are appended to.
     public let baseURL: URL
 
+    /// A mirror serving `baseURL/train-images-idx3-ubyte.gz` and the others.
     public init(baseURL: URL) { self.baseURL = baseURL }
 
     public var location: String { baseURL.absoluteString }
@@ -49,6 +50,7 @@ public struct LocalMirror: MNISTSource {
     /// The directory holding the files.
     public let directory: URL
 
+    /// A mirror reading `directory/train-images-idx3-ubyte.gz` and the others.
     public init(directory: URL) { self.directory = directory }
 
     public var location: String { directory.path }
@@ -68,6 +70,7 @@ public struct LocalMirror: MNISTSource {
 
 /// What `MNISTFetcher.fetch` did for one file.
 public struct MNISTFetchResult: Sendable, Equatable {
+    /// Whether the file was downloaded or kept.
     public enum Outcome: Sendable, Equatable {
         /// A valid copy was already in the directory; nothing was downloaded.
         case alreadyPresent

@@ -8,8 +8,7 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accuracy, per-class accuracy and confusion matrix of a model on the MNIST test set.",
         discussion: """
-        Any model lstmd can load works, including a PyTorch state_dict saved as safetensors without
-        metadata (then give --input-scale 1/255 if it was trained on pixels / 255).
+        Any model lstmd can load works, including a PyTorch state_dict saved as safetensors without metadata (then give --input-scale 1/255 if it was trained on pixels / 255).
         """)
 
     @Argument(help: "The safetensors model.")

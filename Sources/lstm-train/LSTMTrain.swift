@@ -8,8 +8,7 @@ struct LSTMTrain: AsyncParsableCommand {
         commandName: "lstm-train",
         abstract: "Train, evaluate and explain the LSTM that reads MNIST digits one 28-pixel row per step.",
         discussion: """
-        The model is PyTorch's nn.LSTM(28, H) followed by nn.Linear(H, 10) on the last step's h,
-        stored as safetensors with PyTorch's tensor names. H is num_units (--hidden-units).
+        The model is PyTorch's nn.LSTM(28, H) followed by nn.Linear(H, 10) on the last step's h, stored as safetensors with PyTorch's tensor names. H is num_units (--hidden-units).
         """,
         subcommands: [Train.self, Eval.self, Info.self, Sweep.self, FetchMNIST.self])
 }

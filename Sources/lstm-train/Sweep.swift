@@ -7,9 +7,7 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train one model per num_units value and report accuracy, size, time and step latency.",
         discussion: """
-        Writes sweep.md (a Markdown table: num_units, parameters, test accuracy, training time, and the
-        median latency of one single-row step at B = 1 with LSTMStepper) and sweep.svg (accuracy
-        against num_units on a log₂ axis) into --out-dir, with each model as units-H.safetensors.
+        Writes sweep.md (a Markdown table: num_units, parameters, test accuracy, training time, and the median latency of one single-row step at B = 1 with LSTMStepper) and sweep.svg (accuracy against num_units on a log₂ axis) into --out-dir, with each model as units-H.safetensors.
         """)
 
     @Option(help: "Comma-separated num_units values.")

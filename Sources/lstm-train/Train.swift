@@ -10,10 +10,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the LSTM on MNIST and write a safetensors model.",
         discussion: """
-        Minibatch Adam with backpropagation through time over the 28 row steps, softmax cross-entropy
-        on the last step. A checkpoint (parameters, Adam moments, epoch, PRNG state) is written at
-        every epoch end; Ctrl-C saves one at the current minibatch and stops. --resume continues from
-        it to the same result as an uninterrupted run (hyper-parameters come from the checkpoint).
+        Minibatch Adam with backpropagation through time over the 28 row steps, softmax cross-entropy on the last step. A checkpoint (parameters, Adam moments, epoch, PRNG state) is written at every epoch end; Ctrl-C saves one at the current minibatch and stops. --resume continues from it to the same result as an uninterrupted run (hyper-parameters come from the checkpoint).
         """)
 
     @Option(help: "MNIST directory (default: $LSTMD_MNIST_DIR).")
@@ -128,7 +125,7 @@ struct Train: ParsableCommand {
         let model = LSTMModel(parameters: trainer.layout.modelParameters(trainer.parameters),
                               metadata: metadata(trainer: trainer, testAccuracy: accuracy, testCount: testSet.count))
         try model.write(to: URL(fileURLWithPath: out))
-        print("wrote \(out): test accuracy \(percent(accuracy)), \(trainer.completedEpochs) epochs, "
+        print("wrote \(out): test accuracy \(percent(accuracy)), \(trainer.completedEpochs) epoch(s), "
               + String(format: "%.1f s training in this run", trainingSeconds))
     }
 

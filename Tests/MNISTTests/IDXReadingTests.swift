@@ -140,7 +140,7 @@ struct IDXReadingTests {
         var compressed = [UInt8](try Data(contentsOf: MNISTFixture.images100))
         for offset in stride(from: 2_000, to: 2_400, by: 7) { compressed[offset] ^= 0x5a }
         let damaged = try scratch.write(compressed, "damaged.gz")
-        let error = #expect(throws: MNISTError.self) { try IDX.contents(of: damaged) }
+        let error = #expect(throws: MNISTError.self) { _ = try IDX.contents(of: damaged) }
         guard case let .corruptGzip(file, reason)? = error else {
             Issue.record("expected corruptGzip, got \(String(describing: error))")
             return
@@ -150,7 +150,7 @@ struct IDXReadingTests {
 
         let original = [UInt8](try Data(contentsOf: MNISTFixture.images100))
         let cut = try scratch.write(Array(original.prefix(original.count / 2)), "cut.gz")
-        let cutError = #expect(throws: MNISTError.self) { try IDX.contents(of: cut) }
+        let cutError = #expect(throws: MNISTError.self) { _ = try IDX.contents(of: cut) }
         guard case let .corruptGzip(cutFile, cutReason)? = cutError else {
             Issue.record("expected corruptGzip, got \(String(describing: cutError))")
             return
@@ -163,7 +163,7 @@ struct IDXReadingTests {
             throws: MNISTError.corruptGzip(
                 file: trailing.path, reason: "3 bytes of non-gzip data after the gzip stream")
         ) {
-            try IDX.contents(of: trailing)
+            _ = try IDX.contents(of: trailing)
         }
     }
 
@@ -185,10 +185,10 @@ struct IDXReadingTests {
         defer { scratch.remove() }
         let absent = scratch.file("absent")
         #expect(throws: MNISTError.unreadable(file: absent.path, reason: "no such file")) {
-            try IDX.contents(of: absent)
+            _ = try IDX.contents(of: absent)
         }
         #expect(throws: MNISTError.unreadable(file: scratch.url.path, reason: "it is a directory")) {
-            try IDX.contents(of: scratch.url)
+            _ = try IDX.contents(of: scratch.url)
         }
     }
 }

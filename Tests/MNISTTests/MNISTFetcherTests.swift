@@ -93,6 +93,44 @@ struct MNISTFetcherTests {
         #expect(source == "http://127.0.0.1:9/mnist/")
     }
 
+    @Test(
+        "an HTTP mirror on loopback serves files, and a 404 moves on to the next mirror",
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: LoopbackHTTPServer.python),
+            "no \(LoopbackHTTPServer.python) to serve files over HTTP"))
+    func httpMirror() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let mirror = scratch.file("mirror")
+        let checksums = try MNISTFixture.makeMirror(in: mirror)
+        let server = try LoopbackHTTPServer(serving: mirror)
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)/"
+        let wrongPath = HTTPMirror(baseURL: URL(string: base + "nowhere/")!)
+        let good = HTTPMirror(baseURL: URL(string: base)!)
+
+        let results = try await MNISTFetcher(sources: [wrongPath, good], checksums: checksums)
+            .fetch(into: scratch.file("data"))
+        #expect(results.count == 4)
+        #expect(results.allSatisfy {
+            if case .downloaded(source: base, _) = $0.outcome { true } else { false }
+        })
+        #expect(try MNISTDirectory.load(scratch.file("data"), split: .train, verify: false).count == 1000)
+
+        let error = await #expect(throws: MNISTError.self) {
+            try await MNISTFetcher(sources: [wrongPath], checksums: checksums)
+                .fetch([.testLabels], into: scratch.file("other"))
+        }
+        #expect(
+            error == .fetchFailed(
+                file: "t10k-labels-idx1-ubyte.gz",
+                failures: [
+                    .sourceUnavailable(
+                        file: "t10k-labels-idx1-ubyte.gz", source: base + "nowhere/",
+                        reason: "HTTP 404 for \(base)nowhere/t10k-labels-idx1-ubyte.gz")
+                ]))
+    }
+
     @Test("an invalid file already in place is replaced")
     func replacesInvalidFile() async throws {
         let scratch = try ScratchDirectory()
@@ -125,5 +163,44 @@ struct MNISTFetcherTests {
         #expect(results.count == 4)
         #expect(results.allSatisfy { $0.outcome == .downloaded(source: source.path, bytes: (try? Data(contentsOf: $0.url).count) ?? -1) })
         #expect(try MNISTDirectory.load(scratch.url, split: .test).count == 10_000)
+    }
+}
+
+/// Python's `http.server` on a free loopback port, serving one directory, until `stop()`.
+final class LoopbackHTTPServer {
+    static let python = "/usr/bin/python3"
+
+    let process = Process()
+    let port: Int
+
+    init(serving directory: URL) throws {
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice  // the request log
+        try process.run()
+        // "Serving HTTP on 127.0.0.1 port 40491 (http://127.0.0.1:40491/) ..."; reading ends at EOF
+        // if the server fails to start.
+        var banner = ""
+        while !banner.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            banner += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = banner.range(of: "port "),
+            let port = Int(banner[range.upperBound...].prefix { $0.isNumber })
+        else {
+            kill(process.processIdentifier, SIGKILL)
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "http.server said: \(banner)"])
+        }
+        self.port = port
+    }
+
+    /// SIGKILL, not `terminate()`: a child started from the test runner inherits a signal mask
+    /// that blocks SIGTERM, so SIGTERM would stay pending and the wait would never end.
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }

@@ -1,7 +1,9 @@
 // step-bench: rows/s of LSTMStepper on one BLAS thread, for the model shape of the PyTorch peer
 // (../shared/peers/torch_lstm_stream.py): I=28, H=128, L=1, C=10, random weights. B=1 uses the
 // single-row `step`, larger B `stepBatch`. Each configuration: calibrated repetitions of about
-// --min-time seconds, median reported; state reset every 28 rows as in the peer.
+// --min-time seconds, median reported; state reset every 28 rows as in the peer. Like the peer,
+// each configuration first waits (up to 30 s) for other processes to use < 10 % of the machine, and
+// reports the share of CPU they used while it ran (0 = quiet, 0.5 = one of two cores busy).
 //
 //   step-bench [--batches 1,8,64,256,1024] [--min-time 1.0] [--reps 5] [--json]
 import Foundation
@@ -39,9 +41,13 @@ struct Result: Encodable {
     var rowsPerSecondMax: Double
     var stepMicrosecondsMedian: Double
     var gflopsMedian: Double
+    var foreignShareBefore: Double
+    var foreignShare: Double
 
     enum CodingKeys: String, CodingKey {
         case batch, reps
+        case foreignShareBefore = "foreign_cpu_share_before"
+        case foreignShare = "foreign_cpu_share"
         case stepsPerRep = "steps_per_rep"
         case rowsPerSecondMedian = "rows_per_s_median"
         case rowsPerSecondMin = "rows_per_s_min"
@@ -83,6 +89,41 @@ func randomModel(_ shape: LSTMShape) -> LSTMModel {
     let parameters = try! LSTMParameters(shape: shape, layers: layers, fcWeight: values(shape.classes * h),
                                          fcBias: values(shape.classes))
     return LSTMModel(parameters: parameters, metadata: ModelMetadata())
+}
+
+/// CPU seconds used by all processes (from /proc/stat) and by this one.
+func busySeconds() -> (all: Double, own: Double) {
+    var all = 0.0
+    if let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+       let line = stat.split(separator: "\n").first {
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        if ticks.count >= 5 {
+            all = (ticks.prefix(8).reduce(0, +) - ticks[3] - ticks[4]) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+    }
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    let own = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return (all, own)
+}
+
+/// Runs `body` and returns the share of the machine other processes used meanwhile.
+func foreignShare(_ body: () -> Void) -> Double {
+    let start = busySeconds()
+    let wall = seconds(body)
+    let end = busySeconds()
+    let foreign = (end.all - start.all) - (end.own - start.own)
+    return max(0, foreign) / max(wall * Double(ProcessInfo.processInfo.activeProcessorCount), 1e-9)
+}
+
+/// Waits until other processes use < 10 % of the machine over half a second, at most 30 s.
+func waitQuiet() -> Double {
+    let deadline = Date().addingTimeInterval(30)
+    while true {
+        let share = foreignShare { usleep(500_000) }
+        if share < 0.1 || Date() > deadline { return share }
+    }
 }
 
 func seconds(_ body: () -> Void) -> Double {
@@ -127,12 +168,17 @@ func measure(model: LSTMModel, batch: Int, options: Options) -> Result {
         elapsed = seconds { run(steps) }
     }
     steps = max(1, Int(Double(steps) * options.minTime / max(elapsed, 1e-9)))
-    let rates = (0..<options.reps).map { _ in Double(batch * steps) / seconds { run(steps) } }.sorted()
+    let before = waitQuiet()
+    var rates: [Double] = []
+    let during = foreignShare {
+        rates = (0..<options.reps).map { _ in Double(batch * steps) / seconds { run(steps) } }.sorted()
+    }
     let median = rates.count % 2 == 1 ? rates[rates.count / 2] : (rates[rates.count / 2 - 1] + rates[rates.count / 2]) / 2
     return Result(batch: batch, stepsPerRep: steps, reps: options.reps, rowsPerSecondMedian: median,
                   rowsPerSecondMin: rates.first!, rowsPerSecondMax: rates.last!,
                   stepMicrosecondsMedian: 1e6 * Double(batch) / median,
-                  gflopsMedian: median * Double(shape.flopsPerRow) / 1e9)
+                  gflopsMedian: median * Double(shape.flopsPerRow) / 1e9,
+                  foreignShareBefore: before, foreignShare: during)
 }
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
@@ -144,9 +190,9 @@ for batch in options.batches {
     let result = measure(model: model, batch: batch, options: options)
     report.results.append(result)
     if !options.jsonOnly {
-        print(String(format: "B=%-5d %12.0f rows/s  (min %.0f, max %.0f)  %9.2f µs/step  %6.2f GFLOP/s",
+        print(String(format: "B=%-5d %12.0f rows/s  (min %.0f, max %.0f)  %9.2f µs/step  %6.2f GFLOP/s  foreign CPU %.2f",
                      batch, result.rowsPerSecondMedian, result.rowsPerSecondMin, result.rowsPerSecondMax,
-                     result.stepMicrosecondsMedian, result.gflopsMedian))
+                     result.stepMicrosecondsMedian, result.gflopsMedian, result.foreignShare))
     }
 }
 let encoder = JSONEncoder()
