@@ -98,18 +98,31 @@ public final class LSTMStepper {
     }
 
     /// One stream, one row: `input` [I] floats, `state` [stateCount] updated in place,
-    /// `probabilities` [C] written.
+    /// `probabilities` [C] written. The fastest path for a lone stream: matrix-vector products
+    /// (SGEMV) instead of a one-row SGEMM, which would repack the weights on every call. It sums in
+    /// another order than `stepBatch`, so the two agree to about 5e-6, not bit for bit.
     public func step(input: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>,
                      probabilities: UnsafeMutablePointer<Float>) {
         singleState.pointee = state
-        stepBatch(count: 1, inputs: input, states: singleState, probabilities: probabilities)
+        advance(count: 1, inputs: input, states: singleState, probabilities: probabilities, vectorProducts: true)
     }
 
     /// B streams, one row each (0 ≤ B ≤ maxBatch). `inputs`: B × I floats row-major; `states[b]`
     /// points at stream b's state (B distinct streams); `probabilities`: B × C floats written.
+    ///
+    /// Always matrix-matrix products with untransposed operands, even for B = 1: a stream's result
+    /// is then bitwise the same whatever it is batched with (OpenBLAS computes each row of the
+    /// product alike for every B), so a re-batched or restored stream gives exactly the same
+    /// probabilities as an uninterrupted one.
     public func stepBatch(count: Int, inputs: UnsafePointer<Float>,
                           states: UnsafePointer<UnsafeMutablePointer<Float>>,
                           probabilities: UnsafeMutablePointer<Float>) {
+        advance(count: count, inputs: inputs, states: states, probabilities: probabilities, vectorProducts: false)
+    }
+
+    private func advance(count: Int, inputs: UnsafePointer<Float>,
+                         states: UnsafePointer<UnsafeMutablePointer<Float>>,
+                         probabilities: UnsafeMutablePointer<Float>, vectorProducts: Bool) {
         precondition(count <= maxBatch, "batch of \(count) exceeds maxBatch \(maxBatch)")
         guard count > 0 else { return }
         let h = shape.hiddenSize
@@ -125,11 +138,15 @@ public final class LSTMStepper {
                 if k == 0 { row.update(from: inputs + b * inputCount, count: inputCount) }
                 (row + inputCount).update(from: states[b] + 2 * k * h, count: h)
             }
-            // G [B × 4H] = X [B × (I_k+H)] · W_k [(I_k+H) × 4H]. SGEMM even for B = 1 (SGEMV would
-            // be faster there but sums in another order): a stream's result is then bitwise the
-            // same whatever it is batched with, so a restored or re-batched stream is exact.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, Int32(gateCount), Int32(columns), 1,
-                        stacked, Int32(columns), weights[k], Int32(gateCount), 0, gates, Int32(gateCount))
+            if vectorProducts {
+                // G [4H] = W_kᵀ · x
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(columns), Int32(gateCount), 1,
+                            weights[k], Int32(gateCount), stacked, 1, 0, gates, 1)
+            } else {
+                // G [B × 4H] = X [B × (I_k+H)] · W_k [(I_k+H) × 4H]
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, Int32(gateCount), Int32(columns), 1,
+                            stacked, Int32(columns), weights[k], Int32(gateCount), 0, gates, Int32(gateCount))
+            }
             // The new h goes to the next layer's X rows (stride 2H), or to the classifier's input.
             let isTop = k == shape.layers - 1
             let output = isTop ? topHidden : stacked
@@ -145,8 +162,13 @@ public final class LSTMStepper {
 
         // Logits [B × C] = H_top [B × H] · fc.weightᵀ [H × C], written straight into probabilities.
         let classes = shape.classes
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, Int32(classes), Int32(h), 1,
-                    topHidden, Int32(h), classifierWeight, Int32(classes), 0, probabilities, Int32(classes))
+        if vectorProducts {
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(h), Int32(classes), 1,
+                        classifierWeight, Int32(classes), topHidden, 1, 0, probabilities, 1)
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, Int32(classes), Int32(h), 1,
+                        topHidden, Int32(h), classifierWeight, Int32(classes), 0, probabilities, Int32(classes))
+        }
         for b in 0..<count {
             softmax(probabilities + b * classes, bias: classifierBias, count: classes)
         }

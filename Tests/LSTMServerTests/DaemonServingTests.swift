@@ -90,7 +90,8 @@ final class TestClient {
     }
 }
 
-/// Offline probabilities after every row of one image: what each PARTIAL and the FINAL must be.
+/// Offline probabilities after every row of one image, as a batch of one: what each PARTIAL and the
+/// FINAL must be, bit for bit.
 func offlineRun(_ model: LSTMModel, pixels: ArraySlice<UInt8>) -> [[Float]] {
     let stepper = model.makeStepper(maxBatch: 1)
     let shape = model.shape
@@ -102,7 +103,8 @@ func offlineRun(_ model: LSTMModel, pixels: ArraySlice<UInt8>) -> [[Float]] {
         let x = pixels[(r * 28)..<(r * 28 + 28)].map { Float($0) * model.metadata.inputScale }
         state.withUnsafeMutableBufferPointer { s in
             probabilities.withUnsafeMutableBufferPointer { p in
-                stepper.step(input: x, state: s.baseAddress!, probabilities: p.baseAddress!)
+                var states = [s.baseAddress!]
+                stepper.stepBatch(count: 1, inputs: x, states: &states, probabilities: p.baseAddress!)
             }
         }
         out.append(probabilities)
@@ -225,8 +227,12 @@ func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = fa
             return
         }
         #expect(try client.next(on: "b").errorCode == ErrorCode.dropped.rawValue)
-        // A message larger than --max-message-size is dropped by libzmq; the daemon serves on.
-        try client.send(frames: [s, header(row: 1), [UInt8](repeating: 1, count: 5000)])
+        // A message larger than --max-message-size makes libzmq drop it and disconnect its sender
+        // (with whatever that connection still carried); the daemon serves everyone else on.
+        let offender = try ZMQSocket(client.context, type: .push)
+        try offender.set(.linger, .zero)
+        try offender.connect(daemon.ingest)
+        _ = try offender.send([s, header(row: 1), [UInt8](repeating: 1, count: 5000)])
         // Still serving: a full digit on a fresh stream gives the offline answer.
         for r in 0..<28 { try client.send(try row(r, of: "after", pixels: digit)) }
         var final: Received?

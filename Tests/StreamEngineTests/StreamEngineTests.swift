@@ -31,7 +31,8 @@ extension StreamEngine {
     }
 }
 
-/// Probabilities after every row of `rows`, computed by one stream alone with the single step.
+/// Probabilities after every row of `rows`, computed by one stream alone (a batch of one, which
+/// the engine's batches of any size must equal bit for bit).
 func referenceRun(_ model: LSTMModel, _ rows: [[Float]]) -> [[Float]] {
     let stepper = model.makeStepper(maxBatch: 1)
     let state = UnsafeMutablePointer<Float>.allocate(capacity: model.shape.stateCount)
@@ -39,10 +40,11 @@ func referenceRun(_ model: LSTMModel, _ rows: [[Float]]) -> [[Float]] {
     stepper.resetState(state)
     var out: [[Float]] = []
     var probabilities = [Float](repeating: 0, count: model.shape.classes)
+    var states = [state]
     for row in rows {
         row.withUnsafeBufferPointer { x in
             probabilities.withUnsafeMutableBufferPointer { p in
-                stepper.step(input: x.baseAddress!, state: state, probabilities: p.baseAddress!)
+                stepper.stepBatch(count: 1, inputs: x.baseAddress!, states: &states, probabilities: p.baseAddress!)
             }
         }
         out.append(probabilities)
