@@ -21,6 +21,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxBatch = 256
     /// How long to wait for more rows before a step that is not full; 0 steps at once.
     public var batchDelayMicroseconds = 0
+    /// Microseconds the loop keeps polling without sleeping after a message arrived (lower latency
+    /// for the next one, at the cost of a busy core); 0 always sleeps in poll.
+    public var busyPollMicroseconds = 0
     /// Most live streams.
     public var maxStreams = 100_000
     /// Seconds without a row before a stream is evicted; 0 never evicts.
@@ -56,6 +59,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         try require((1...65_536).contains(maxBatch), "max-batch", "must be between 1 and 65536, got \(maxBatch)")
         try require(batchDelayMicroseconds >= 0 && batchDelayMicroseconds <= 1_000_000,
                     "batch-delay-us", "must be between 0 and 1000000, got \(batchDelayMicroseconds)")
+        try require(busyPollMicroseconds >= 0 && busyPollMicroseconds <= 1_000_000,
+                    "busy-poll-us", "must be between 0 and 1000000, got \(busyPollMicroseconds)")
         try require(maxStreams >= 1, "max-streams", "must be at least 1, got \(maxStreams)")
         try require(idleTimeoutSeconds.isFinite && idleTimeoutSeconds >= 0,
                     "idle-timeout", "must be 0 (never) or a positive number of seconds, got \(idleTimeoutSeconds)")
@@ -151,6 +156,7 @@ public struct DaemonSettings: Decodable, Sendable {
     public var publish: PublicationMode?
     public var maxBatch: Int?
     public var batchDelayUs: Int?
+    public var busyPollUs: Int?
     public var maxStreams: Int?
     public var idleTimeout: Double?
     public var pubHwm: Int?
@@ -172,6 +178,7 @@ public struct DaemonSettings: Decodable, Sendable {
         publish: PublicationMode? = nil,
         maxBatch: Int? = nil,
         batchDelayUs: Int? = nil,
+        busyPollUs: Int? = nil,
         maxStreams: Int? = nil,
         idleTimeout: Double? = nil,
         pubHwm: Int? = nil,
@@ -192,6 +199,7 @@ public struct DaemonSettings: Decodable, Sendable {
         self.publish = publish
         self.maxBatch = maxBatch
         self.batchDelayUs = batchDelayUs
+        self.busyPollUs = busyPollUs
         self.maxStreams = maxStreams
         self.idleTimeout = idleTimeout
         self.pubHwm = pubHwm
@@ -210,7 +218,7 @@ public struct DaemonSettings: Decodable, Sendable {
         case maxBatch = "max-batch", batchDelayUs = "batch-delay-us", maxStreams = "max-streams"
         case idleTimeout = "idle-timeout", pubHwm = "pub-hwm", resultsHwm = "results-hwm"
         case maxMessageSize = "max-message-size", stateDir = "state-dir", drainTimeout = "drain-timeout"
-        case snapshotInterval = "snapshot-interval"
+        case snapshotInterval = "snapshot-interval", busyPollUs = "busy-poll-us"
         case blasThreads = "blas-threads", logLevel = "log-level"
     }
 
@@ -223,6 +231,7 @@ public struct DaemonSettings: Decodable, Sendable {
         if let publish { c.publish = publish }
         if let maxBatch { c.maxBatch = maxBatch }
         if let batchDelayUs { c.batchDelayMicroseconds = batchDelayUs }
+        if let busyPollUs { c.busyPollMicroseconds = busyPollUs }
         if let maxStreams { c.maxStreams = maxStreams }
         if let idleTimeout { c.idleTimeoutSeconds = idleTimeout }
         if let pubHwm { c.publishHighWaterMark = pubHwm }

@@ -39,6 +39,10 @@ final class ServingLoop {
     private var stopping = false
     private var lastHousekeeping: UInt64 = 0
     private var lastSnapshot: UInt64 = 0
+    /// When a socket was last readable; with `--busy-poll-us` the loop polls without sleeping for
+    /// that long after it, saving the wake-up of a blocked poll on the next row.
+    private var lastActivity: UInt64 = 0
+    private let busyPollNanoseconds: UInt64
     private let snapshots: SnapshotStore?
 
     /// Messages read from the ingest socket before the loop steps again, so that a flood of rows
@@ -61,6 +65,7 @@ final class ServingLoop {
             idleTimeoutSeconds: configuration.idleTimeoutSeconds > 0 ? configuration.idleTimeoutSeconds : nil))
         row = .allocate(capacity: model.model.shape.inputSize)
         snapshots = configuration.stateDirectory.map { SnapshotStore(directory: $0, logger: logger) }
+        busyPollNanoseconds = UInt64(configuration.busyPollMicroseconds) * 1000
 
         ingest = try ZMQSocket(context, type: .pull)
         try ingest.set(.linger, .zero)
@@ -128,8 +133,10 @@ final class ServingLoop {
             poller.setEvents(results.isPaused ? [] : .readable, at: resultsEntry)
         }
         let backlog = results?.hasBacklog ?? false
-        let timeout: ZMQTimeout = engine.hasQueuedRows ? .zero : backlog ? .milliseconds(1) : .milliseconds(100)
+        let busy = busyPollNanoseconds > 0 && monotonicNanoseconds() &- lastActivity < busyPollNanoseconds
+        let timeout: ZMQTimeout = engine.hasQueuedRows || busy ? .zero : backlog ? .milliseconds(1) : .milliseconds(100)
         if try poller.poll(timeout: timeout) > 0 {
+            lastActivity = monotonicNanoseconds()
             if poller.isReadable(controlEntry) { try serveControl() }
             if poller.isReadable(ingestEntry) { try readIngest() }
             if let resultsEntry, poller.isReadable(resultsEntry) { try readResults() }

@@ -49,6 +49,9 @@ struct LSTMDaemonCommand: ParsableCommand {
     @Option(name: .customLong("batch-delay-us"), help: ArgumentHelp("Microseconds to wait for more rows before a step that is not full; 0 steps at once, for the lowest latency. (default: 0)", valueName: "us"))
     var batchDelayUs: Int?
 
+    @Option(name: .customLong("busy-poll-us"), help: ArgumentHelp("Microseconds to keep polling without sleeping after a message arrived: lower latency for a lone stream at the cost of a busy core. (default: 0, off)", valueName: "us"))
+    var busyPollUs: Int?
+
     @Option(help: ArgumentHelp("Most live streams; a new stream beyond it is refused with a 'capacity' error. (default: 100000)", valueName: "n"))
     var maxStreams: Int?
 
@@ -88,7 +91,7 @@ struct LSTMDaemonCommand: ParsableCommand {
             ?? DaemonConfiguration()
         c = c.overlaid(with: DaemonSettings(
             model: model, ingest: ingest, predictions: predictions, control: control, results: results,
-            publish: publish, maxBatch: maxBatch, batchDelayUs: batchDelayUs, maxStreams: maxStreams,
+            publish: publish, maxBatch: maxBatch, batchDelayUs: batchDelayUs, busyPollUs: busyPollUs, maxStreams: maxStreams,
             idleTimeout: idleTimeout, pubHwm: pubHwm, resultsHwm: resultsHwm, maxMessageSize: maxMessageSize,
             stateDir: stateDir, snapshotInterval: snapshotInterval, drainTimeout: drainTimeout, metrics: metrics, blasThreads: blasThreads,
             logLevel: logLevel))
