@@ -143,6 +143,29 @@ struct StepperTests {
         #expect(worst <= Self.singleVsBatchTolerance)
     }
 
+    @Test("fastTanh stays within 5e-7 of tanh, is odd, saturates near ±1 and keeps tiny values relative")
+    func fastTanhAccuracy() {
+        var worst: Double = 0
+        var x: Float = -12
+        while x <= 12 {
+            // Four neighbouring arguments per call: every lane must be right, not just lane 0.
+            let arguments = SIMD4<Float>(x, x + 0.000_3, x + 0.000_6, x + 0.000_9)
+            let values = fastTanh(arguments)
+            for lane in 0..<4 {
+                worst = max(worst, abs(Double(values[lane]) - Foundation.tanh(Double(arguments[lane]))))
+                #expect(fastTanh(-arguments)[lane] == -values[lane])
+            }
+            x += 0.000_71
+        }
+        #expect(worst < 5e-7)
+        let extremes = fastTanh(SIMD4(-1e30, 1e30, 9, 0))
+        for (value, limit) in zip([extremes[0], extremes[1], extremes[2], extremes[3]], [Float(-1), 1, 1, 0]) {
+            #expect(abs(value - limit) < 3e-7 && abs(value) <= 1)
+        }
+        let tiny: Float = 1e-20
+        #expect(abs(fastTanh(SIMD4(repeating: tiny))[0] / tiny - 1) < 1e-6)
+    }
+
     @Test("fastExp stays within 4 ulp of exp over [-87, 88] and clamps beyond")
     func fastExpAccuracy() {
         var worst: Double = 0
