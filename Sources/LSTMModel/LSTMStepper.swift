@@ -27,11 +27,17 @@ public final class LSTMStepper {
     /// fc.weight [C × H] and fc.bias [C].
     private let classifierWeight: UnsafeMutablePointer<Float>
     private let classifierBias: UnsafeMutablePointer<Float>
-    /// X [maxBatch × (max(I, H) + H)]: GEMM input rows [x | h_prev] of the current layer.
+    /// Rows per pass of `stepBatch`: larger batches go through in chunks of this many streams so that
+    /// the chunk's buffers stay in the L2 cache between its GEMM and its gate pass (B = 1024 in one
+    /// pass spills G to L3). Each chunk is its own untransposed SGEMM, so batch invariance holds.
+    static let chunkRows = 256
+    /// min(maxBatch, chunkRows): the buffers' row count.
+    private let bufferRows: Int
+    /// X [bufferRows × (max(I, H) + H)]: GEMM input rows [x | h_prev] of the current layer.
     private let stacked: UnsafeMutablePointer<Float>
-    /// G [maxBatch × 4H]: gate pre-activations, then activations.
+    /// G [bufferRows × 4H]: gate pre-activations, then activations.
     private let gates: UnsafeMutablePointer<Float>
-    /// [maxBatch × H]: the top layer's new h, input of the classifier.
+    /// [bufferRows × H]: the top layer's new h, input of the classifier.
     private let topHidden: UnsafeMutablePointer<Float>
     /// The one state pointer of `step`.
     private let singleState: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
@@ -78,9 +84,11 @@ public final class LSTMStepper {
         classifierBias = .allocate(capacity: shape.classes)
         classifierBias.initialize(from: model.parameters.fcBias, count: shape.classes)
 
-        stacked = .allocate(capacity: maxBatch * (max(shape.inputSize, h) + h))
-        gates = .allocate(capacity: maxBatch * gateCount)
-        topHidden = .allocate(capacity: maxBatch * h)
+        let bufferRows = min(maxBatch, Self.chunkRows)
+        self.bufferRows = bufferRows
+        stacked = .allocate(capacity: bufferRows * (max(shape.inputSize, h) + h))
+        gates = .allocate(capacity: bufferRows * gateCount)
+        topHidden = .allocate(capacity: bufferRows * h)
         singleState = .allocate(capacity: 1)
     }
 
@@ -127,6 +135,19 @@ public final class LSTMStepper {
                          states: UnsafePointer<UnsafeMutablePointer<Float>>,
                          probabilities: UnsafeMutablePointer<Float>, vectorProducts: Bool) {
         precondition(count <= maxBatch, "batch of \(count) exceeds maxBatch \(maxBatch)")
+        var first = 0
+        while first < count {
+            let rows = min(bufferRows, count - first)
+            advanceChunk(count: rows, inputs: inputs + first * shape.inputSize, states: states + first,
+                         probabilities: probabilities + first * shape.classes, vectorProducts: vectorProducts)
+            first += rows
+        }
+    }
+
+    /// `advance` for at most `bufferRows` streams.
+    private func advanceChunk(count: Int, inputs: UnsafePointer<Float>,
+                              states: UnsafePointer<UnsafeMutablePointer<Float>>,
+                              probabilities: UnsafeMutablePointer<Float>, vectorProducts: Bool) {
         guard count > 0 else { return }
         let h = shape.hiddenSize
         let gateCount = 4 * h
