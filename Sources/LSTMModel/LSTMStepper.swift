@@ -9,6 +9,9 @@ import CBLAS
 ///     G  [B × 4H]       = X · W_k                 one SGEMM, W_k [(I_k+H) × 4H]
 ///     i, f, o = σ(G + b),  g = tanh(G + b),  c' = f·c + i·g,  h' = o·tanh(c')
 ///
+/// The pointwise part (GateKernels.swift) evaluates only tanh: σ(x) = ½ + ½·tanh(x/2), with the
+/// i, f, o weights and biases halved at packing time (exact in floating point).
+///
 /// then the classifier `p = softmax(h'_top · fc.weightᵀ + fc.bias)` for each stream. Inputs are
 /// taken as the model sees them: scaling raw values by `metadata.inputScale` is the caller's job.
 /// Call `BLASThreads.set(1)` first unless this thread should share BLAS work.
@@ -17,18 +20,24 @@ public final class LSTMStepper {
     public let maxBatch: Int
 
     private let shape: LSTMShape
-    /// Per layer k: W_k [(I_k+H) × 4H] row-major = [weight_ih | weight_hh]ᵀ, its g columns doubled.
+    /// Per layer k: W_k [(I_k+H) × 4H] row-major = [weight_ih | weight_hh]ᵀ, its i, f, o columns halved.
     private let weights: [UnsafeMutablePointer<Float>]
-    /// Per layer k: bias_ih + bias_hh [4H], its g block doubled.
+    /// Per layer k: bias_ih + bias_hh [4H], its i, f, o blocks halved.
     private let biases: [UnsafeMutablePointer<Float>]
     /// fc.weight [C × H] and fc.bias [C].
     private let classifierWeight: UnsafeMutablePointer<Float>
     private let classifierBias: UnsafeMutablePointer<Float>
-    /// X [maxBatch × (max(I, H) + H)]: GEMM input rows [x | h_prev] of the current layer.
+    /// Rows per pass of `stepBatch`: larger batches go through in chunks of this many streams so that
+    /// the chunk's buffers stay in the L2 cache between its GEMM and its gate pass (B = 1024 in one
+    /// pass spills G to L3). Each chunk is its own untransposed SGEMM, so batch invariance holds.
+    static let chunkRows = 256
+    /// min(maxBatch, chunkRows): the buffers' row count.
+    private let bufferRows: Int
+    /// X [bufferRows × (max(I, H) + H)]: GEMM input rows [x | h_prev] of the current layer.
     private let stacked: UnsafeMutablePointer<Float>
-    /// G [maxBatch × 4H]: gate pre-activations, then activations.
+    /// G [bufferRows × 4H]: gate pre-activations, then activations.
     private let gates: UnsafeMutablePointer<Float>
-    /// [maxBatch × H]: the top layer's new h, input of the classifier.
+    /// [bufferRows × H]: the top layer's new h, input of the classifier.
     private let topHidden: UnsafeMutablePointer<Float>
     /// The one state pointer of `step`.
     private let singleState: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
@@ -43,9 +52,9 @@ public final class LSTMStepper {
         let h = shape.hiddenSize
         let gateCount = 4 * h
 
-        // tanh(x) = 2σ(2x) − 1: doubling the g block's weights and bias (exact in floating point)
-        // lets one sigmoid pass cover all four gates.
-        func gateScale(_ row: Int) -> Float { (2 * h..<3 * h).contains(row) ? 2 : 1 }
+        // σ(x) = ½ + ½·tanh(x/2): halving the i, f, o blocks' weights and bias (exact in floating
+        // point) lets one tanh pass cover all four gates.
+        func gateScale(_ row: Int) -> Float { (2 * h..<3 * h).contains(row) ? 1 : 0.5 }
 
         var weights: [UnsafeMutablePointer<Float>] = []
         var biases: [UnsafeMutablePointer<Float>] = []
@@ -75,9 +84,11 @@ public final class LSTMStepper {
         classifierBias = .allocate(capacity: shape.classes)
         classifierBias.initialize(from: model.parameters.fcBias, count: shape.classes)
 
-        stacked = .allocate(capacity: maxBatch * (max(shape.inputSize, h) + h))
-        gates = .allocate(capacity: maxBatch * gateCount)
-        topHidden = .allocate(capacity: maxBatch * h)
+        let bufferRows = min(maxBatch, Self.chunkRows)
+        self.bufferRows = bufferRows
+        stacked = .allocate(capacity: bufferRows * (max(shape.inputSize, h) + h))
+        gates = .allocate(capacity: bufferRows * gateCount)
+        topHidden = .allocate(capacity: bufferRows * h)
         singleState = .allocate(capacity: 1)
     }
 
@@ -124,6 +135,19 @@ public final class LSTMStepper {
                          states: UnsafePointer<UnsafeMutablePointer<Float>>,
                          probabilities: UnsafeMutablePointer<Float>, vectorProducts: Bool) {
         precondition(count <= maxBatch, "batch of \(count) exceeds maxBatch \(maxBatch)")
+        var first = 0
+        while first < count {
+            let rows = min(bufferRows, count - first)
+            advanceChunk(count: rows, inputs: inputs + first * shape.inputSize, states: states + first,
+                         probabilities: probabilities + first * shape.classes, vectorProducts: vectorProducts)
+            first += rows
+        }
+    }
+
+    /// `advance` for at most `bufferRows` streams.
+    private func advanceChunk(count: Int, inputs: UnsafePointer<Float>,
+                              states: UnsafePointer<UnsafeMutablePointer<Float>>,
+                              probabilities: UnsafeMutablePointer<Float>, vectorProducts: Bool) {
         guard count > 0 else { return }
         let h = shape.hiddenSize
         let gateCount = 4 * h
@@ -173,71 +197,4 @@ public final class LSTMStepper {
             softmax(probabilities + b * classes, bias: classifierBias, count: classes)
         }
     }
-}
-
-// MARK: - Pointwise kernels
-// Plain loops without calls or branches so that LLVM vectorizes them even for baseline x86-64.
-
-/// gate[j] = σ(gate[j] + bias[j]) for the 4H gate values of one stream.
-@inline(__always)
-private func activateGates(_ gate: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, count: Int) {
-    for j in 0..<count {
-        gate[j] = 1 / (1 + fastExp(-(gate[j] + bias[j])))
-    }
-}
-
-/// From activated gates [σi | σf | σ(2g) | σo]: c' = f·c + i·g, h' = o·tanh(c'), written to the state
-/// (hidden, cell) and to `output`.
-@inline(__always)
-private func updateCell(gates: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-                        cell: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, count h: Int) {
-    // One pointer per gate block: indexing with [j] alone keeps overflow checks out of the loop,
-    // which would stop it from vectorizing.
-    let inputGate = gates, forgetGate = gates + h, candidate = gates + 2 * h, outputGate = gates + 3 * h
-    for j in 0..<h {
-        let c = forgetGate[j] * cell[j] + inputGate[j] * (2 * candidate[j] - 1)
-        let value = outputGate[j] * (2 / (1 + fastExp(-2 * c)) - 1)
-        cell[j] = c
-        hidden[j] = value
-        output[j] = value
-    }
-}
-
-/// values[j] = softmax(values + bias)[j], subtracting the maximum first so exp cannot overflow.
-@inline(__always)
-private func softmax(_ values: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, count: Int) {
-    var maximum = -Float.infinity
-    for j in 0..<count {
-        values[j] += bias[j]
-        maximum = max(maximum, values[j])
-    }
-    var sum: Float = 0
-    for j in 0..<count {
-        values[j] = fastExp(values[j] - maximum)
-        sum += values[j]
-    }
-    let scale = 1 / sum
-    for j in 0..<count { values[j] *= scale }
-}
-
-/// eˣ to within ~2 ulp (Cephes expf polynomial), branch-free so that loops calling it vectorize;
-/// x is clamped to [−87, 88] so 2ⁿ stays a normal float (e⁻⁸⁷ ≈ 1.6e−38, e⁸⁸ ≈ 1.7e38).
-@inline(__always)
-func fastExp(_ x: Float) -> Float {
-    let x = min(max(x, -87), 88)
-    // Adding 1.5·2²³ rounds x/ln2 to the nearest integer n, which lands in the low mantissa bits.
-    let shifter: Float = 12_582_912
-    let t = x * 1.442_695_04 + shifter
-    let n = t - shifter
-    // r = x − n·ln2 in two parts (Cody–Waite), |r| ≤ ln2/2.
-    let r = (x - n * 0.693_359_375) + n * 2.121_944_4e-4
-    var p: Float = 1.987_569_15e-4
-    p = p * r + 1.398_199_95e-3
-    p = p * r + 8.333_451_9e-3
-    p = p * r + 4.166_579_59e-2
-    p = p * r + 0.166_666_65
-    p = p * r + 0.500_000_01
-    let expR = p * r * r + r + 1
-    let twoToN = Float(bitPattern: (t.bitPattern &- shifter.bitPattern &+ 127) &<< 23)
-    return expR * twoToN
 }

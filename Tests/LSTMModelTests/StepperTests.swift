@@ -143,6 +143,56 @@ struct StepperTests {
         #expect(worst <= Self.singleVsBatchTolerance)
     }
 
+    @Test("a batch of more than one chunk gives each stream the same bits as batches of 1 and 3")
+    func multiChunkBatchIsBatchInvariant() throws {
+        let model = try randomModel(LSTMShape(inputSize: 28, hiddenSize: 128, layers: 2, classes: 10), seed: 5)
+        let shape = model.shape
+        let count = LSTMStepper.chunkRows + 45
+        let large = model.makeStepper(maxBatch: count)
+        let small = model.makeStepper(maxBatch: 3)
+        var rng = SplitMix64(state: 11)
+        var states = [[Float]](repeating: [Float](repeating: 0, count: shape.stateCount), count: count)
+        var smallStates = states
+        for tick in 0..<3 {
+            let rows = (0..<count).map { _ in (0..<shape.inputSize).map { _ in Float.random(in: 0...1, using: &rng) } }
+            let probabilities = step(large, rows: rows, states: &states, members: Array(0..<count))
+            // The same streams in groups of 1 (even ticks) or 3 (odd ticks).
+            let group = tick % 2 == 0 ? 1 : 3
+            var mismatches = 0
+            for start in stride(from: 0, to: count, by: group) {
+                let members = Array(start..<min(count, start + group))
+                let out = step(small, rows: members.map { rows[$0] }, states: &smallStates, members: members)
+                for (i, b) in members.enumerated() where out[i] != probabilities[b] || smallStates[b] != states[b] {
+                    mismatches += 1
+                }
+            }
+            #expect(mismatches == 0)
+        }
+    }
+
+    @Test("fastTanh stays within 4e-7 of tanh, is odd, saturates near ±1 and keeps tiny values relative")
+    func fastTanhAccuracy() {
+        var worst: Double = 0
+        var x: Float = -12
+        while x <= 12 {
+            // Four neighbouring arguments per call: every lane must be right, not just lane 0.
+            let arguments = SIMD4<Float>(x, x + 0.000_3, x + 0.000_6, x + 0.000_9)
+            let values = fastTanh(arguments)
+            for lane in 0..<4 {
+                worst = max(worst, abs(Double(values[lane]) - Foundation.tanh(Double(arguments[lane]))))
+                #expect(fastTanh(-arguments)[lane] == -values[lane])
+            }
+            x += 0.000_71
+        }
+        #expect(worst < 4e-7)
+        let extremes = fastTanh(SIMD4(-1e30, 1e30, 9, 0))
+        for (value, limit) in zip([extremes[0], extremes[1], extremes[2], extremes[3]], [Float(-1), 1, 1, 0]) {
+            #expect(abs(value - limit) < 3e-7 && abs(value) <= 1)
+        }
+        let tiny: Float = 1e-20
+        #expect(abs(fastTanh(SIMD4(repeating: tiny))[0] / tiny - 1) < 1e-6)
+    }
+
     @Test("fastExp stays within 4 ulp of exp over [-87, 88] and clamps beyond")
     func fastExpAccuracy() {
         var worst: Double = 0
