@@ -9,8 +9,10 @@
 /// tanh(x) as a [9/8] rational minimax fitted on [0, 9] (odd numerator, even denominator),
 /// clamped to ±9 where tanh rounds to 1: within 3.5e-7 of tanh (absolute) in float arithmetic, and
 /// relatively accurate near 0. Estrin's scheme: shorter dependency chains than Horner's.
-@inline(__always)
-func fastTanh(_ v: SIMD4<Float>) -> SIMD4<Float> {
+/// Public and inlinable so that the trainer (LSTMTraining) activates its Float gates with this same
+/// kernel, inlined into its loops.
+@inlinable @inline(__always)
+public func fastTanh(_ v: SIMD4<Float>) -> SIMD4<Float> {
     let bound = SIMD4<Float>(repeating: 9)
     var x = v
     x.replace(with: bound, where: x .> bound)

@@ -100,15 +100,10 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
                 // c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
                 let cPrev = c + t * B * H, cNext = c + (t + 1) * B * H
                 let hNext = h + (t + 1) * B * H, tanhC = tc + t * B * H
-                // Split into simple loops (one in-place pass per activation, then the cell update)
-                // so that the compiler vectorises them.
                 for b in 0..<B {
-                    let row = at + b * G, r = b * H
-                    activate(row, bias: bias, count: 2 * H, Scalar.sigmoid)                   // i, f
-                    activate(row + 2 * H, bias: bias + 2 * H, count: H, Scalar.tanh)          // g
-                    activate(row + 3 * H, bias: bias + 3 * H, count: H, Scalar.sigmoid)       // o
-                    updateCell(gates: row, hidden: H, cellBefore: cPrev + r, cell: cNext + r,
-                               tanhCell: tanhC + r, output: hNext + r)
+                    let r = b &* H
+                    Scalar.cellForward(gates: at + b &* G, bias: bias, cellBefore: cPrev + r, cell: cNext + r,
+                                       tanhCell: tanhC + r, hidden: hNext + r, count: H)
                 }
             }
         }
@@ -186,17 +181,9 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
                 // da_i = dc ⊙ g ⊙ i(1−i),  da_f = dc ⊙ c_{t−1} ⊙ f(1−f),
                 // da_g = dc ⊙ i ⊙ (1−g²),  da_o = dh ⊙ tanh c_t ⊙ o(1−o);  dc ← dc ⊙ f for step t−1
                 for b in 0..<B {
-                    let row = at + b * G, drow = dat + b * G, r = b * H
-                    for j in 0..<H {
-                        let i = row[j], f = row[H + j], g = row[2 * H + j], o = row[3 * H + j]
-                        let tanhCj = tanhC[r + j], dhj = dh[r + j]
-                        let dcj = dc[r + j] + dhj * o * (1 - tanhCj * tanhCj)
-                        drow[j] = dcj * g * i * (1 - i)
-                        drow[H + j] = dcj * cPrev[r + j] * f * (1 - f)
-                        drow[2 * H + j] = dcj * i * (1 - g * g)
-                        drow[3 * H + j] = dhj * tanhCj * o * (1 - o)
-                        dc[r + j] = dcj * f
-                    }
+                    let r = b &* H
+                    Scalar.cellBackward(gates: at + b &* G, cellBefore: cPrev + r, tanhCell: tanhC + r,
+                                        hiddenGradient: dh + r, cellGradient: dc + r, gateGradients: dat + b &* G, count: H)
                 }
                 // dh_{t−1}[B × H] += da_t[B × 4H] · W_hh[4H × H]
                 if t > 0 {
@@ -221,27 +208,6 @@ public final class LSTMWorkspace<Scalar: TrainingScalar>: @unchecked Sendable {
                             alpha: 1, a: da, lda: G, b: p + layout.weightIH(k), ldb: H, beta: 0, c: dxBelow, ldc: H)
                 swap(&dhOut, &dxBelow)
             }
-        }
-    }
-
-    @inline(__always)
-    private func activate(_ x: UnsafeMutablePointer<Scalar>, bias: UnsafePointer<Scalar>, count: Int,
-                          _ function: (Scalar) -> Scalar) {
-        for j in 0..<count { x[j] = function(x[j] + bias[j]) }
-    }
-
-    /// c = f ⊙ c_{t−1} + i ⊙ g,  tanh c,  h = o ⊙ tanh c   for one sequence ([H] each).
-    @inline(__always)
-    private func updateCell(gates: UnsafeMutablePointer<Scalar>, hidden H: Int, cellBefore: UnsafeMutablePointer<Scalar>,
-                            cell: UnsafeMutablePointer<Scalar>, tanhCell: UnsafeMutablePointer<Scalar>,
-                            output: UnsafeMutablePointer<Scalar>) {
-        let i = gates, f = gates + H, g = gates + 2 * H, o = gates + 3 * H
-        for j in 0..<H {
-            let c = f[j] * cellBefore[j] + i[j] * g[j]
-            let tanhC = Scalar.tanh(c)
-            cell[j] = c
-            tanhCell[j] = tanhC
-            output[j] = o[j] * tanhC
         }
     }
 }

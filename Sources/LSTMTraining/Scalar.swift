@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import LSTMModel
 
 /// The floating-point types the training math runs in: `Float` for training, `Double` for the
 /// gradient check. Everything is row-major; the BLAS calls are OpenBLAS's CBLAS.
@@ -11,10 +12,24 @@ public protocol TrainingScalar: BinaryFloatingPoint, Sendable {
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
     /// y[n] = Aᵀ · x for A [m×n] row-major, x [m] (sums the rows of A when x is all ones).
     static func gemvTransposed(m: Int, n: Int, a: UnsafePointer<Self>, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
-    /// Logistic sigmoid 1 / (1 + e^-x).
-    static func sigmoid(_ x: Self) -> Self
-    static func tanh(_ x: Self) -> Self
+    /// e^x (the softmax; a few calls per sequence, so libm).
     static func exp(_ x: Self) -> Self
+    /// The pointwise part of one LSTM step for one sequence, from the pre-activations a [4H]
+    /// (gate blocks i f g o, without bias) in `gates`:
+    ///     gates ← i = σ(a_i + b_i), f = σ(a_f + b_f), g = tanh(a_g + b_g), o = σ(a_o + b_o)
+    ///     cell = f ⊙ cellBefore + i ⊙ g,   tanhCell = tanh(cell),   hidden = o ⊙ tanhCell   [H] each
+    static func cellForward(gates: UnsafeMutablePointer<Self>, bias: UnsafePointer<Self>,
+                            cellBefore: UnsafePointer<Self>, cell: UnsafeMutablePointer<Self>,
+                            tanhCell: UnsafeMutablePointer<Self>, hidden: UnsafeMutablePointer<Self>, count: Int)
+    /// Backpropagation through `cellForward` for one sequence, with the activated `gates` [4H] it
+    /// left, dh = dL/dh_t and, in `cellGradient`, the dL/dc_t that flows back from step t+1 ([H] each):
+    ///     dc = cellGradient + dh ⊙ o ⊙ (1 − tanh²c)
+    ///     gateGradients [4H] ← da_i = dc ⊙ g ⊙ i(1−i),  da_f = dc ⊙ cellBefore ⊙ f(1−f),
+    ///                          da_g = dc ⊙ i ⊙ (1−g²),  da_o = dh ⊙ tanh c ⊙ o(1−o)
+    ///     cellGradient ← dc ⊙ f   (dL/dc_{t−1})
+    static func cellBackward(gates: UnsafePointer<Self>, cellBefore: UnsafePointer<Self>, tanhCell: UnsafePointer<Self>,
+                             hiddenGradient: UnsafePointer<Self>, cellGradient: UnsafeMutablePointer<Self>,
+                             gateGradients: UnsafeMutablePointer<Self>, count: Int)
 }
 
 @inline(__always)
@@ -36,32 +51,82 @@ extension Float: TrainingScalar {
         cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), 1, a, Int32(n), x, 1, 0, y, 1)
     }
 
-    /// A branch-free e^x (Cephes polynomial, ~2 ulp on the clamped range) that the compiler can
-    /// vectorise; glibc's expf/tanhf are calls, which keep the gate loops scalar.
     @inline(__always)
-    public static func exp(_ x: Float) -> Float {
-        let clamped = Swift.min(Swift.max(x, -87.0), 88.0)
-        // n = round(x / ln 2) through the 1.5·2²³ trick (no rounding call, no trap on conversion).
-        let shifted = clamped * 1.44269504 + 12582912.0
-        let n = shifted - 12582912.0
-        let exponent = Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000
-        let r = clamped - n * 0.693359375 + n * 2.12194440e-4
-        var p: Float = 1.9875691500e-4
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        let y = p * r * r + r + 1
-        return y * Float(bitPattern: UInt32(bitPattern: (exponent &+ 127) &<< 23))
+    public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
+
+    /// Explicit SIMD4 (packed SSE) with LSTMModel's rational `fastTanh` (within 3.5e-7 of tanh),
+    /// σ(x) = ½ + ½·tanh(x/2). The tail of H mod 4 goes through the same code in lane 0.
+    @inline(__always)
+    public static func cellForward(gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>,
+                                   cellBefore: UnsafePointer<Float>, cell: UnsafeMutablePointer<Float>,
+                                   tanhCell: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, count h: Int) {
+        let half = SIMD4<Float>(repeating: 0.5)
+        let i = gates, f = gates + h, g = gates + 2 * h, o = gates + 3 * h
+        let bi = bias, bf = bias + h, bg = bias + 2 * h, bo = bias + 3 * h
+        @inline(__always)
+        func block(_ j: Int, _ lanes: Int) {
+            let ai = load(i + j, lanes) + load(bi + j, lanes), af = load(f + j, lanes) + load(bf + j, lanes)
+            let ag = load(g + j, lanes) + load(bg + j, lanes), ao = load(o + j, lanes) + load(bo + j, lanes)
+            let si = half + half * fastTanh(half * ai), sf = half + half * fastTanh(half * af)
+            let tg = fastTanh(ag), so = half + half * fastTanh(half * ao)
+            let c = sf * load(cellBefore + j, lanes) + si * tg
+            let tc = fastTanh(c)
+            store(si, i + j, lanes)
+            store(sf, f + j, lanes)
+            store(tg, g + j, lanes)
+            store(so, o + j, lanes)
+            store(c, cell + j, lanes)
+            store(tc, tanhCell + j, lanes)
+            store(so * tc, hidden + j, lanes)
+        }
+        var j = 0
+        while j &+ 4 <= h { block(j, 4); j &+= 4 }
+        while j < h { block(j, 1); j &+= 1 }
     }
 
+    /// Explicit SIMD4, same operation order as the Double version; tail in lane 0.
     @inline(__always)
-    public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+    public static func cellBackward(gates: UnsafePointer<Float>, cellBefore: UnsafePointer<Float>, tanhCell: UnsafePointer<Float>,
+                                    hiddenGradient: UnsafePointer<Float>, cellGradient: UnsafeMutablePointer<Float>,
+                                    gateGradients: UnsafeMutablePointer<Float>, count h: Int) {
+        let one = SIMD4<Float>(repeating: 1)
+        @inline(__always)
+        func block(_ j: Int, _ lanes: Int) {
+            let i = load(gates + j, lanes), f = load(gates + h + j, lanes)
+            let g = load(gates + 2 * h + j, lanes), o = load(gates + 3 * h + j, lanes)
+            let tc = load(tanhCell + j, lanes), dh = load(hiddenGradient + j, lanes)
+            let dc = load(cellGradient + j, lanes) + dh * o * (one - tc * tc)
+            store(dc * g * i * (one - i), gateGradients + j, lanes)
+            store(dc * load(cellBefore + j, lanes) * f * (one - f), gateGradients + h + j, lanes)
+            store(dc * i * (one - g * g), gateGradients + 2 * h + j, lanes)
+            store(dh * tc * o * (one - o), gateGradients + 3 * h + j, lanes)
+            store(dc * f, cellGradient + j, lanes)
+        }
+        var j = 0
+        while j &+ 4 <= h { block(j, 4); j &+= 4 }
+        while j < h { block(j, 1); j &+= 1 }
+    }
+}
 
-    /// tanh x = 1 − 2 / (e^{2x} + 1): exact at both tails, absolute error ~1e-7 near 0.
-    @inline(__always)
-    public static func tanh(_ x: Float) -> Float { 1 - 2 / (exp(2 * x) + 1) }
+/// Four floats from `pointer` (unaligned), or one in lane 0 (zeros elsewhere) for a tail.
+@inline(__always)
+private func load(_ pointer: UnsafePointer<Float>, _ lanes: Int) -> SIMD4<Float> {
+    lanes == 4 ? UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Float>.self) : SIMD4(pointer.pointee, 0, 0, 0)
+}
+
+@inline(__always)
+private func load(_ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) -> SIMD4<Float> {
+    load(UnsafePointer(pointer), lanes)
+}
+
+/// Stores four lanes, or lane 0 only for a tail.
+@inline(__always)
+private func store(_ value: SIMD4<Float>, _ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    if lanes == 4 {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<Float>.self)
+    } else {
+        pointer.pointee = value[0]
+    }
 }
 
 extension Double: TrainingScalar {
@@ -78,7 +143,37 @@ extension Double: TrainingScalar {
         cblas_dgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), 1, a, Int32(n), x, 1, 0, y, 1)
     }
 
-    public static func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
-    public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
     public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
+
+    /// Exact (libm) activations: the gradient check runs in Double.
+    public static func cellForward(gates: UnsafeMutablePointer<Double>, bias: UnsafePointer<Double>,
+                                   cellBefore: UnsafePointer<Double>, cell: UnsafeMutablePointer<Double>,
+                                   tanhCell: UnsafeMutablePointer<Double>, hidden: UnsafeMutablePointer<Double>, count h: Int) {
+        func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+        let i = gates, f = gates + h, g = gates + 2 * h, o = gates + 3 * h
+        for j in 0..<h {
+            i[j] = sigmoid(i[j] + bias[j])
+            f[j] = sigmoid(f[j] + bias[h + j])
+            g[j] = Foundation.tanh(g[j] + bias[2 * h + j])
+            o[j] = sigmoid(o[j] + bias[3 * h + j])
+            cell[j] = f[j] * cellBefore[j] + i[j] * g[j]
+            tanhCell[j] = Foundation.tanh(cell[j])
+            hidden[j] = o[j] * tanhCell[j]
+        }
+    }
+
+    public static func cellBackward(gates: UnsafePointer<Double>, cellBefore: UnsafePointer<Double>, tanhCell: UnsafePointer<Double>,
+                                    hiddenGradient: UnsafePointer<Double>, cellGradient: UnsafeMutablePointer<Double>,
+                                    gateGradients: UnsafeMutablePointer<Double>, count h: Int) {
+        for j in 0..<h {
+            let i = gates[j], f = gates[h + j], g = gates[2 * h + j], o = gates[3 * h + j]
+            let tc = tanhCell[j], dh = hiddenGradient[j]
+            let dc = cellGradient[j] + dh * o * (1 - tc * tc)
+            gateGradients[j] = dc * g * i * (1 - i)
+            gateGradients[h + j] = dc * cellBefore[j] * f * (1 - f)
+            gateGradients[2 * h + j] = dc * i * (1 - g * g)
+            gateGradients[3 * h + j] = dh * tc * o * (1 - o)
+            cellGradient[j] = dc * f
+        }
+    }
 }

@@ -84,16 +84,52 @@ private struct TinyProblem {
     }
 }
 
-/// The Float activations are polynomial approximations (vectorisable); compare with libm.
-@Test func fastFloatActivationsAreAccurate() {
-    var worstExp = 0.0, worstSigmoid = 0.0, worstTanh = 0.0
-    for step in -4000...4000 {
-        let x = Double(step) / 100  // −40 … 40
-        worstExp = max(worstExp, abs(Double(Float.exp(Float(x / 2))) / Foundation.exp(Double(Float(x / 2))) - 1))
-        worstSigmoid = max(worstSigmoid, abs(Double(Float.sigmoid(Float(x))) - 1 / (1 + Foundation.exp(-Double(Float(x))))))
-        worstTanh = max(worstTanh, abs(Double(Float.tanh(Float(x))) - Foundation.tanh(Double(Float(x)))))
+/// The Float cell kernels (SIMD4, rational tanh) against the exact Double ones, element by element,
+/// with H = 7 (a SIMD block and a 3-element tail) and pre-activations over ±40 (saturated gates too).
+@Test func floatCellKernelsAgreeWithDoubleKernels() {
+    let h = 7, trials = 200
+    var generator = Xoshiro256(seed: 5)
+    var worstForward = 0.0, worstBackward = 0.0
+    for _ in 0..<trials {
+        let preactivations = (0..<(4 * h)).map { _ in Double(Float(generator.uniform(-40, 40))) }
+        let bias = (0..<(4 * h)).map { _ in Double(Float(generator.uniform(-1, 1))) }
+        let cellBefore = (0..<h).map { _ in Double(Float(generator.uniform(-3, 3))) }
+        let hiddenGradient = (0..<h).map { _ in Double(Float(generator.uniform(-1, 1))) }
+        let cellGradient = (0..<h).map { _ in Double(Float(generator.uniform(-1, 1))) }
+        let exact = CellBuffers<Double>(gates: preactivations, cellGradient: cellGradient)
+        let fast = CellBuffers<Float>(gates: preactivations.map(Float.init), cellGradient: cellGradient.map(Float.init))
+        exact.run(bias: bias, cellBefore: cellBefore, hiddenGradient: hiddenGradient, count: h)
+        fast.run(bias: bias.map(Float.init), cellBefore: cellBefore.map(Float.init),
+                 hiddenGradient: hiddenGradient.map(Float.init), count: h)
+        for (a, b) in zip(exact.forwardOutputs, fast.forwardOutputs) { worstForward = max(worstForward, abs(a - Double(b))) }
+        for (a, b) in zip(exact.backwardOutputs, fast.backwardOutputs) { worstBackward = max(worstBackward, abs(a - Double(b))) }
     }
-    #expect(worstExp < 5e-7, "exp relative error \(worstExp)")
-    #expect(worstSigmoid < 2e-7, "sigmoid absolute error \(worstSigmoid)")
-    #expect(worstTanh < 5e-7, "tanh absolute error \(worstTanh)")
+    // tanh within 3.5e-7; |c| ≤ 4 and a few roundings of Float on top.
+    #expect(worstForward < 2e-6, "forward absolute error \(worstForward)")
+    #expect(worstBackward < 2e-6, "backward absolute error \(worstBackward)")
+    #expect(worstForward > 0, "the Float kernel should not be the Double one")
+}
+
+/// One sequence's buffers for `cellForward` followed by `cellBackward`.
+private final class CellBuffers<Scalar: TrainingScalar> {
+    var gates: [Scalar], cell: [Scalar], tanhCell: [Scalar], hidden: [Scalar], cellGradient: [Scalar], gateGradients: [Scalar]
+
+    init(gates: [Scalar], cellGradient: [Scalar]) {
+        self.gates = gates
+        self.cellGradient = cellGradient
+        cell = [Scalar](repeating: 0, count: cellGradient.count)
+        tanhCell = cell
+        hidden = cell
+        gateGradients = [Scalar](repeating: 0, count: gates.count)
+    }
+
+    func run(bias: [Scalar], cellBefore: [Scalar], hiddenGradient: [Scalar], count h: Int) {
+        Scalar.cellForward(gates: &gates, bias: bias, cellBefore: cellBefore, cell: &cell, tanhCell: &tanhCell,
+                           hidden: &hidden, count: h)
+        Scalar.cellBackward(gates: gates, cellBefore: cellBefore, tanhCell: tanhCell, hiddenGradient: hiddenGradient,
+                            cellGradient: &cellGradient, gateGradients: &gateGradients, count: h)
+    }
+
+    var forwardOutputs: [Double] { (gates + cell + tanhCell + hidden).map { Double($0) } }
+    var backwardOutputs: [Double] { (gateGradients + cellGradient).map { Double($0) } }
 }
