@@ -157,6 +157,7 @@ final class ServingLoop {
         if now &- lastHousekeeping > 1_000_000_000 {
             lastHousekeeping = now
             evictIdleStreams(now: now)
+            forgetUnusedModels()
             reportStatus(now: now)
         }
         if let snapshots, configuration.snapshotIntervalSeconds > 0,
@@ -327,6 +328,7 @@ final class ServingLoop {
             try engine.replaceModel(with: loaded.model)
             current = loaded
             models[loaded.model.sha256] = loaded
+            forgetUnusedModels()
             channels.modelChanged(loaded.model)
             logger.notice("model reloaded", metadata: ["model": "\(target)", "sha256": "\(loaded.model.sha256.prefix(16))"])
             return .success(loaded)
@@ -415,6 +417,14 @@ final class ServingLoop {
             sequenceLength: model.metadata.sequenceLength, inputScale: model.metadata.inputScale,
             labels: model.metadata.labels, loadedAt: ISO8601DateFormatter().string(from: loaded.loadedAt),
             liveStreams: live)
+    }
+
+    /// Drops the bookkeeping of models the engine has released (their last stream ended), so that
+    /// reloads do not accumulate models in memory.
+    private func forgetUnusedModels() {
+        guard models.count > 1 else { return }
+        let inService = Set(engine.modelsInService.map(\.model.sha256))
+        models = models.filter { inService.contains($0.key) }
     }
 
     private func previousModels() -> [ModelInfo] {
