@@ -309,6 +309,7 @@ final class ServingLoop {
     private func handle(_ request: Daemon.Request) {
         switch request {
         case .stop:
+            guard !stopping else { return }
             logger.info("stop requested", metadata: ["live_streams": "\(engine.liveStreamCount)"])
             channels.notify { try $0.stopping() }
             stopping = true

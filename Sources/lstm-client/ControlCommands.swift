@@ -94,7 +94,7 @@ struct Status: ParsableCommand {
         let shape = model.shape
         return aligned([
             ("sha256", model.sha256),
-            ("path", model.path ?? "(built in memory)"),
+            ("path", model.path ?? "(the model embedded in lstmd)"),
             ("shape", "input \(shape.inputSize), hidden \(shape.hiddenSize), layers \(shape.layers), classes \(shape.classes)"),
             ("sequence", model.sequenceLength.map { "\($0) rows" } ?? "ends on LAST"),
             ("input scale", "\(model.inputScale)"),
