@@ -49,7 +49,7 @@ struct LSTMDaemonCommand: ParsableCommand {
     @Option(name: .customLong("batch-delay-us"), help: ArgumentHelp("Microseconds to wait for more rows before a step that is not full; 0 steps at once, for the lowest latency. (default: 0)", valueName: "us"))
     var batchDelayUs: Int?
 
-    @Option(name: .customLong("busy-poll-us"), help: ArgumentHelp("Microseconds to keep polling without sleeping after a message arrived: lower latency for a lone stream at the cost of a busy core. (default: 0, off)", valueName: "us"))
+    @Option(name: .customLong("busy-poll-us"), help: ArgumentHelp("Microseconds to keep polling without sleeping after a message arrived: lower latency for a lone stream, for at most that much busy CPU per message; 0 always sleeps. (default: 100)", valueName: "us"))
     var busyPollUs: Int?
 
     @Option(help: ArgumentHelp("Most live streams; a new stream beyond it is refused with a 'capacity' error. (default: 100000)", valueName: "n"))
