@@ -216,15 +216,19 @@ final class ServingLoop {
             case .row:
                 let model = current.model
                 try message.decodeRow(inputSize: model.shape.inputSize, inputScale: model.metadata.inputScale, into: row)
+                // Row 0 binds a stream to its ROUTER peer; so does any row of a stream not bound
+                // yet, e.g. one restored from a snapshot whose client reconnected. Binding first lets
+                // a repeated prediction reach the peer too.
+                let binds = peer != nil && (index == 0 || results?.peer(of: stream.string) == nil)
+                if binds, let peer { results?.bind(stream.string, to: peer) }
                 do {
                     try engine.submitRow(stream: stream.string, index: Int(index), values: UnsafeBufferPointer(row),
                                          isLast: message.header.flags.contains(.last), now: monotonicNanoseconds(),
                                          repeated: publish)
                 } catch {
-                    if error.code == .gap { results?.unbind(stream.string) }
+                    if binds || error.code == .gap { results?.unbind(stream.string) }
                     throw WireError(error.wireCode, error.description, streamID: stream, row: index)
                 }
-                if index == 0, let peer { results?.bind(stream.string, to: peer) }
             }
         } catch {
             deliverError(error, to: peer)

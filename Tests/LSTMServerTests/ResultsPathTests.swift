@@ -80,4 +80,28 @@ final class ResultsClient {
         #expect(nextRow.count == 100 && nextRow.values.allSatisfy { $0 == 28 }, "all 2,800 predictions arrived")
         #expect(daemon.stop() == 0)
     }
+
+    @Test func aRestoredStreamIsBoundAgainToTheDealerThatContinuesIt() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (model, path) = try writeTestModel(in: directory)
+        let arguments = ["--model", path, "--state-dir", directory.appendingPathComponent("state").path]
+        var daemon = try DaemonProcess(arguments: arguments, directory: directory)
+        let client = try ResultsClient(daemon)
+        let digit = try fixtureDigits(1).image(at: 0)
+        for r in 0..<10 {
+            try client.send(try row(r, of: "resumed", pixels: digit))
+            #expect(try client.receive(timeoutMilliseconds: 5000).map { Int($0.header.row) } == r)
+        }
+        #expect(daemon.stop() == 0)
+        daemon = try DaemonProcess(arguments: arguments, directory: directory)
+        var final: Received?
+        for r in 10..<28 {
+            try client.send(try row(r, of: "resumed", pixels: digit))
+            let answer = try #require(try client.receive(timeoutMilliseconds: 5000), "row \(r) answered on the DEALER")
+            #expect(Int(answer.header.row) == r)
+            if answer.header.kind == .final { final = answer }
+        }
+        #expect(final?.probabilities == offlineRun(model, pixels: digit).last!)
+        #expect(daemon.stop() == 0)
+    }
 }
