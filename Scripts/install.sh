@@ -21,7 +21,8 @@ usage: Scripts/install.sh [options]
 
 The config goes to /etc/lstmd/lstmd.toml and is never overwritten. Without --no-build the binaries
 are built with `swift build -c release --static-swift-stdlib`, so they need only libzmq5,
-libopenblas0 and zlib1g at run time, not the Swift toolchain.
+libopenblas0 and zlib1g at run time, not the Swift toolchain, and for this machine's CPU
+(-target-cpu native); set TARGET_CPU=x86-64 for binaries that run on any x86-64 machine.
 EOF
 }
 
@@ -47,8 +48,9 @@ esac
 destdir="${destdir%/}"
 
 if [ "$build" = 1 ]; then
-    (cd "$root" && swift build -c release --static-swift-stdlib)
-    build_dir="$(cd "$root" && swift build -c release --static-swift-stdlib --show-bin-path)"
+    release=(-c release --static-swift-stdlib -Xswiftc -target-cpu -Xswiftc "${TARGET_CPU:-native}")
+    (cd "$root" && swift build "${release[@]}")
+    build_dir="$(cd "$root" && swift build "${release[@]}" --show-bin-path)"
 elif [ -z "$build_dir" ]; then
     build_dir="$root/.build/release"
 fi

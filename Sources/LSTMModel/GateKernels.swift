@@ -1,49 +1,72 @@
 // Pointwise kernels of LSTMStepper: gate activations, cell update, softmax.
 //
 // Strictly per element (each output depends only on the same element of its inputs), so a stream's
-// bits never depend on what it is batched with. Explicit SIMD4 with separate multiplies and adds:
-// on baseline x86-64 that is packed SSE (mulps/addps/divps/minps/maxps); `addingProduct` would
-// become per-lane fmaf calls. Tails shorter than 4 go through the same SIMD4 code in lane 0, so
-// every element gets the same operations in the same order.
+// bits never depend on what it is batched with. Vectors of 16 floats with separate multiplies and
+// adds (no fused multiply-add), so every build computes the same bits: on baseline x86-64 each
+// operation is four packed SSE instructions, built for the machine's CPU (README: "Release build")
+// one AVX-512 or two AVX2 instructions, about twice as fast. A tail shorter than 16 goes through the
+// same code in a partly filled vector, so every element gets the same operations.
+
+/// The vector type of the pointwise kernels (here and in the trainer).
+public typealias GateVector = SIMD16<Float>
 
 /// tanh(x) as a [9/8] rational minimax fitted on [0, 9] (odd numerator, even denominator),
 /// clamped to ±9 where tanh rounds to 1: within 3.5e-7 of tanh (absolute) in float arithmetic, and
-/// relatively accurate near 0. Estrin's scheme: shorter dependency chains than Horner's.
+/// relatively accurate near 0. Horner's scheme: fewest instructions; the dependency chains of the
+/// four (SSE) or one (AVX-512) vectors and of neighbouring calls overlap in the CPU.
 /// Public and inlinable so that the trainer (LSTMTraining) activates its Float gates with this same
 /// kernel, inlined into its loops.
 @inlinable @inline(__always)
-public func fastTanh(_ v: SIMD4<Float>) -> SIMD4<Float> {
-    let bound = SIMD4<Float>(repeating: 9)
+public func fastTanh(_ v: GateVector) -> GateVector {
+    let bound = GateVector(repeating: 9)
     var x = v
     x.replace(with: bound, where: x .> bound)
     x.replace(with: -bound, where: x .< -bound)
-    let y = x * x, y2 = y * y, y4 = y2 * y2
+    let y = x * x
     // p = x·(a0 + a1 y + a2 y² + a3 y³ + a4 y⁴), q = 1 + b1 y + b2 y² + b3 y³ + b4 y⁴ with y = x².
-    let p = x * ((y * 0.133_731_89 + 0.999_999_88) + y2 * (y * 2.047_163_8e-05 + 0.003_486_570_4)
-                 + y4 * 1.318_395_1e-08)
-    let q = (y * 0.467_064_86 + 1) + y2 * (y * 3.271_366_6e-04 + 0.025_841_936) + y4 * 7.702_552_7e-07
+    let p = x * ((((y * 1.318_395_1e-08 + 2.047_163_8e-05) * y + 0.003_486_570_4) * y + 0.133_731_89) * y
+                 + 0.999_999_88)
+    let q = (((y * 7.702_552_7e-07 + 3.271_366_6e-04) * y + 0.025_841_936) * y + 0.467_064_86) * y + 1
     return p / q
 }
 
-@inline(__always)
-private func load4(_ pointer: UnsafePointer<Float>) -> SIMD4<Float> {
-    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Float>.self)
+/// Loads `lanes` floats (1...16) into the first lanes; the others are zero.
+@inlinable @inline(__always)
+public func loadGateVector(_ pointer: UnsafePointer<Float>, lanes: Int) -> GateVector {
+    if lanes == GateVector.scalarCount { return UnsafeRawPointer(pointer).loadUnaligned(as: GateVector.self) }
+    var value = GateVector()
+    for lane in 0..<lanes { value[lane] = pointer[lane] }
+    return value
 }
 
-@inline(__always)
-private func store4(_ value: SIMD4<Float>, _ pointer: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<Float>.self)
+/// Stores the first `lanes` lanes (1...16).
+@inlinable @inline(__always)
+public func storeGateVector(_ value: GateVector, _ pointer: UnsafeMutablePointer<Float>, lanes: Int) {
+    if lanes == GateVector.scalarCount {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: GateVector.self)
+    } else {
+        for lane in 0..<lanes { pointer[lane] = value[lane] }
+    }
 }
 
-/// gate[j] = tanh(gate[j] + bias[j]) for the 4H gate values of one stream (4H is a multiple of 4).
+/// Calls `body(j, lanes)` over 0..<count: whole vectors (lanes 16), then one partial vector for the
+/// last count mod 16 elements (lanes independent, so they get the same bits as in a whole one).
+@inlinable @inline(__always)
+public func forEachGateVector(count: Int, _ body: (_ offset: Int, _ lanes: Int) -> Void) {
+    let width = GateVector.scalarCount
+    var j = 0
+    while j &+ width <= count { body(j, width); j &+= width }
+    if j < count { body(j, count &- j) }
+}
+
+/// gate[j] = tanh(gate[j] + bias[j]) for the 4H gate values of one stream.
 /// The i, f, o blocks hold half their pre-activations, so their σ is ½ + ½·tanh (see `updateCell`).
 /// A pass of its own: iterations are independent, so the CPU overlaps their long dependency chains.
 @inline(__always)
 func activateGates(_ gate: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, count: Int) {
-    var j = 0
-    while j < count {
-        store4(fastTanh(load4(gate + j) + load4(bias + j)), gate + j)
-        j &+= 4
+    forEachGateVector(count: count) { j, lanes in
+        let activated = fastTanh(loadGateVector(gate + j, lanes: lanes) + loadGateVector(bias + j, lanes: lanes))
+        storeGateVector(activated, gate + j, lanes: lanes)
     }
 }
 
@@ -52,30 +75,16 @@ func activateGates(_ gate: UnsafeMutablePointer<Float>, bias: UnsafePointer<Floa
 @inline(__always)
 func updateCell(gates: UnsafePointer<Float>, hidden: UnsafeMutablePointer<Float>,
                 cell: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, count h: Int) {
-    let half = SIMD4<Float>(repeating: 0.5)
-    @inline(__always)
-    func cellStep(_ i: SIMD4<Float>, _ f: SIMD4<Float>, _ g: SIMD4<Float>, _ o: SIMD4<Float>,
-                  _ c: SIMD4<Float>) -> (cell: SIMD4<Float>, hidden: SIMD4<Float>) {
-        let newCell = (half + half * f) * c + (half + half * i) * g
-        return (newCell, (half + half * o) * fastTanh(newCell))
-    }
+    let half = GateVector(repeating: 0.5)
     let forget = gates + h, candidate = gates + 2 * h, outputGate = gates + 3 * h
-    var j = 0
-    while j &+ 4 <= h {
-        let (c, value) = cellStep(load4(gates + j), load4(forget + j), load4(candidate + j),
-                                  load4(outputGate + j), load4(cell + j))
-        store4(c, cell + j)
-        store4(value, hidden + j)
-        store4(value, output + j)
-        j &+= 4
-    }
-    while j < h {
-        let (c, value) = cellStep(SIMD4(gates[j], 0, 0, 0), SIMD4(forget[j], 0, 0, 0), SIMD4(candidate[j], 0, 0, 0),
-                                  SIMD4(outputGate[j], 0, 0, 0), SIMD4(cell[j], 0, 0, 0))
-        cell[j] = c[0]
-        hidden[j] = value[0]
-        output[j] = value[0]
-        j &+= 1
+    forEachGateVector(count: h) { j, lanes in
+        let i = loadGateVector(gates + j, lanes: lanes), f = loadGateVector(forget + j, lanes: lanes)
+        let g = loadGateVector(candidate + j, lanes: lanes), o = loadGateVector(outputGate + j, lanes: lanes)
+        let newCell = (half + half * f) * loadGateVector(cell + j, lanes: lanes) + (half + half * i) * g
+        let value = (half + half * o) * fastTanh(newCell)
+        storeGateVector(newCell, cell + j, lanes: lanes)
+        storeGateVector(value, hidden + j, lanes: lanes)
+        storeGateVector(value, output + j, lanes: lanes)
     }
 }
 

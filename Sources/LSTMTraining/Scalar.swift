@@ -54,13 +54,13 @@ extension Float: TrainingScalar {
     @inline(__always)
     public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
 
-    /// Explicit SIMD4 (packed SSE) with LSTMModel's rational `fastTanh` (within 3.5e-7 of tanh),
-    /// σ(x) = ½ + ½·tanh(x/2). The tail of H mod 4 goes through the same code in lane 0.
+    /// Explicit 16-float vectors (`GateVector`) with LSTMModel's rational `fastTanh` (within 3.5e-7
+    /// of tanh), σ(x) = ½ + ½·tanh(x/2). The tail of H mod 16 goes through the same code in a partly filled vector.
     @inline(__always)
     public static func cellForward(gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>,
                                    cellBefore: UnsafePointer<Float>, cell: UnsafeMutablePointer<Float>,
                                    tanhCell: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, count h: Int) {
-        let half = SIMD4<Float>(repeating: 0.5)
+        let half = GateVector(repeating: 0.5)
         let i = gates, f = gates + h, g = gates + 2 * h, o = gates + 3 * h
         let bi = bias, bf = bias + h, bg = bias + 2 * h, bo = bias + 3 * h
         @inline(__always)
@@ -79,17 +79,15 @@ extension Float: TrainingScalar {
             store(tc, tanhCell + j, lanes)
             store(so * tc, hidden + j, lanes)
         }
-        var j = 0
-        while j &+ 4 <= h { block(j, 4); j &+= 4 }
-        while j < h { block(j, 1); j &+= 1 }
+        forEachGateVector(count: h, block)
     }
 
-    /// Explicit SIMD4, same operation order as the Double version; tail in lane 0.
+    /// Explicit `GateVector`s, same operation order as the Double version.
     @inline(__always)
     public static func cellBackward(gates: UnsafePointer<Float>, cellBefore: UnsafePointer<Float>, tanhCell: UnsafePointer<Float>,
                                     hiddenGradient: UnsafePointer<Float>, cellGradient: UnsafeMutablePointer<Float>,
                                     gateGradients: UnsafeMutablePointer<Float>, count h: Int) {
-        let one = SIMD4<Float>(repeating: 1)
+        let one = GateVector(repeating: 1)
         @inline(__always)
         func block(_ j: Int, _ lanes: Int) {
             let i = load(gates + j, lanes), f = load(gates + h + j, lanes)
@@ -102,31 +100,24 @@ extension Float: TrainingScalar {
             store(dh * tc * o * (one - o), gateGradients + 3 * h + j, lanes)
             store(dc * f, cellGradient + j, lanes)
         }
-        var j = 0
-        while j &+ 4 <= h { block(j, 4); j &+= 4 }
-        while j < h { block(j, 1); j &+= 1 }
+        forEachGateVector(count: h, block)
     }
 }
 
-/// Four floats from `pointer` (unaligned), or one in lane 0 (zeros elsewhere) for a tail.
+/// LSTMModel's vector load and store, named shortly for the cell loops above.
 @inline(__always)
-private func load(_ pointer: UnsafePointer<Float>, _ lanes: Int) -> SIMD4<Float> {
-    lanes == 4 ? UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Float>.self) : SIMD4(pointer.pointee, 0, 0, 0)
+private func load(_ pointer: UnsafePointer<Float>, _ lanes: Int) -> GateVector {
+    loadGateVector(pointer, lanes: lanes)
 }
 
 @inline(__always)
-private func load(_ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) -> SIMD4<Float> {
-    load(UnsafePointer(pointer), lanes)
+private func load(_ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) -> GateVector {
+    loadGateVector(pointer, lanes: lanes)
 }
 
-/// Stores four lanes, or lane 0 only for a tail.
 @inline(__always)
-private func store(_ value: SIMD4<Float>, _ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) {
-    if lanes == 4 {
-        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<Float>.self)
-    } else {
-        pointer.pointee = value[0]
-    }
+private func store(_ value: GateVector, _ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    storeGateVector(value, pointer, lanes: lanes)
 }
 
 extension Double: TrainingScalar {
