@@ -52,10 +52,15 @@ public struct PredictionHeader: Sendable, Hashable, CustomStringConvertible {
 
     /// Decodes frame 2 of a prediction. Checks size, version and kind; the reserved byte is ignored.
     public init(bytes: [UInt8]) throws(WireError) {
+        self = try withRawBytes(bytes) { (raw) throws(WireError) in try PredictionHeader(bytes: raw) }
+    }
+
+    /// Decodes frame 2 of a prediction in place; same checks as `init(bytes: [UInt8])`.
+    public init(bytes: UnsafeRawBufferPointer) throws(WireError) {
         guard bytes.count == Self.size else {
             throw WireError(.badHeaderSize, "prediction header is \(bytes.count) bytes; it must be \(Self.size)")
         }
-        let row = bytes.withUnsafeBytes { readLittleEndianUInt32($0, at: 4) }
+        let row = readLittleEndianUInt32(bytes, at: 4)
         guard bytes[0] == ProtocolVersion.current else {
             throw WireError(.badVersion, "prediction has protocol version \(bytes[0]); this client speaks version \(ProtocolVersion.current)", row: row)
         }
@@ -126,35 +131,68 @@ public struct PredictionMessage: Sendable, Equatable {
     /// Decodes a received prediction (SUB or DEALER). Checks frame count, topic, header, then
     /// that the body matches the kind (`bad_body` otherwise).
     public init(frames: [[UInt8]]) throws(WireError) {
-        guard frames.count == 3 else {
-            throw WireError(.badFrameCount, "prediction message has \(frames.count) frames; it must have 3")
-        }
-        if frames[0].elementsEqual(errorsTopic.utf8) {
-            topic = .errors
-        } else {
-            do { topic = .stream(try StreamID(bytes: frames[0])) } catch {
-                throw WireError(.badStreamID, "prediction topic: \(error.description)")
+        let decoded = try withUnsafeFrames(frames) { (raw) throws(WireError) in
+            let view = try decodePrediction(frames: raw[...])
+            let body: PredictionBody = switch view.header.kind {
+            case .partial, .final: .probabilities(view.probabilities)
+            case .error: .error(try view.errorBody())
             }
+            return (view.streamID, view.header, body)
         }
-        let streamID: StreamID? = if case .stream(let id) = topic { id } else { nil }
-        do { header = try PredictionHeader(bytes: frames[1]) } catch {
-            throw WireError(error.code, error.message, streamID: streamID, row: error.row)
-        }
-        let body = frames[2]
-        switch header.kind {
-        case .partial, .final:
-            guard body.count % 4 == 0 else {
-                throw WireError(.badBody, "\(header.kind) body is \(body.count) bytes, not a whole number of float32 values", streamID: streamID, row: header.row)
-            }
-            self.body = .probabilities(body.withUnsafeBytes { raw in
-                (0..<body.count / 4).map { Float(bitPattern: readLittleEndianUInt32(raw, at: 4 * $0)) }
-            })
-        case .error:
-            do { self.body = .error(try ErrorBody(jsonBytes: body)) } catch {
-                throw WireError(error.code, error.message, streamID: streamID, row: header.row)
-            }
+        topic = decoded.0.map { .stream($0) } ?? .errors
+        header = decoded.1
+        body = decoded.2
+    }
+}
+
+/// A received prediction read in place from its frames: what a client's hot loop needs, with no
+/// copy and no allocation (but the stream id's string for ids over 15 bytes). Valid only while
+/// the buffers it was decoded from are.
+public struct PredictionView {
+    /// The topic's stream, nil for `$errors`.
+    public var streamID: StreamID?
+    public var header: PredictionHeader
+    /// Frame 3: float32 LE probabilities (a whole number of values) or an ERROR's JSON.
+    public var body: UnsafeRawBufferPointer
+
+    /// The probabilities of a PARTIAL or FINAL.
+    public var probabilities: [Float] {
+        (0..<body.count / 4).map { Float(bitPattern: readLittleEndianUInt32(body, at: 4 * $0)) }
+    }
+
+    /// The body of an ERROR; `bad_body` when it is not the JSON object the spec gives.
+    public func errorBody() throws(WireError) -> ErrorBody {
+        do { return try ErrorBody(jsonBytes: Array(body)) } catch {
+            throw WireError(error.code, error.message, streamID: streamID, row: header.row)
         }
     }
+}
+
+/// Decodes a received prediction from its frame buffers without copying. Checks frame count,
+/// topic, header, and for PARTIAL and FINAL that the body is whole float32 values (`bad_body`);
+/// an ERROR's JSON is checked by `errorBody()`.
+public func decodePrediction(frames: ArraySlice<UnsafeRawBufferPointer>) throws(WireError) -> PredictionView {
+    guard frames.count == 3 else {
+        throw WireError(.badFrameCount, "prediction message has \(frames.count) frames; it must have 3")
+    }
+    let start = frames.startIndex
+    let topic = frames[start]
+    var streamID: StreamID?
+    if !topic.elementsEqual(errorsTopic.utf8) {
+        do { streamID = try StreamID(bytes: topic) } catch {
+            throw WireError(.badStreamID, "prediction topic: \(error.description)")
+        }
+    }
+    let header: PredictionHeader
+    do { header = try PredictionHeader(bytes: frames[start + 1]) } catch {
+        throw WireError(error.code, error.message, streamID: streamID, row: error.row)
+    }
+    let body = frames[start + 2]
+    if header.kind != .error && body.count % 4 != 0 {
+        throw WireError(.badBody, "\(header.kind) body is \(body.count) bytes, not a whole number of float32 values",
+                        streamID: streamID, row: header.row)
+    }
+    return PredictionView(streamID: streamID, header: header, body: body)
 }
 
 /// Encodes a PARTIAL or FINAL into reusable buffers (the daemon's hot path: no allocation once

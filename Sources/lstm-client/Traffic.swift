@@ -86,6 +86,8 @@ final class TrafficRunner {
     /// One stream: one digit sent row by row.
     private final class StreamRun {
         let id: StreamID
+        /// The run's counter in the id (prefix + key): the `streams` key.
+        let key: Int
         let digit: Int
         let slot: Int
         var nextRow = 0
@@ -95,15 +97,18 @@ final class TrafficRunner {
         /// FINAL or ERROR received, or given up: the slot has moved on.
         var over = false
 
-        init(id: StreamID, digit: Int, slot: Int, rows: Int) {
+        init(id: StreamID, key: Int, digit: Int, slot: Int, rows: Int) {
             self.id = id
+            self.key = key
             self.digit = digit
             self.slot = slot
             dueSince = Array(repeating: 0, count: rows)
         }
     }
 
-    private var streams: [String: StreamRun] = [:]
+    /// Live streams by key: predictions find theirs from the topic's digits, without a String.
+    private var streams: [Int: StreamRun] = [:]
+    private let prefixBytes: [UInt8]
     private var slots: [StreamRun?]
     /// Closed loop: slots whose stream may send its next row, first come first served.
     private var ready: [Int] = []
@@ -117,9 +122,13 @@ final class TrafficRunner {
     private let poller = ZMQPoller()
     private var senderEntries: [Int] = []
     private var blocked: Set<Int> = []
+    /// Reused buffers of the hot loop: a received message's frames, an ingest header.
+    private let received = ZMQMultipart(capacity: 3)
+    private var headerBytes: [UInt8] = []
 
     init(plan: TrafficPlan, context: ZMQContext) throws {
         self.plan = plan
+        prefixBytes = Array(plan.streamPrefix.utf8)
         slots = Array(repeating: nil, count: plan.concurrentStreams)
         if let count = plan.imageCount { result.finalArgmax = Array(repeating: nil, count: count) }
         switch plan.transport {
@@ -223,10 +232,10 @@ final class TrafficRunner {
         }
         // The prefix was validated by the caller and the counter adds only digits.
         guard let id = try? StreamID(plan.streamPrefix + String(digitsAssigned)) else { return }
+        let run = StreamRun(id: id, key: digitsAssigned, digit: digit, slot: slot, rows: rows)
         digitsAssigned += 1
         result.digitsStarted += 1
-        let run = StreamRun(id: id, digit: digit, slot: slot, rows: rows)
-        streams[id.string] = run
+        streams[run.key] = run
         slots[slot] = run
         if case .closedLoop = plan.pacing { ready.append(slot) }
     }
@@ -255,25 +264,32 @@ final class TrafficRunner {
     private func sendScheduledRow(scheduledAt: UInt64) throws -> Bool {
         let slot = result.rowsSent % plan.concurrentStreams
         if slots[slot].map({ $0.over || $0.nextRow >= rows }) ?? true {
-            if let previous = slots[slot], previous.dueCount == 0 { streams[previous.id.string] = nil }
+            if let previous = slots[slot], previous.dueCount == 0 { streams[previous.key] = nil }
             startDigit(in: slot)
         }
         guard let run = slots[slot] else { return true }
         return try send(run, dueAt: scheduledAt)
     }
 
-    /// Sends `run`'s next row. False when its socket would block.
+    /// Sends `run`'s next row (three frames straight from the id, a reused header buffer and the
+    /// digit's pixels: no allocation). False when its socket would block.
     private func send(_ run: StreamRun, dueAt: UInt64) throws -> Bool {
         let row = run.nextRow
         let isLast = row == rows - 1
         let start = (run.digit * rows + row) * Digits.columns
-        let message = IngestMessage.row(UInt32(row), of: run.id,
-                                        pixels: Array(plan.digits.images[start..<(start + Digits.columns)]), last: isLast)
-        let connection = run.slot % senders.count
-        let sent = try zmq("cannot send a row") { () throws(ZMQError) in
-            try senders[connection].send(message.frames, dontWait: true)
+        IngestHeader(kind: .row, dtype: .uint8, flags: isLast ? .last : [], row: UInt32(row)).encode(into: &headerBytes)
+        let socket = senders[run.slot % senders.count]
+        let sent = try plan.digits.images.withUnsafeBytes { images in
+            try zmq("cannot send a row") { () throws(ZMQError) in
+                // Once the first frame is queued libzmq takes the rest of the message.
+                guard try socket.sendFrame(run.id.string.utf8, more: true, dontWait: true) else { return false }
+                try socket.sendFrame(headerBytes, more: true)
+                try socket.sendFrame(UnsafeRawBufferPointer(rebasing: images[start..<(start + Digits.columns)]))
+                return true
+            }
         }
         guard sent else {
+            let connection = run.slot % senders.count
             blocked.insert(connection)
             return false
         }
@@ -302,24 +318,39 @@ final class TrafficRunner {
 
     // MARK: Receiving
 
+    /// Reads what is waiting, in place (no copies): the decoding and bookkeeping per prediction
+    /// must stay far cheaper than the daemon's work for it, or the load generator sets the pace.
     private func receiveAvailable() throws {
         for socket in receivers {
             for _ in 0..<65_536 {
-                guard let frames = try zmq("cannot receive predictions", { () throws(ZMQError) in
-                    try socket.receiveMultipart(dontWait: true)
+                guard try zmq("cannot receive predictions", { () throws(ZMQError) in
+                    try socket.receiveMultipart(into: received, dontWait: true)
                 }) else { break }
-                handle(frames, at: monotonicNanoseconds())
+                let now = monotonicNanoseconds()
+                received.withUnsafeFrames { frames in
+                    do { handle(try decodePrediction(frames: frames), at: now) } catch {
+                        result.undecodable += 1
+                    }
+                }
             }
         }
     }
 
-    private func handle(_ frames: [[UInt8]], at now: UInt64) {
-        let message: PredictionMessage
-        do { message = try PredictionMessage(frames: frames) } catch {
-            result.undecodable += 1
-            return
+    /// The key of a topic "prefix + decimal counter", nil for anything else.
+    private func streamKey(_ topic: StreamID) -> Int? {
+        let bytes = topic.string.utf8
+        guard bytes.count > prefixBytes.count, bytes.count - prefixBytes.count <= 18,
+              bytes.starts(with: prefixBytes) else { return nil }
+        var key = 0
+        for byte in bytes.dropFirst(prefixBytes.count) {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            key = key * 10 + Int(byte - UInt8(ascii: "0"))
         }
-        guard case .stream(let id) = message.topic, let run = streams[id.string] else {
+        return key
+    }
+
+    private func handle(_ message: PredictionView, at now: UInt64) {
+        guard let id = message.streamID, let key = streamKey(id), let run = streams[key], run.id == id else {
             result.unexpected += 1
             return
         }
@@ -332,8 +363,8 @@ final class TrafficRunner {
             run.dueCount -= 1
             dueTotal -= 1
         }
-        switch message.body {
-        case .probabilities:
+        switch message.header.kind {
+        case .partial, .final:
             guard answersDueRow else { result.unexpected += 1; break }
             result.predictions += 1
             if message.header.kind == .final {
@@ -349,13 +380,15 @@ final class TrafficRunner {
             } else if case .closedLoop = plan.pacing, !run.over {
                 ready.append(run.slot)
             }
-        case .error(let body):
-            result.errorsByCode[body.code, default: 0] += 1
+        case .error:
+            // An ERROR whose JSON cannot be read still ends its stream.
+            let code = (try? message.errorBody().code) ?? "bad_body"
+            result.errorsByCode[code, default: 0] += 1
             if answersDueRow { result.errorAnswers += 1 }
             // Whatever the code (a later daemon may add codes), the stream is given up.
             finish(run)
         }
-        if run.over && run.dueCount == 0 && slots[run.slot] !== run { streams[run.id.string] = nil }
+        if run.over && run.dueCount == 0 && slots[run.slot] !== run { streams[run.key] = nil }
     }
 
     /// The stream is over (FINAL, ERROR or given up): closed loop, its slot takes the next digit.
@@ -363,7 +396,7 @@ final class TrafficRunner {
         guard !run.over else { return }
         run.over = true
         if case .closedLoop = plan.pacing, slots[run.slot] === run {
-            if run.dueCount == 0 { streams[run.id.string] = nil }
+            if run.dueCount == 0 { streams[run.key] = nil }
             startDigit(in: run.slot)
         }
     }

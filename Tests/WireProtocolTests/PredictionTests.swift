@@ -23,6 +23,25 @@ import Testing
         #expect(body.capacity == capacity)
     }
 
+    @Test func viewReadsFramesInPlaceAndDefersTheErrorJSON() throws {
+        let frames: [[UInt8]] = [Array("digit-7".utf8), [1, 0, 2, 0, 3, 0, 0, 0], [0, 0, 0x80, 0x3E, 0, 0, 0, 0x3F]]
+        try withUnsafeFrames(frames) { (raw) throws(WireError) in
+            let view = try decodePrediction(frames: raw[...])
+            #expect(view.streamID == id)
+            #expect(view.header == PredictionHeader(kind: .partial, argmax: 2, row: 3))
+            #expect(view.body.baseAddress == raw[2].baseAddress)
+            #expect(view.probabilities == [0.25, 0.5])
+        }
+        // An ERROR with unreadable JSON decodes; its body fails only when asked for, labelled.
+        let broken: [[UInt8]] = [Array("$errors".utf8), [1, 2, 255, 0, 5, 0, 0, 0], Array("{oops".utf8)]
+        try withUnsafeFrames(broken) { (raw) throws(WireError) in
+            let view = try decodePrediction(frames: raw[...])
+            #expect(view.streamID == nil)
+            let error = #expect(throws: WireError.self) { try view.errorBody() }
+            #expect(error?.row == 5)
+        }
+    }
+
     @Test func argmaxTakesTheLowestIndexOnTies() {
         #expect([Float(0.1), 0.4, 0.4, 0.1].withUnsafeBufferPointer(argmax) == 1)
         #expect([Float(3)].withUnsafeBufferPointer(argmax) == 0)
