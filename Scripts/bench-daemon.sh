@@ -6,7 +6,7 @@
 # msg/s and the REQ↔REP round trip from ../shared/peers/zmq_loopback.py. Prints a Markdown table.
 #
 #   Scripts/bench-daemon.sh            DURATION=5 STREAMS="1 64 1024" VENV=/tmp/peers-venv
-# The release build targets this machine's CPU (TARGET_CPU=native, as README's release build).
+# Builds with Scripts/build-release.sh (TARGET_CPU and EXCLUSIVITY pass through).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,11 +21,10 @@ mkdir -p "$OUT"
 [[ -f "$PEER" ]] || { echo "peer script not found: $PEER" >&2; exit 1; }
 [[ -x "$VENV/bin/python" ]] || { echo "python venv with pyzmq not found: $VENV" >&2; exit 1; }
 
-RELEASE=(-c release -Xswiftc -target-cpu -Xswiftc "${TARGET_CPU:-native}")
-swift build "${RELEASE[@]}" --package-path "$ROOT" >&2
-BIN="$(swift build "${RELEASE[@]}" --package-path "$ROOT" --show-bin-path)"
-swift build "${RELEASE[@]}" --package-path "$ROOT/Benchmarks" --product engine-bench >&2
-ENGINE="$(swift build "${RELEASE[@]}" --package-path "$ROOT/Benchmarks" --show-bin-path)/engine-bench"
+"$ROOT/Scripts/build-release.sh" --package-path "$ROOT" >&2
+BIN="$("$ROOT/Scripts/build-release.sh" --package-path "$ROOT" --show-bin-path)"
+"$ROOT/Scripts/build-release.sh" --package-path "$ROOT/Benchmarks" --product engine-bench >&2
+ENGINE="$("$ROOT/Scripts/build-release.sh" --package-path "$ROOT/Benchmarks" --show-bin-path)/engine-bench"
 
 ingest="tcp://127.0.0.1:$PORT_BASE"
 predictions="tcp://127.0.0.1:$((PORT_BASE + 1))"

@@ -5,8 +5,8 @@
 # of median rows/s per batch size with the ratio lstmd / PyTorch.
 #
 #   Scripts/bench-step.sh            ROUNDS=2 BATCHES=1,8,64,256,1024 MIN_TIME=1.0 REPS=5
-# The release build targets this machine's CPU (TARGET_CPU=native, as README's release build);
-# TARGET_CPU=x86-64 measures the portable build.
+# Builds with Scripts/build-release.sh (for this machine's CPU); TARGET_CPU=x86-64 measures the
+# portable build.
 # Needs the peers venv (VENV, default /tmp/peers-venv) with torch. Results: $OUT (a temp dir).
 set -euo pipefail
 
@@ -23,9 +23,8 @@ mkdir -p "$OUT"
 [[ -f "$PEER" ]] || { echo "peer script not found: $PEER" >&2; exit 1; }
 [[ -x "$VENV/bin/python" ]] || { echo "python venv not found: $VENV" >&2; exit 1; }
 
-RELEASE=(-c release -Xswiftc -target-cpu -Xswiftc "${TARGET_CPU:-native}")
-swift build "${RELEASE[@]}" --package-path "$ROOT/Benchmarks" --product step-bench >&2
-BENCH="$(swift build "${RELEASE[@]}" --package-path "$ROOT/Benchmarks" --show-bin-path)/step-bench"
+"$ROOT/Scripts/build-release.sh" --package-path "$ROOT/Benchmarks" --product step-bench >&2
+BENCH="$("$ROOT/Scripts/build-release.sh" --package-path "$ROOT/Benchmarks" --show-bin-path)/step-bench"
 
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round/$ROUNDS: lstmd step-bench" >&2
@@ -48,7 +47,7 @@ for r in range(1, rounds + 1):
 flops = json.load(open(f"{out}/lstmd-1.json"))["flops_per_row_step"]
 med = lambda rows, key: statistics.median(row[key] for row in rows) if rows else float("nan")
 print(f"Row steps, I=28 H=128 C=10, one thread, median of {rounds} alternating rounds (results in {out}),")
-print(f"lstmd built for target CPU {os.environ.get('TARGET_CPU', 'native')}.")
+print(f"lstmd built by Scripts/build-release.sh for target CPU {os.environ.get('TARGET_CPU', 'native')}.")
 print("Foreign CPU: share of the 2 cores other processes used during the runs (0 = quiet).\n")
 print("| B | lstmd rows/s | lstmd GFLOP/s | PyTorch rows/s | PyTorch GFLOP/s | lstmd / PyTorch | foreign CPU lstmd / PyTorch |")
 print("|---:|---:|---:|---:|---:|---:|---:|")

@@ -24,7 +24,7 @@ trap 'rm -rf "$WORK"' EXIT
 [ -f "$VENV/bin/activate" ] || { echo "Python venv with torch not found at $VENV (set VENV)" >&2; exit 1; }
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    swift build -c release -Xswiftc -target-cpu -Xswiftc "${TARGET_CPU:-native}" --product lstm-train >&2
+    Scripts/build-release.sh --product lstm-train >&2
 fi
 
 # shellcheck disable=SC1091

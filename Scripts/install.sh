@@ -20,9 +20,9 @@ usage: Scripts/install.sh [options]
   -h, --help         this text
 
 The config goes to /etc/lstmd/lstmd.toml and is never overwritten. Without --no-build the binaries
-are built with `swift build -c release --static-swift-stdlib`, so they need only libzmq5,
-libopenblas0 and zlib1g at run time, not the Swift toolchain, and for this machine's CPU
-(-target-cpu native); set TARGET_CPU=x86-64 for binaries that run on any x86-64 machine.
+are built by Scripts/build-release.sh with --static-swift-stdlib, so they need only libzmq5,
+libopenblas0 and zlib1g at run time, not the Swift toolchain. That build is for this machine's
+CPU: set TARGET_CPU=x86-64 for binaries that run on any x86-64 machine.
 EOF
 }
 
@@ -48,9 +48,8 @@ esac
 destdir="${destdir%/}"
 
 if [ "$build" = 1 ]; then
-    release=(-c release --static-swift-stdlib -Xswiftc -target-cpu -Xswiftc "${TARGET_CPU:-native}")
-    (cd "$root" && swift build "${release[@]}")
-    build_dir="$(cd "$root" && swift build "${release[@]}" --show-bin-path)"
+    (cd "$root" && Scripts/build-release.sh --static-swift-stdlib)
+    build_dir="$(cd "$root" && Scripts/build-release.sh --static-swift-stdlib --show-bin-path)"
 elif [ -z "$build_dir" ]; then
     build_dir="$root/.build/release"
 fi
