@@ -3,7 +3,7 @@
 // Strictly per element (each output depends only on the same element of its inputs), so a stream's
 // bits never depend on what it is batched with. Vectors of 16 floats with separate multiplies and
 // adds (no fused multiply-add), so every build computes the same bits: on baseline x86-64 each
-// operation is four packed SSE instructions, built for the machine's CPU (README: "Release build")
+// operation is four packed SSE instructions, built for the machine's CPU (README, "The release build")
 // one AVX-512 or two AVX2 instructions, about twice as fast. A tail shorter than 16 goes through the
 // same code in a partly filled vector, so every element gets the same operations.
 
