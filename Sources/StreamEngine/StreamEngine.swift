@@ -22,35 +22,20 @@ import LSTMModel
 /// ``EngineConfiguration/maxBatch`` streams, never two rows of one stream in the same step.
 public final class StreamEngine {
     public let configuration: EngineConfiguration
-    public private(set) var counters = EngineCounters()
+    /// Everything that changes, in one value, so that a call is one access to the engine's state
+    /// and Swift's run-time exclusivity checks cost one check per call, not one per field touched.
+    /// The callbacks a call takes run inside that access: they must not call back into the engine.
+    private var core: Core
+
+    public var counters: EngineCounters { core.counters }
 
     /// The model that new streams start on.
-    public var currentModel: LSTMModel { generations[currentGeneration]!.model }
-
-    private var generations: [Int: ModelGeneration] = [:]
-    private var currentGeneration = 0
-    private var nextGenerationID = 0
-
-    private var table: [String: Int32] = [:]   // stream id -> record index
-    private var records: [StreamRecord] = []
-    private var freeRecords: [Int32] = []
-    private var rowPool: RowPool
-    /// Streams with at least one queued row and not yet in a step, oldest first (fair across streams).
-    private var ready = Deque<Int32>()
-
-    // Per-step scratch, sized for maxBatch once.
-    private var batchRecords: [Int32]
-    private var batchRows: [Int32]
+    public var currentModel: LSTMModel { core.generations[core.currentGeneration]!.model }
 
     /// Creates an engine serving `model` to new streams.
     public init(model: LSTMModel, configuration: EngineConfiguration = EngineConfiguration()) {
         self.configuration = configuration
-        rowPool = RowPool(rowWidth: model.shape.inputSize)
-        batchRecords = []
-        batchRows = []
-        batchRecords.reserveCapacity(configuration.maxBatch)
-        batchRows.reserveCapacity(configuration.maxBatch)
-        currentGeneration = addGeneration(model)
+        core = Core(model: model, configuration: configuration)
     }
 
     // MARK: Feeding rows
@@ -70,6 +55,112 @@ public final class StreamEngine {
     public func submitRow(
         stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64,
         repeated: (Prediction) -> Void = { _ in }
+    ) throws(StreamError) -> SubmitOutcome {
+        try core.submitRow(stream: stream, index: index, values: values, isLast: isLast, now: now, repeated: repeated)
+    }
+
+    /// Abandons a stream at the client's request (protocol kind END). Queued rows are discarded.
+    public func endStream(_ stream: String) throws(StreamError) {
+        try core.endStream(stream)
+    }
+
+    /// Drops a stream at an operator's request. Returns false when no such stream is live.
+    @discardableResult
+    public func dropStream(_ stream: String) -> Bool {
+        core.dropStream(stream)
+    }
+
+    // MARK: Stepping
+
+    /// True when some stream has a row waiting for a step.
+    public var hasQueuedRows: Bool { !core.ready.isEmpty }
+    /// How many streams have a row waiting (the size the next step would have, up to maxBatch).
+    public var streamsWithQueuedRows: Int { core.ready.count }
+
+    /// Advances up to `maxBatch` streams by one row each, in one batched step per model, and reports
+    /// each resulting prediction through `emit`. Returns the number of rows applied.
+    ///
+    /// The probabilities buffer passed to `emit` is only valid during the call.
+    @discardableResult
+    public func step(now: UInt64, _ emit: (Prediction) -> Void) -> Int {
+        core.step(now: now, emit)
+    }
+
+    /// Evicts streams idle for longer than the configured timeout; each is reported through
+    /// `evicted` before its state is freed. Streams with queued rows are never idle.
+    public func evictIdle(now: UInt64, _ evicted: (String, StreamError) -> Void) {
+        core.evictIdle(now: now, evicted)
+    }
+
+    // MARK: Models
+
+    /// Makes `model` the one new streams start on. Streams in progress finish on the model they
+    /// started with; an old model is released when its last stream ends.
+    public func replaceModel(with model: LSTMModel) throws(StreamError) {
+        try core.replaceModel(with: model)
+    }
+
+    /// The models currently holding streams (the current one first), with their live stream counts.
+    public var modelsInService: [(model: LSTMModel, liveStreams: Int, isCurrent: Bool)] {
+        core.generations.values.sorted { $0.id > $1.id }.map { ($0.model, $0.liveStreams, $0.id == core.currentGeneration) }
+    }
+
+    // MARK: Inspection
+
+    /// Number of live streams.
+    public var liveStreamCount: Int { core.table.count }
+
+    /// A snapshot of every live stream's bookkeeping (not its state), for listings.
+    public func liveStreams(now: UInt64) -> [StreamSummary] {
+        core.liveStreams(now: now)
+    }
+
+    // MARK: Snapshots
+
+    /// Every stream of the current model that has applied at least one row, at the position of its
+    /// state (rows still queued are not in it).
+    func settledStreams() -> [StreamSnapshot.Stream] {
+        core.settledStreams()
+    }
+
+    func insertRestored(_ stream: StreamSnapshot.Stream, now: UInt64) {
+        core.insertRestored(stream, now: now)
+    }
+}
+
+/// The engine's state and the rules that change it (see `StreamEngine`).
+private struct Core {
+    let configuration: EngineConfiguration
+    var counters = EngineCounters()
+
+    var generations: [Int: ModelGeneration] = [:]
+    var currentGeneration = 0
+    var nextGenerationID = 0
+
+    var table: [String: Int32] = [:]   // stream id -> record index
+    var records: [StreamRecord] = []
+    var freeRecords: [Int32] = []
+    var rowPool: RowPool
+    /// Streams with at least one queued row and not yet in a step, oldest first (fair across streams).
+    var ready = Deque<Int32>()
+
+    // Per-step scratch, sized for maxBatch once.
+    var batchRecords: [Int32]
+    var batchRows: [Int32]
+
+    init(model: LSTMModel, configuration: EngineConfiguration) {
+        self.configuration = configuration
+        rowPool = RowPool(rowWidth: model.shape.inputSize)
+        batchRecords = []
+        batchRows = []
+        batchRecords.reserveCapacity(configuration.maxBatch)
+        batchRows.reserveCapacity(configuration.maxBatch)
+        currentGeneration = addGeneration(model)
+    }
+
+    mutating func submitRow(
+        stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64,
+        repeated: (Prediction) -> Void
     ) throws(StreamError) -> SubmitOutcome {
         counters.rowsReceived += 1
         let inputSize = rowPool.rowWidth
@@ -113,35 +204,20 @@ public final class StreamEngine {
         return .queued
     }
 
-    /// Abandons a stream at the client's request (protocol kind END). Queued rows are discarded.
-    public func endStream(_ stream: String) throws(StreamError) {
+    mutating func endStream(_ stream: String) throws(StreamError) {
         guard let recordIndex = table[stream] else { throw countError(.unknownStream) }
         removeStream(recordIndex)
         counters.streamsEnded += 1
     }
 
-    /// Drops a stream at an operator's request. Returns false when no such stream is live.
-    @discardableResult
-    public func dropStream(_ stream: String) -> Bool {
+    mutating func dropStream(_ stream: String) -> Bool {
         guard let recordIndex = table[stream] else { return false }
         removeStream(recordIndex)
         counters.streamsDropped += 1
         return true
     }
 
-    // MARK: Stepping
-
-    /// True when some stream has a row waiting for a step.
-    public var hasQueuedRows: Bool { !ready.isEmpty }
-    /// How many streams have a row waiting (the size the next step would have, up to maxBatch).
-    public var streamsWithQueuedRows: Int { ready.count }
-
-    /// Advances up to `maxBatch` streams by one row each, in one batched step per model, and reports
-    /// each resulting prediction through `emit`. Returns the number of rows applied.
-    ///
-    /// The probabilities buffer passed to `emit` is only valid during the call.
-    @discardableResult
-    public func step(now: UInt64, _ emit: (Prediction) -> Void) -> Int {
+    mutating func step(now: UInt64, _ emit: (Prediction) -> Void) -> Int {
         let count = min(ready.count, configuration.maxBatch)
         guard count > 0 else { return 0 }
         batchRecords.removeAll(keepingCapacity: true)
@@ -163,9 +239,7 @@ public final class StreamEngine {
         return count
     }
 
-    /// Evicts streams idle for longer than the configured timeout; each is reported through
-    /// `evicted` before its state is freed. Streams with queued rows are never idle.
-    public func evictIdle(now: UInt64, _ evicted: (String, StreamError) -> Void) {
+    mutating func evictIdle(now: UInt64, _ evicted: (String, StreamError) -> Void) {
         guard let timeout = configuration.idleTimeoutNanoseconds else { return }
         var victims: [Int32] = []
         for (_, recordIndex) in table {
@@ -182,11 +256,7 @@ public final class StreamEngine {
         }
     }
 
-    // MARK: Models
-
-    /// Makes `model` the one new streams start on. Streams in progress finish on the model they
-    /// started with; an old model is released when its last stream ends.
-    public func replaceModel(with model: LSTMModel) throws(StreamError) {
+    mutating func replaceModel(with model: LSTMModel) throws(StreamError) {
         guard model.shape.inputSize == rowPool.rowWidth else {
             throw .incompatibleModel(
                 "input size \(model.shape.inputSize) differs from the serving model's \(rowPool.rowWidth)")
@@ -196,18 +266,7 @@ public final class StreamEngine {
         releaseIfUnused(previous)
     }
 
-    /// The models currently holding streams (the current one first), with their live stream counts.
-    public var modelsInService: [(model: LSTMModel, liveStreams: Int, isCurrent: Bool)] {
-        generations.values.sorted { $0.id > $1.id }.map { ($0.model, $0.liveStreams, $0.id == currentGeneration) }
-    }
-
-    // MARK: Inspection
-
-    /// Number of live streams.
-    public var liveStreamCount: Int { table.count }
-
-    /// A snapshot of every live stream's bookkeeping (not its state), for listings.
-    public func liveStreams(now: UInt64) -> [StreamSummary] {
+    func liveStreams(now: UInt64) -> [StreamSummary] {
         table.values.map { recordIndex in
             let record = records[Int(recordIndex)]
             return StreamSummary(
@@ -217,10 +276,6 @@ public final class StreamEngine {
         }.sorted { $0.id < $1.id }
     }
 
-    // MARK: Snapshots
-
-    /// Every stream of the current model that has applied at least one row, at the position of its
-    /// state (rows still queued are not in it).
     func settledStreams() -> [StreamSnapshot.Stream] {
         let generation = generations[currentGeneration]!
         return table.values.compactMap { recordIndex in
@@ -234,7 +289,7 @@ public final class StreamEngine {
         }.sorted { $0.id < $1.id }
     }
 
-    func insertRestored(_ stream: StreamSnapshot.Stream, now: UInt64) {
+    mutating func insertRestored(_ stream: StreamSnapshot.Stream, now: UInt64) {
         if let existing = table[stream.id] { removeStream(existing) }
         let generation = generations[currentGeneration]!
         var record = StreamRecord(id: stream.id, generation: currentGeneration, slot: generation.arena.allocate(),
@@ -248,7 +303,7 @@ public final class StreamEngine {
 
     /// Adds a live stream's record (its slot already allocated in its generation's arena).
     @discardableResult
-    private func insert(_ record: StreamRecord) -> Int32 {
+    mutating func insert(_ record: StreamRecord) -> Int32 {
         generations[record.generation]!.liveStreams += 1
         let recordIndex: Int32
         if let reused = freeRecords.popLast() {
@@ -264,27 +319,27 @@ public final class StreamEngine {
 
     // MARK: Internals
 
-    private var generationsInUse: Int { generations.count }
+    var generationsInUse: Int { generations.count }
 
-    private func addGeneration(_ model: LSTMModel) -> Int {
+    mutating func addGeneration(_ model: LSTMModel) -> Int {
         let id = nextGenerationID
         nextGenerationID += 1
         generations[id] = ModelGeneration(id: id, model: model, maxBatch: configuration.maxBatch)
         return id
     }
 
-    private func releaseIfUnused(_ id: Int) {
+    mutating func releaseIfUnused(_ id: Int) {
         if id != currentGeneration, let generation = generations[id], generation.liveStreams == 0 {
             generations[id] = nil
         }
     }
 
-    private func countError(_ error: StreamError) -> StreamError {
+    mutating func countError(_ error: StreamError) -> StreamError {
         counters.errors[error.code, default: 0] += 1
         return error
     }
 
-    private func startOrRestart(
+    mutating func startOrRestart(
         stream: String, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
     ) throws(StreamError) -> SubmitOutcome {
         if let recordIndex = table[stream] {
@@ -306,7 +361,7 @@ public final class StreamEngine {
 
     /// A restarted stream is a new sequence: when nothing of its old one is queued, it moves to the
     /// current model, so that a client reusing one stream id does not pin an old model forever.
-    private func moveToCurrentModelIfIdle(_ recordIndex: Int32) {
+    mutating func moveToCurrentModelIfIdle(_ recordIndex: Int32) {
         let record = records[Int(recordIndex)]
         guard record.generation != currentGeneration, record.queuedRows == 0 else { return }
         let old = generations[record.generation]!
@@ -319,7 +374,7 @@ public final class StreamEngine {
         releaseIfUnused(record.generation)
     }
 
-    private func enqueue(
+    mutating func enqueue(
         _ recordIndex: Int32, values: UnsafeBufferPointer<Float>, row: Int, resets: Bool, isLast: Bool, now: UInt64
     ) {
         let generation = generations[records[Int(recordIndex)].generation]!
@@ -332,7 +387,7 @@ public final class StreamEngine {
         if records[Int(recordIndex)].queuedRows == 1 { ready.append(recordIndex) }
     }
 
-    private func applyRows(
+    mutating func applyRows(
         _ batch: ArraySlice<Int32>, generation: ModelGeneration, now: UInt64, _ emit: (Prediction) -> Void
     ) {
         let stepper = generation.stepper
@@ -370,7 +425,7 @@ public final class StreamEngine {
         }
     }
 
-    private func removeStream(_ recordIndex: Int32) {
+    mutating func removeStream(_ recordIndex: Int32) {
         var record = records[Int(recordIndex)]
         if record.queuedRows > 0, let position = ready.firstIndex(of: recordIndex) {
             ready.remove(at: position)

@@ -78,23 +78,57 @@ extension ZMQMessage: Sendable {}
 /// Keeps its `ZMQMessage` frames across receives, so a steady stream of messages with the same
 /// number of frames allocates nothing in Swift.
 public final class ZMQMultipart: RandomAccessCollection {
-    private var storage: [ZMQMessage]
-    /// Raw views of the received frames, refreshed after every receive (no allocation once grown).
-    private var views: [UnsafeRawBufferPointer] = []
-    /// The number of frames received last.
-    public private(set) var endIndex = 0
+    /// All that a receive changes, in one value: a receive is then one access to the object's
+    /// state, so Swift's run-time exclusivity checks cost one check per message, not one per frame.
+    private struct Frames {
+        var messages: [ZMQMessage]
+        /// Raw views of the received frames, refreshed after every receive (no allocation once grown).
+        var views: [UnsafeRawBufferPointer] = []
+        /// The number of frames received last.
+        var count = 0
+
+        /// Receives a whole message from `socket` into `messages`, growing them when needed.
+        mutating func receive(from socket: UnsafeMutableRawPointer, dontWait: Bool) throws(ZMQError) -> Bool {
+            count = 0
+            views.removeAll(keepingCapacity: true)
+            guard try receiveMessageFrame(into: message(0).pointer, from: socket, dontWait: dontWait) else { return false }
+            var last = 0
+            while messages[last].hasMore {
+                last += 1
+                // libzmq delivers the frames of a message together, so the rest is already queued.
+                guard try receiveMessageFrame(into: message(last).pointer, from: socket, dontWait: true) else {
+                    throw ZMQError.failed(operation: "zmq_msg_recv(frame \(last + 1))", code: .wouldBlock)
+                }
+            }
+            count = last + 1
+            for index in 0..<count {
+                let message = messages[index].pointer
+                views.append(UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message)))
+            }
+            return true
+        }
+
+        private mutating func message(_ index: Int) -> ZMQMessage {
+            if index == messages.count { messages.append(ZMQMessage()) }
+            return messages[index]
+        }
+    }
+
+    private var state: Frames
 
     /// An empty multipart message with room for `capacity` frames before it grows.
     public init(capacity: Int = 4) {
-        storage = (0..<Swift.max(1, capacity)).map { _ in ZMQMessage() }
+        state = Frames(messages: (0..<Swift.max(1, capacity)).map { _ in ZMQMessage() })
     }
 
     public var startIndex: Int { 0 }
+    /// The number of frames received last.
+    public var endIndex: Int { state.count }
 
     /// Frame `index` of the last received message.
     public subscript(index: Int) -> ZMQMessage {
         precondition(index >= 0 && index < endIndex, "frame \(index) out of range 0..<\(endIndex)")
-        return storage[index]
+        return state.messages[index]
     }
 
     /// Copies of all frames' bytes.
@@ -105,31 +139,34 @@ public final class ZMQMultipart: RandomAccessCollection {
     public func withUnsafeFrames<Result, Failure: Error>(
         _ body: (ArraySlice<UnsafeRawBufferPointer>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        try body(views[...])
+        try body(state.views[...])
     }
 
     /// Forgets the frames (keeping their storage for reuse) and releases their buffers.
     public func removeAll() {
-        for index in 0..<endIndex { storage[index].reset() }
-        setCount(0)
+        for index in 0..<endIndex { state.messages[index].reset() }
+        state.count = 0
+        state.views.removeAll(keepingCapacity: true)
     }
 
-    /// The message to receive frame `index` into, growing the storage when needed.
-    func slot(_ index: Int) -> ZMQMessage {
-        if index == storage.count { storage.append(ZMQMessage()) }
-        return storage[index]
-    }
-
-    /// Sets the number of valid frames after a receive.
-    func setCount(_ count: Int) {
-        endIndex = count
-        views.removeAll(keepingCapacity: true)
-        for index in 0..<count {
-            let message = storage[index].pointer
-            views.append(UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message)))
-        }
+    /// `ZMQSocket.receiveMultipart(into:dontWait:)`, on the socket's live handle.
+    func receive(from socket: UnsafeMutableRawPointer, dontWait: Bool) throws(ZMQError) -> Bool {
+        try state.receive(from: socket, dontWait: dontWait)
     }
 }
 
 @available(*, unavailable, message: "A ZMQMultipart belongs to the thread of the socket that fills it")
 extension ZMQMultipart: Sendable {}
+
+/// One `zmq_msg_recv` into `message`, retried on EINTR; false when nothing came (EAGAIN: `dontWait`
+/// and nothing queued, or the receive timeout expired).
+func receiveMessageFrame(into message: UnsafeMutablePointer<zmq_msg_t>, from socket: UnsafeMutableRawPointer,
+                  dontWait: Bool) throws(ZMQError) -> Bool {
+    while zmq_msg_recv(message, socket, dontWait ? ZMQ_DONTWAIT : 0) == -1 {
+        let code = zmq_errno()
+        if code == EINTR { continue }
+        if code == EAGAIN { return false }
+        throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_recv")
+    }
+    return true
+}

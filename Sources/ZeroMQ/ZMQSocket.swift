@@ -200,15 +200,7 @@ public final class ZMQSocket {
     /// - Returns: `false` if no frame arrived: `dontWait` was set and none was queued, or
     ///   `receiveTimeout` expired.
     public func receive(into message: ZMQMessage, dontWait: Bool = false) throws(ZMQError) -> Bool {
-        let socket = try liveHandle("zmq_msg_recv")
-        let flags = dontWait ? ZMQ_DONTWAIT : 0
-        while zmq_msg_recv(message.pointer, socket, flags) == -1 {
-            let code = zmq_errno()
-            if code == EINTR { continue }
-            if code == EAGAIN { return false }
-            throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_recv")
-        }
-        return true
+        try receiveMessageFrame(into: message.pointer, from: liveHandle("zmq_msg_recv"), dontWait: dontWait)
     }
 
     /// Receives a whole multipart message into `parts`, reusing its frames (no copies; no Swift
@@ -217,18 +209,7 @@ public final class ZMQSocket {
     /// - Returns: `false`, with `parts` empty, if no message arrived (`dontWait` and none queued,
     ///   or `receiveTimeout` expired).
     public func receiveMultipart(into parts: ZMQMultipart, dontWait: Bool = false) throws(ZMQError) -> Bool {
-        parts.setCount(0)
-        guard try receive(into: parts.slot(0), dontWait: dontWait) else { return false }
-        var last = 0
-        while parts.slot(last).hasMore {
-            last += 1
-            // libzmq delivers the frames of a message together, so the rest is already queued.
-            guard try receive(into: parts.slot(last), dontWait: true) else {
-                throw ZMQError.failed(operation: "zmq_msg_recv(frame \(last + 1))", code: .wouldBlock)
-            }
-        }
-        parts.setCount(last + 1)
-        return true
+        try parts.receive(from: liveHandle("zmq_msg_recv"), dontWait: dontWait)
     }
 
     /// Receives one frame by copying it into `buffer` (`zmq_recv`).
