@@ -6,7 +6,7 @@
 # msg/s and the REQ↔REP round trip from ../shared/peers/zmq_loopback.py. Prints a Markdown table.
 #
 #   Scripts/bench-daemon.sh            DURATION=5 STREAMS="1 64 1024" VENV=/tmp/peers-venv
-# Builds with Scripts/build-release.sh (TARGET_CPU and EXCLUSIVITY pass through).
+# Builds with Scripts/build-release.sh (TARGET_CPU passes through).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
