@@ -7,7 +7,9 @@ import LSTMModel
 /// The engine owns no sockets and no threads. A host (the `lstmd` daemon, or any Swift program)
 /// feeds it rows with ``submitRow(stream:index:values:isLast:now:)``, calls ``step(now:_:)`` to
 /// advance every stream that has a row waiting, and receives predictions and errors through the
-/// callback it passes. All methods must be called from one thread (or under one lock).
+/// callback it passes. All methods must be called from one thread (or under one lock), and the
+/// callbacks (`repeated`, `emit`, `evicted`) must not call back into the engine: they run while
+/// the call holds the engine's state.
 ///
 /// Sequencing rules, per stream:
 /// - row 0 starts a stream, or restarts one that exists (queued rows of the old sequence are still
