@@ -83,15 +83,17 @@ final class ResultsRouter {
     }
 
     /// Sends a prediction message to `peer`, or queues it behind the ones already waiting.
-    func send(_ topic: UnsafeRawBufferPointer, _ header: [UInt8], _ body: [UInt8], to peer: Peer) {
+    func send(_ topic: UnsafeRawBufferPointer, _ header: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer,
+              to peer: Peer) {
+        let frames = [Array(topic), Array(header), Array(body)]
         if peer.isBlocked {
-            peer.outbox.append([Array(topic), header, body])
+            peer.outbox.append(frames)
             return
         }
-        switch trySend([Array(topic), header, body], to: peer) {
+        switch trySend(frames, to: peer) {
         case .sent, .peerGone: break
         case .full:
-            peer.outbox.append([Array(topic), header, body])
+            peer.outbox.append(frames)
             blocked.append(peer)
             logger.notice("results client reads slowly: holding its rows until it catches up",
                           metadata: ["peer": "\(peer.hexID)"])

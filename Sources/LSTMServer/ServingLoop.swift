@@ -32,8 +32,9 @@ final class ServingLoop {
 
     // Reusable buffers: the steady state allocates nothing per row.
     private let row: UnsafeMutableBufferPointer<Float>
-    private var headerBuffer: [UInt8] = []
-    private var bodyBuffer: [UInt8] = []
+    /// Frames 2 and 3 of the prediction being published: 8 header bytes, then up to 255 float32s.
+    private let predictionBytes = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: PredictionHeader.size + 4 * 255, alignment: MemoryLayout<UInt32>.alignment)
     private var predictionsPublished: UInt64 = 0
     private var wireErrors: [ErrorCode: UInt64] = [:]
     private var stopping = false
@@ -102,7 +103,10 @@ final class ServingLoop {
         self.poller = poller
     }
 
-    deinit { row.deallocate() }
+    deinit {
+        row.deallocate()
+        predictionBytes.deallocate()
+    }
 
     func run() throws {
         snapshots?.restore(into: engine, now: monotonicNanoseconds())
@@ -252,18 +256,22 @@ final class ServingLoop {
     /// Encodes a prediction and delivers it (PARTIAL only in `partial` mode).
     private func publish(_ prediction: Prediction) {
         if configuration.publish == .final && !prediction.isFinal { return }
+        let header = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[..<PredictionHeader.size])
+        let body = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[PredictionHeader.size...]
+            .prefix(4 * prediction.probabilities.count))
         encodePrediction(kind: prediction.isFinal ? .final : .partial, row: UInt32(prediction.row),
-                         probabilities: prediction.probabilities, header: &headerBuffer, body: &bodyBuffer)
+                         probabilities: prediction.probabilities, header: header, body: body)
         var stream = prediction.stream
         stream.withUTF8 { topic in
-            deliver(topic: UnsafeRawBufferPointer(topic), header: headerBuffer, body: bodyBuffer,
-                    to: results?.peer(of: prediction.stream))
+            deliver(topic: UnsafeRawBufferPointer(topic), header: UnsafeRawBufferPointer(header),
+                    body: UnsafeRawBufferPointer(body), to: results?.peer(of: prediction.stream))
         }
         if prediction.isFinal { results?.unbind(prediction.stream) }
     }
 
     /// Publishes a prediction message on PUB and, for a stream bound to a ROUTER peer, sends it there.
-    private func deliver(topic: UnsafeRawBufferPointer, header: [UInt8], body: [UInt8], to peer: ResultsRouter.Peer?) {
+    private func deliver(topic: UnsafeRawBufferPointer, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer,
+                         to peer: ResultsRouter.Peer?) {
         do {
             _ = try publisher.sendFrame(topic, more: true, dontWait: true)
             _ = try publisher.sendFrame(header, more: true, dontWait: true)
@@ -284,9 +292,13 @@ final class ServingLoop {
         ])
         var topic = error.topic
         let recipient = peer ?? error.streamID.flatMap { results?.peer(of: $0.string) }
+        let header = error.header.bytes, body = error.body.jsonBytes
         topic.withUTF8 { bytes in
-            deliver(topic: UnsafeRawBufferPointer(bytes), header: error.header.bytes, body: error.body.jsonBytes,
-                    to: recipient)
+            header.withUnsafeBytes { header in
+                body.withUnsafeBytes { body in
+                    deliver(topic: UnsafeRawBufferPointer(bytes), header: header, body: body, to: recipient)
+                }
+            }
         }
     }
 

@@ -249,10 +249,14 @@ public func decodeRow(_ payload: UnsafeRawBufferPointer, dtype: RowDType, inputS
 /// Replaces `buffer`'s contents with `values` as float32 little-endian, keeping its capacity.
 public func encodeFloat32LittleEndian(_ values: UnsafeBufferPointer<Float>, into buffer: inout [UInt8]) {
     resize(&buffer, to: values.count * 4)
-    buffer.withUnsafeMutableBytes { raw in
-        for i in 0..<values.count {
-            raw.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
-        }
+    buffer.withUnsafeMutableBytes { encodeFloat32LittleEndian(values, into: $0) }
+}
+
+/// Writes `values` as float32 little-endian into `raw` (4 bytes each).
+func encodeFloat32LittleEndian(_ values: UnsafeBufferPointer<Float>, into raw: UnsafeMutableRawBufferPointer) {
+    precondition(raw.count == 4 * values.count, "\(values.count) floats need \(4 * values.count) bytes, not \(raw.count)")
+    for i in 0..<values.count {
+        raw.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
     }
 }
 
@@ -275,13 +279,17 @@ func resize(_ buffer: inout [UInt8], to count: Int) {
 /// Replaces `buffer`'s contents with an 8-byte header: four bytes, then `row` as uint32 LE.
 func encodeHeader(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, row: UInt32, into buffer: inout [UInt8]) {
     resize(&buffer, to: 8)
-    buffer.withUnsafeMutableBytes { raw in
-        raw[0] = b0
-        raw[1] = b1
-        raw[2] = b2
-        raw[3] = b3
-        raw.storeBytes(of: row.littleEndian, toByteOffset: 4, as: UInt32.self)
-    }
+    buffer.withUnsafeMutableBytes { encodeHeader(b0, b1, b2, b3, row: row, into: $0) }
+}
+
+/// Writes an 8-byte header into `raw`: four bytes, then `row` as uint32 LE.
+func encodeHeader(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, row: UInt32, into raw: UnsafeMutableRawBufferPointer) {
+    precondition(raw.count == 8, "a header is 8 bytes, not \(raw.count)")
+    raw[0] = b0
+    raw[1] = b1
+    raw[2] = b2
+    raw[3] = b3
+    raw.storeBytes(of: row.littleEndian, toByteOffset: 4, as: UInt32.self)
 }
 
 func readLittleEndianUInt32(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {

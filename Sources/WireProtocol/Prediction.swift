@@ -195,16 +195,16 @@ public func decodePrediction(frames: ArraySlice<UnsafeRawBufferPointer>) throws(
     return PredictionView(streamID: streamID, header: header, body: body)
 }
 
-/// Encodes a PARTIAL or FINAL into reusable buffers (the daemon's hot path: no allocation once
-/// the buffers have grown): frame 2 into `header`, frame 3 (float32 LE) into `body`.
-/// Returns the argmax it wrote. `probabilities` holds at most 255 values.
+/// Encodes a PARTIAL or FINAL into memory the caller owns (the daemon's hot path: nothing to
+/// allocate or to check out): frame 2 into `header` (8 bytes), frame 3, float32 LE, into `body`
+/// (4 bytes per probability). Returns the argmax it wrote. `probabilities` holds 1 to 255 values.
 @discardableResult
 public func encodePrediction(kind: PredictionKind, row: UInt32, probabilities: UnsafeBufferPointer<Float>,
-                             header: inout [UInt8], body: inout [UInt8]) -> UInt8 {
+                             header: UnsafeMutableRawBufferPointer, body: UnsafeMutableRawBufferPointer) -> UInt8 {
     precondition(kind != .error, "an ERROR carries an ErrorBody, not probabilities")
     let best = argmax(probabilities)
-    PredictionHeader(kind: kind, argmax: best, row: row).encode(into: &header)
-    encodeFloat32LittleEndian(probabilities, into: &body)
+    encodeHeader(ProtocolVersion.current, kind.rawValue, best, 0, row: row, into: header)
+    encodeFloat32LittleEndian(probabilities, into: body)
     return best
 }
 

@@ -43,11 +43,15 @@ import Testing
     }
 
     @Test func predictionExamples() throws {
-        var header: [UInt8] = [], body: [UInt8] = []
+        var header = [UInt8](repeating: 0, count: 8), body = [UInt8](repeating: 0, count: 4 * tenClasses.count)
         for (example, kind, row) in [("E4", PredictionKind.partial, UInt32(14)), ("E5", .final, 27)] {
             let frames = try ingest(example)
-            tenClasses.withUnsafeBufferPointer {
-                _ = encodePrediction(kind: kind, row: row, probabilities: $0, header: &header, body: &body)
+            tenClasses.withUnsafeBufferPointer { values in
+                header.withUnsafeMutableBytes { header in
+                    body.withUnsafeMutableBytes { body in
+                        _ = encodePrediction(kind: kind, row: row, probabilities: values, header: header, body: body)
+                    }
+                }
             }
             #expect([id.bytes, header, body] == frames, "\(example)")
             let decoded = try PredictionMessage(frames: frames)
