@@ -146,14 +146,20 @@ public struct PredictionMessage: Sendable, Equatable {
 }
 
 /// A received prediction read in place from its frames: what a client's hot loop needs, with no
-/// copy and no allocation (but the stream id's string for ids over 15 bytes). Valid only while
-/// the buffers it was decoded from are.
+/// copy and no allocation. Valid only while the buffers it was decoded from are.
 public struct PredictionView {
-    /// The topic's stream, nil for `$errors`.
-    public var streamID: StreamID?
+    /// Frame 1: a valid stream id, or `$errors`.
+    public var topic: UnsafeRawBufferPointer
+    /// Whether the topic is `$errors` (an answer to a message whose stream id could not be read).
+    public var isErrorsTopic: Bool
     public var header: PredictionHeader
     /// Frame 3: float32 LE probabilities (a whole number of values) or an ERROR's JSON.
     public var body: UnsafeRawBufferPointer
+
+    /// The topic's stream, nil for `$errors` (makes a String: not for the hot loop).
+    public var streamID: StreamID? {
+        isErrorsTopic ? nil : try? StreamID(bytes: topic)
+    }
 
     /// The probabilities of a PARTIAL or FINAL.
     public var probabilities: [Float] {
@@ -177,22 +183,24 @@ public func decodePrediction(frames: ArraySlice<UnsafeRawBufferPointer>) throws(
     }
     let start = frames.startIndex
     let topic = frames[start]
-    var streamID: StreamID?
-    if !topic.elementsEqual(errorsTopic.utf8) {
-        do { streamID = try StreamID(bytes: topic) } catch {
+    let isErrorsTopic = topic.elementsEqual(errorsTopic.utf8)
+    if !isErrorsTopic {
+        do { try StreamID.validate(topic) } catch {
             throw WireError(.badStreamID, "prediction topic: \(error.description)")
         }
     }
+    // Errors name the stream; its String is made only then.
+    func streamID() -> StreamID? { isErrorsTopic ? nil : try? StreamID(bytes: topic) }
     let header: PredictionHeader
     do { header = try PredictionHeader(bytes: frames[start + 1]) } catch {
-        throw WireError(error.code, error.message, streamID: streamID, row: error.row)
+        throw WireError(error.code, error.message, streamID: streamID(), row: error.row)
     }
     let body = frames[start + 2]
     if header.kind != .error && body.count % 4 != 0 {
         throw WireError(.badBody, "\(header.kind) body is \(body.count) bytes, not a whole number of float32 values",
-                        streamID: streamID, row: header.row)
+                        streamID: streamID(), row: header.row)
     }
-    return PredictionView(streamID: streamID, header: header, body: body)
+    return PredictionView(topic: topic, isErrorsTopic: isErrorsTopic, header: header, body: body)
 }
 
 /// Encodes a PARTIAL or FINAL into memory the caller owns (the daemon's hot path: nothing to

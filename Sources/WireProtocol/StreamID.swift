@@ -44,7 +44,7 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible,
     public var description: String { string }
     public var debugDescription: String { "\"\(string)\"" }
 
-    private static func validate(_ bytes: UnsafeRawBufferPointer) throws(StreamIDError) {
+    static func validate(_ bytes: UnsafeRawBufferPointer) throws(StreamIDError) {
         if bytes.isEmpty { throw .empty }
         if bytes.count > maxByteCount { throw .tooLong(byteCount: bytes.count) }
         if bytes[0] == UInt8(ascii: "$") { throw .reservedPrefix }

@@ -337,12 +337,11 @@ final class TrafficRunner {
     }
 
     /// The key of a topic "prefix + decimal counter", nil for anything else.
-    private func streamKey(_ topic: StreamID) -> Int? {
-        let bytes = topic.string.utf8
-        guard bytes.count > prefixBytes.count, bytes.count - prefixBytes.count <= 18,
-              bytes.starts(with: prefixBytes) else { return nil }
+    private func streamKey(_ topic: UnsafeRawBufferPointer) -> Int? {
+        guard topic.count > prefixBytes.count, topic.count - prefixBytes.count <= 18,
+              topic.starts(with: prefixBytes) else { return nil }
         var key = 0
-        for byte in bytes.dropFirst(prefixBytes.count) {
+        for byte in topic.dropFirst(prefixBytes.count) {
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
             key = key * 10 + Int(byte - UInt8(ascii: "0"))
         }
@@ -350,7 +349,8 @@ final class TrafficRunner {
     }
 
     private func handle(_ message: PredictionView, at now: UInt64) {
-        guard let id = message.streamID, let key = streamKey(id), let run = streams[key], run.id == id else {
+        guard !message.isErrorsTopic, let key = streamKey(message.topic), let run = streams[key],
+              run.id.string.utf8.elementsEqual(message.topic) else {
             result.unexpected += 1
             return
         }
