@@ -157,9 +157,7 @@ public struct PredictionView {
     public var body: UnsafeRawBufferPointer
 
     /// The topic's stream, nil for `$errors` (makes a String: not for the hot loop).
-    public var streamID: StreamID? {
-        isErrorsTopic ? nil : try? StreamID(bytes: topic)
-    }
+    public var streamID: StreamID? { topicStreamID(topic, isErrorsTopic: isErrorsTopic) }
 
     /// The probabilities of a PARTIAL or FINAL.
     public var probabilities: [Float] {
@@ -172,6 +170,11 @@ public struct PredictionView {
             throw WireError(error.code, error.message, streamID: streamID, row: header.row)
         }
     }
+}
+
+/// The stream a validated prediction topic names, nil for `$errors`.
+private func topicStreamID(_ topic: UnsafeRawBufferPointer, isErrorsTopic: Bool) -> StreamID? {
+    isErrorsTopic ? nil : try? StreamID(bytes: topic)
 }
 
 /// Decodes a received prediction from its frame buffers without copying. Checks frame count,
@@ -190,7 +193,7 @@ public func decodePrediction(frames: ArraySlice<UnsafeRawBufferPointer>) throws(
         }
     }
     // Errors name the stream; its String is made only then.
-    func streamID() -> StreamID? { isErrorsTopic ? nil : try? StreamID(bytes: topic) }
+    func streamID() -> StreamID? { topicStreamID(topic, isErrorsTopic: isErrorsTopic) }
     let header: PredictionHeader
     do { header = try PredictionHeader(bytes: frames[start + 1]) } catch {
         throw WireError(error.code, error.message, streamID: streamID(), row: error.row)

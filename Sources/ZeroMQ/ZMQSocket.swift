@@ -64,7 +64,7 @@ public final class ZMQSocket {
     /// The libzmq socket; nil once closed.
     private var handle: UnsafeMutableRawPointer?
     /// Receives frames for the copying `receiveMultipart()`, allocated on first use.
-    private lazy var scratch = ZMQMessage()
+    private lazy var scratch = ZMQMultipart(capacity: 1)
 
     /// Creates a socket of `type` in `context` (`zmq_socket`).
     public init(_ context: ZMQContext, type: ZMQSocketType) throws(ZMQError) {
@@ -235,17 +235,10 @@ public final class ZMQSocket {
     /// - Returns: nil if no message arrived (`dontWait` and none queued, or `receiveTimeout`
     ///   expired).
     public func receiveMultipart(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]]? {
-        let message = scratch
-        defer { message.reset() }
-        guard try receive(into: message, dontWait: dontWait) else { return nil }
-        var frames = [message.bytes]
-        while message.hasMore {
-            guard try receive(into: message, dontWait: true) else {
-                throw ZMQError.failed(operation: "zmq_msg_recv(frame \(frames.count + 1))", code: .wouldBlock)
-            }
-            frames.append(message.bytes)
-        }
-        return frames
+        let parts = scratch
+        defer { parts.removeAll() }
+        guard try receiveMultipart(into: parts, dontWait: dontWait) else { return nil }
+        return parts.frames
     }
 }
 
