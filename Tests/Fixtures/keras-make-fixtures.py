@@ -15,7 +15,7 @@ the first 4 digits, with their pixels, so that tests need nothing but this file.
 Usage (from the repository root), in a virtual environment with Keras 3 on its torch backend:
     python3 -m venv /tmp/kerasenv && /tmp/kerasenv/bin/pip install /opt/wheels/torch*.whl keras h5py
     KERAS_BACKEND=torch /tmp/kerasenv/bin/python Tests/Fixtures/keras-make-fixtures.py
-Then convert them with `Scripts/convert-fixtures.sh` (the converted files are committed too).
+Then convert them with `Tests/Fixtures/convert-fixtures.sh` (the converted files are committed too).
 """
 import gzip
 import json
