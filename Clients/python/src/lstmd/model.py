@@ -159,7 +159,7 @@ class Model:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return 0.5 * (1.0 + np.tanh(0.5 * z))   # σ without overflow for large |z|
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

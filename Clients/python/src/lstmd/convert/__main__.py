@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import List, Optional
 
@@ -26,7 +25,8 @@ from .tf1 import convert_tf1_checkpoint
 
 def _scale(text: str) -> float:
     try:
-        return float(Fraction(text))
+        numerator, _, denominator = text.partition("/")
+        return float(numerator) / float(denominator or 1)
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"input scale {text!r} is not a number or a fraction like 1/255") from None
 
