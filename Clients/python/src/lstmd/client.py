@@ -76,6 +76,7 @@ class Client:
                 self._sub.setsockopt(zmq.SUBSCRIBE, topic)
             self._subscribed_at = time.monotonic()
         self._closed = False
+        self._unreachable = False
 
     def _socket(self, kind: int, endpoint: str) -> zmq.Socket:
         sock = self._context.socket(kind)
@@ -120,15 +121,25 @@ class Client:
         if self._closed:
             raise RuntimeError("the client is closed")
         if self.lossless:
-            # The daemon stops reading a peer that does not read (backpressure): read while sending.
-            while not self._dealer.poll(0, zmq.POLLOUT):
-                self._receive(0.01)
-            self._dealer.send_multipart(frames)
+            sender = self._dealer
         else:
+            sender = self._push
             wait = self._subscribed_at + self.subscription_wait - time.monotonic()
             if wait > 0:
                 time.sleep(wait)   # slow joiner: the subscription must reach the daemon first
-            self._push.send_multipart(frames)
+        if not sender.poll(0, zmq.POLLOUT):
+            # The socket's queue is full: the daemon is slow, or gone. The daemon stops reading a peer
+            # that does not read its results (backpressure), so read while waiting; after one timeout,
+            # further sends fail at once until the daemon takes rows again.
+            deadline = time.monotonic() + (0 if self._unreachable else self.timeout)
+            while not sender.poll(0, zmq.POLLOUT):
+                if time.monotonic() >= deadline:
+                    self._unreachable = True
+                    raise ConnectionError(f"the daemon at {self.endpoints.ingest if not self.lossless else self.endpoints.results} "
+                                          f"has taken no rows for {self.timeout} s")
+                self._receive(0.01)
+        self._unreachable = False
+        sender.send_multipart(frames)
 
     def _receive(self, timeout: float) -> bool:
         """Reads every waiting message (waiting up to `timeout` s for the first) into the streams' queues."""
@@ -208,6 +219,11 @@ class Stream:
         """Abandons the stream (END): the daemon frees it and publishes nothing more for it."""
         self.client._send(encode_end(self.id, self.next_row))
         self._finish()
+
+    @property
+    def done(self) -> bool:
+        """True once the stream's FINAL or ERROR was read (or it was ended)."""
+        return self._done
 
     def _finish(self) -> None:
         self._done = True
