@@ -6,11 +6,11 @@ __version__ = "0.1.0"
 from .wire import Kind, Prediction, ProtocolError, StreamError  # noqa: E402
 
 __all__ = ["Client", "ControlError", "Endpoints", "Kind", "Prediction", "ProtocolError", "ShardedClient", "Stream",
-           "StreamError", "__version__"]
+           "StreamError", "__version__", "gather"]
 
 
 def __getattr__(name: str):   # the client needs pyzmq; the converter does not
-    if name in ("Client", "ControlError", "Endpoints", "Stream"):
+    if name in ("Client", "ControlError", "Endpoints", "Stream", "gather"):
         from . import client
         return getattr(client, name)
     if name == "ShardedClient":
