@@ -8,10 +8,14 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
+import sys
+
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "Tests" / "Fixtures"
+# The tests check this checkout's package, installed or not.
+sys.path.insert(0, str(ROOT / "Clients" / "python" / "src"))
 
 
 def expected(name: str) -> Dict[str, Any]:

@@ -64,7 +64,8 @@ class Client:
         self.prefix = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}/"
         self._numbers = itertools.count()
         if lossless:
-            self._dealer = self._socket(zmq.DEALER, endpoints.results)
+            # A large receive queue holds a burst of predictions here rather than in the daemon's queue.
+            self._dealer = self._socket(zmq.DEALER, endpoints.results, receive_hwm=100_000)
             self._receiver = self._dealer
         else:
             self._push = self._socket(zmq.PUSH, endpoints.ingest)
@@ -76,10 +77,13 @@ class Client:
                 self._sub.setsockopt(zmq.SUBSCRIBE, topic)
             self._subscribed_at = time.monotonic()
         self._closed = False
+        self._unreachable = False
 
-    def _socket(self, kind: int, endpoint: str) -> zmq.Socket:
+    def _socket(self, kind: int, endpoint: str, receive_hwm: Optional[int] = None) -> zmq.Socket:
         sock = self._context.socket(kind)
         sock.setsockopt(zmq.LINGER, 1000)
+        if receive_hwm is not None:
+            sock.setsockopt(zmq.RCVHWM, receive_hwm)   # before connect: it sizes the connection's queue
         sock.connect(endpoint)
         return sock
 
@@ -120,15 +124,27 @@ class Client:
         if self._closed:
             raise RuntimeError("the client is closed")
         if self.lossless:
-            # The daemon stops reading a peer that does not read (backpressure): read while sending.
-            while not self._dealer.poll(0, zmq.POLLOUT):
-                self._receive(0.01)
-            self._dealer.send_multipart(frames)
+            sender = self._dealer
+            if sender.poll(0):
+                self._receive(0)   # the spec asks a DEALER client to read while it sends
         else:
+            sender = self._push
             wait = self._subscribed_at + self.subscription_wait - time.monotonic()
             if wait > 0:
                 time.sleep(wait)   # slow joiner: the subscription must reach the daemon first
-            self._push.send_multipart(frames)
+        if not sender.poll(0, zmq.POLLOUT):
+            # The socket's queue is full: the daemon is slow, or gone. The daemon stops reading a peer
+            # that does not read its results (backpressure), so read while waiting; after one timeout,
+            # further sends fail at once until the daemon takes rows again.
+            deadline = time.monotonic() + (0 if self._unreachable else self.timeout)
+            while not sender.poll(0, zmq.POLLOUT):
+                if time.monotonic() >= deadline:
+                    self._unreachable = True
+                    raise ConnectionError(f"the daemon at {self.endpoints.ingest if not self.lossless else self.endpoints.results} "
+                                          f"has taken no rows for {self.timeout} s")
+                self._receive(0.01)
+        self._unreachable = False
+        sender.send_multipart(frames)
 
     def _receive(self, timeout: float) -> bool:
         """Reads every waiting message (waiting up to `timeout` s for the first) into the streams' queues."""
@@ -209,16 +225,25 @@ class Stream:
         self.client._send(encode_end(self.id, self.next_row))
         self._finish()
 
+    @property
+    def done(self) -> bool:
+        """True once the stream's FINAL or ERROR was read (or it was ended)."""
+        return self._done
+
     def _finish(self) -> None:
         self._done = True
         self.client._forget(self.id)
 
     def _poll(self, timeout: float) -> Optional[Message]:
+        """The stream's next message, reading the socket for up to `timeout` s when none is queued."""
         queue = self.client._queues.get(self.id)
-        if queue is None:
-            return None
-        if not queue:
+        if queue is not None and not queue:
             self.client._receive(timeout)
+        return self._take()
+
+    def _take(self) -> Optional[Message]:
+        """The stream's next message already read, if any."""
+        queue = self.client._queues.get(self.id)
         if not queue:
             return None
         message = queue.popleft()
@@ -274,3 +299,33 @@ class Stream:
             pass
         assert last is not None
         return last
+
+
+
+def gather(streams: Iterable[Stream], timeout: float) -> Dict[bytes, Optional[Message]]:
+    """Waits for many streams at once (on one or several clients): each stream's last message, its FINAL
+    or the ERROR that ended it, by stream id; None for a stream that got neither within `timeout` s.
+    PARTIALs are skipped."""
+    pending = {stream.id: stream for stream in streams}
+    results: Dict[bytes, Optional[Message]] = {}
+    clients = {id(s.client): s.client for s in pending.values()}
+    poller = zmq.Poller()
+    for client in clients.values():
+        poller.register(client._receiver, zmq.POLLIN)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for stream_id, stream in list(pending.items()):
+            while (message := stream._take()) is not None:
+                if stream.done:
+                    results[stream_id] = message
+                    del pending[stream_id]
+                    break
+        remaining = deadline - time.monotonic()
+        if not pending or remaining <= 0:
+            break
+        ready = dict(poller.poll(int(min(remaining, 0.1) * 1000) + 1))
+        for client in clients.values():
+            if client._receiver in ready:
+                client._receive(0)
+    results.update((stream_id, None) for stream_id in pending)
+    return results
