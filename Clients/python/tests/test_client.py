@@ -190,3 +190,24 @@ def test_a_daemon_that_does_not_answer_times_out(tmp_path) -> None:
         stream.send(b"\x00" * 28)
         with pytest.raises(TimeoutError, match="no prediction within 0.3 s"):
             list(stream)
+
+
+def test_a_prediction_lost_on_pub_is_recovered_by_resending_the_last_row(daemon_factory) -> None:
+    """Rows sent before the subscription reaches the daemon (no wait at all) lose their PARTIALs; the
+    stream then resends its last row, and the daemon publishes that row's prediction again."""
+    import lstmd
+    daemon = daemon_factory(FIXTURES / "keras-lstm1-h20.safetensors")
+    with lstmd.Client(lstmd.Endpoints(**daemon.endpoints), timeout=1, subscription_wait=0) as client:
+        stream = client.stream("late-joiner")        # a subscription of its own, sent just now
+        for row in digit()[:4]:
+            stream.send(row)
+        rows = []
+        for message in stream:
+            assert isinstance(message, lstmd.Prediction)
+            rows.append(message.row)
+            if message.row == 3:
+                break
+        assert rows[-1] == 3 and rows == sorted(set(rows))
+        assert stream.resends == (0 if rows[0] == 0 else 1)
+        status = client.status()["counters"]
+        assert status["duplicates"] == stream.resends
