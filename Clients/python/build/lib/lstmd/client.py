@@ -205,6 +205,7 @@ class Stream:
         self._last_frames: Optional[list] = None
         self._last_seen_row = -1
         self._done = False
+        self.resends = 0   # rows resent to recover predictions PUB dropped
 
     def send(self, values: Any, *, last: bool = False) -> int:
         """Sends the next row (bytes / ints as uint8, floats as float32); returns its row index."""
@@ -261,6 +262,7 @@ class Stream:
         if self._last_frames[1][3] & 1:   # the LAST row: its FINAL cannot be asked for again
             return False
         self.client._send(self._last_frames)
+        self.resends += 1
         return True
 
     def __iter__(self) -> Iterator[Message]:

@@ -5,6 +5,12 @@
 
 Needs numpy, and h5py for Keras files (`pip install 'lstmd[convert]'`).
 """
+try:
+    import numpy  # noqa: F401
+except ImportError:
+    raise ImportError("lstmd.convert needs numpy (and h5py for Keras files): "
+                      "pip install numpy h5py, or pip install 'lstmd[convert]'") from None
+
 from .common import ConversionError
 from .keras import convert_keras
 from .tf1 import convert_tf1_cells, convert_tf1_checkpoint
