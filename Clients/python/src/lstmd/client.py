@@ -53,13 +53,16 @@ class Client:
     `timeout`: seconds a stream waits for its next message before giving up (TimeoutError).
     `subscription_wait`: seconds for a SUB subscription to reach the daemon before rows are sent."""
 
+    RECEIVE_BUDGET = 10_000   # most messages read in one go, so a busy socket cannot hold the caller
+
     def __init__(self, endpoints: Endpoints = Endpoints(), *, lossless: bool = False, timeout: float = 5.0,
                  subscription_wait: float = 0.2, context: Optional[zmq.Context] = None):
         self.endpoints, self.lossless, self.timeout = endpoints, lossless, timeout
         self.subscription_wait = subscription_wait
         self._context = context or zmq.Context.instance()
         self._queues: Dict[bytes, Deque[Message]] = {}
-        self._errors: Deque[StreamError] = collections.deque(maxlen=1000)
+        # ERRORs on `$errors` (messages whose stream id the daemon could not read), the latest 1,000.
+        self.unattributed_errors: Deque[StreamError] = collections.deque(maxlen=1000)
         self._control: Optional[zmq.Socket] = None
         self.prefix = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}/"
         self._numbers = itertools.count()
@@ -147,18 +150,19 @@ class Client:
         sender.send_multipart(frames)
 
     def _receive(self, timeout: float) -> bool:
-        """Reads every waiting message (waiting up to `timeout` s for the first) into the streams' queues."""
+        """Reads the waiting messages (waiting up to `timeout` s for the first) into the streams' queues."""
         if not self._receiver.poll(int(timeout * 1000)):
             return False
-        while True:
+        for _ in range(self.RECEIVE_BUDGET):
             message = decode_prediction(self._receiver.recv_multipart())
             queue = self._queues.get(message.stream)
             if queue is not None:
                 queue.append(message)
             elif isinstance(message, StreamError) and message.stream == ERRORS_TOPIC:
-                self._errors.append(message)
+                self.unattributed_errors.append(message)
             if not self._receiver.poll(0):
-                return True
+                break
+        return True
 
     def _forget(self, stream_id: bytes) -> None:
         self._queues.pop(stream_id, None)
