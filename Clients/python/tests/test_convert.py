@@ -212,3 +212,39 @@ def test_cli_reports_errors_without_a_traceback(tmp_path: Path, capsys: pytest.C
     assert convert_main(["tf1", str(FIXTURES / "tf1-multi-h9.npz"), "-o", str(tmp_path / "m")]) == 1
     assert re.search(r"lstmd.convert: error: cannot tell the classifier's kernel", capsys.readouterr().err)
     assert not (tmp_path / "m").exists()
+
+
+def test_tf_keras_2_h5_layout(tmp_path: Path) -> None:
+    """An .h5 in the layout tf.keras 2 writes (weight names ending in ':0', Keras 2 config keys such as
+    batch_input_shape and time_major), built here from the 1-layer fixture's weights (no TF installed)."""
+    reference = convert_keras(FIXTURES / "keras-lstm1-h20.keras")
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 28, 28], "dtype": "float32",
+                                                "name": "lstm_input"}},
+        {"class_name": "LSTM", "config": {"name": "lstm", "units": 20, "activation": "tanh",
+                                          "recurrent_activation": "sigmoid", "use_bias": True,
+                                          "return_sequences": False, "go_backwards": False, "time_major": False,
+                                          "unit_forget_bias": True, "implementation": 2}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 10, "activation": "softmax", "use_bias": True}},
+    ]}}
+    path = tmp_path / "tf2.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config)
+        f.attrs["keras_version"] = "2.11.0"
+        f.attrs["backend"] = "tensorflow"
+        weights = f.create_group("model_weights")
+        weights.attrs["layer_names"] = [b"lstm", b"dense"]
+        layer = weights.create_group("lstm")
+        names = ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0", "lstm/lstm_cell/bias:0"]
+        layer.attrs["weight_names"] = [n.encode() for n in names]
+        for name, array in zip(names, (reference.weight_ih[0].T, reference.weight_hh[0].T, reference.bias_ih[0])):
+            layer.create_dataset(name, data=array)
+        layer = weights.create_group("dense")
+        layer.attrs["weight_names"] = [b"dense/kernel:0", b"dense/bias:0"]
+        layer.create_dataset("dense/kernel:0", data=reference.fc_weight.T)
+        layer.create_dataset("dense/bias:0", data=reference.fc_bias)
+    model = convert_keras(path)
+    for key, tensor in reference.tensors().items():
+        assert np.array_equal(tensor, model.tensors()[key]), key
+    assert model.metadata["source_framework"] == "keras 2.11.0 (tensorflow backend), HDF5"
+    assert worst_difference(model, "keras-lstm1-h20") <= TOLERANCE
