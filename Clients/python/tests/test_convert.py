@@ -248,3 +248,9 @@ def test_tf_keras_2_h5_layout(tmp_path: Path) -> None:
         assert np.array_equal(tensor, model.tensors()[key]), key
     assert model.metadata["source_framework"] == "keras 2.11.0 (tensorflow backend), HDF5"
     assert worst_difference(model, "keras-lstm1-h20") <= TOLERANCE
+
+
+def test_dropout_layers_are_identity_at_inference(tmp_path: Path) -> None:
+    dropout = {"module": "keras.layers", "class_name": "Dropout", "config": {"name": "dropout", "rate": 0.5}}
+    path = rewritten_keras(tmp_path, lambda layers: layers.insert(len(layers) - 1, dropout))
+    assert worst_difference(convert_keras(path), "keras-lstm2-h18") <= TOLERANCE
