@@ -129,7 +129,7 @@ class Client:
         if self.lossless:
             sender = self._dealer
             if sender.poll(0):
-                self._receive(0)   # the spec asks a DEALER client to read while it sends
+                self.receive(0)   # the spec asks a DEALER client to read while it sends
         else:
             sender = self._push
             wait = self._subscribed_at + self.subscription_wait - time.monotonic()
@@ -145,12 +145,13 @@ class Client:
                     self._unreachable = True
                     raise ConnectionError(f"the daemon at {self.endpoints.ingest if not self.lossless else self.endpoints.results} "
                                           f"has taken no rows for {self.timeout} s")
-                self._receive(0.01)
+                self.receive(0.01)
         self._unreachable = False
         sender.send_multipart(frames)
 
-    def _receive(self, timeout: float) -> bool:
-        """Reads the waiting messages (waiting up to `timeout` s for the first) into the streams' queues."""
+    def receive(self, timeout: float) -> bool:
+        """Reads the waiting messages (waiting up to `timeout` s for the first) into their streams' queues,
+        where `Stream.take` finds them: for a loop of its own that serves many streams. True if any came."""
         if not self._receiver.poll(int(timeout * 1000)):
             return False
         for _ in range(self.RECEIVE_BUDGET):
@@ -243,11 +244,11 @@ class Stream:
         """The stream's next message, reading the socket for up to `timeout` s when none is queued."""
         queue = self.client._queues.get(self.id)
         if queue is not None and not queue:
-            self.client._receive(timeout)
-        return self._take()
+            self.client.receive(timeout)
+        return self.take()
 
-    def _take(self) -> Optional[Message]:
-        """The stream's next message already read, if any."""
+    def take(self) -> Optional[Message]:
+        """The stream's next message already read (by `Client.receive` or another stream), if any."""
         queue = self.client._queues.get(self.id)
         if not queue:
             return None
@@ -321,7 +322,7 @@ def gather(streams: Iterable[Stream], timeout: float) -> Dict[bytes, Optional[Me
     deadline = time.monotonic() + timeout
     while pending:
         for stream_id, stream in list(pending.items()):
-            while (message := stream._take()) is not None:
+            while (message := stream.take()) is not None:
                 if stream.done:
                     results[stream_id] = message
                     del pending[stream_id]
@@ -332,6 +333,6 @@ def gather(streams: Iterable[Stream], timeout: float) -> Dict[bytes, Optional[Me
         ready = dict(poller.poll(int(min(remaining, 0.1) * 1000) + 1))
         for client in clients.values():
             if client._receiver in ready:
-                client._receive(0)
+                client.receive(0)
     results.update((stream_id, None) for stream_id in pending)
     return results
