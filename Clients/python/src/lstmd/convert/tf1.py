@@ -19,9 +19,10 @@ Checkpoint variable names (`tf.train.list_variables(path)`), for `tf.nn.dynamic_
     classifier (tf.layers.dense) dense/kernel [H x C], dense/bias [C]; a hand-made tf.Variable has its own
                                  name (e.g. Variable, Variable_1): pass it as dense_kernel / dense_bias
 
-A prefix other than `rnn/` (a variable_scope) is found as well. `LSTMCell` with `use_peepholes`, `num_proj`
-or `cell_clip` computes something else and is refused; the cell's `activation` must have been tanh (the
-default; a checkpoint does not record it).
+A prefix other than `rnn/` (a variable_scope) is found as well. `LSTMCell` with `use_peepholes` or
+`num_proj` computes something else, and its extra variables (`w_f_diag`, `projection/kernel`) get it
+refused. `cell_clip` and the cell's `activation` leave no trace in a checkpoint: the cell must have used
+no clip and tanh (the defaults).
 """
 from __future__ import annotations
 
