@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what lstmd needs on a fresh Debian 12 machine: the C libraries it links (libzmq,
-# OpenBLAS, zlib), systemd-analyze for the unit-file tests, and pyzmq for the Python example client.
+# OpenBLAS, zlib), systemd-analyze for the unit-file tests, and the Python package (Clients/python)
+# with its test dependencies.
 # Skips apt when everything is already there. Uses sudo only when not root.
 set -euo pipefail
 
@@ -18,7 +19,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import zmq' 2>/dev/null; then
-  echo "setup: installing pyzmq for the Python example client"
-  python3 -m pip install -q pyzmq 2>/dev/null || python3 -m pip install -q --break-system-packages pyzmq
+# The Python package (Clients/python: client and Keras/TF converter) with its test dependencies
+# (pyzmq, numpy, h5py, pytest): CI runs `python3 -m pytest Clients/python/tests` after `swift build`.
+if ! python3 -c 'import zmq, numpy, h5py, pytest, lstmd' 2>/dev/null; then
+  echo "setup: installing the lstmd Python package and its test dependencies"
+  package="$(cd "$(dirname "$0")/.." && pwd)/Clients/python[test]"
+  python3 -m pip --version >/dev/null 2>&1 || { $sudo apt-get update -qq; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null; }
+  python3 -m pip install -q "$package" 2>/dev/null || python3 -m pip install -q --break-system-packages "$package"
 fi

@@ -1,0 +1,213 @@
+"""The client's framing against the spec's test vectors, rendezvous hashing against Protocols/, and the
+client against a real lstmd: errors typed, float rows, END, control calls."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+from lstmd import wire
+from lstmd.rendezvous import choose, weight
+
+SPEC = (ROOT / "Protocols" / "stream-protocol.md").read_text()
+
+
+def spec_examples() -> dict:
+    examples = {}
+    for block in re.findall(r"```wire\n(.*?)```", SPEC, re.S):
+        lines = block.splitlines()
+        frames = []
+        for line in lines[1:]:
+            text = line.split("] ", 1)[1]
+            frames.append(text[5:].encode() if text.startswith("json ") else bytes.fromhex(text.split(";")[0]))
+        examples[lines[0].split()[0]] = frames
+    return examples
+
+
+def test_encoding_matches_the_spec_examples() -> None:
+    e = spec_examples()
+    assert wire.encode_row("digit-7", 0, [0, 128, 255, 16]) == e["E1"]
+    assert wire.encode_row("digit-7", 0, b"\x00\x80\xff\x10") == e["E1"]
+    assert wire.encode_row("digit-7", 14, bytes(12) + b"\x40\xff\xff\x40" + bytes(12)) == e["E2"]
+    assert wire.encode_row("digit-7", 27, [0.0, 0.5, 1.0, -2.0], last=True) == e["E3"]
+    assert wire.encode_end("digit-7", 3) == e["E6"]
+
+
+def test_decoding_matches_the_spec_examples() -> None:
+    e = spec_examples()
+    probabilities = (0, 0, 0.125, 0, 0, 0, 0, 0.75, 0.125, 0)
+    assert wire.decode_prediction(e["E4"]) == wire.Prediction(b"digit-7", wire.Kind.PARTIAL, 14, 7, probabilities)
+    final = wire.decode_prediction(e["E5"])
+    assert final.final and final.row == 27 and final.kind is wire.Kind.FINAL
+    error = wire.decode_prediction(e["E8"])
+    assert isinstance(error, wire.StreamError) and (error.code, error.row) == ("bad_flags", 3)
+    assert wire.decode_prediction(e["E10"]) == wire.StreamError(
+        b"$errors", None, "bad_stream_id",
+        "stream id starts with '$', which is reserved for daemon topics such as $errors")
+    assert wire.decode_prediction(e["E11"]).code == "gap"
+
+
+def test_numpy_rows_and_bad_values() -> None:
+    np = pytest.importorskip("numpy")
+    assert wire.encode_row("s", 1, np.array([1, 2], np.uint8))[2] == b"\x01\x02"
+    assert wire.encode_row("s", 1, np.array([0.5], np.float32))[1][2] == wire.DType.FLOAT32
+    for bad_id in ("", "$x", "a\x00b", "x" * 256, b"\xff"):
+        with pytest.raises(wire.ProtocolError):
+            wire.encode_row(bad_id, 0, b"\x00")
+    with pytest.raises(wire.ProtocolError, match="0…255"):
+        wire.encode_row("s", 0, [256])
+    with pytest.raises(wire.ProtocolError, match="2 frames; expected 3"):
+        wire.decode_prediction([b"s", b"\x01\x00\x00\x00\x00\x00\x00\x00"])
+
+
+def test_rendezvous_vectors() -> None:
+    vectors = json.loads((ROOT / "Protocols" / "rendezvous-vectors.json").read_text())
+    for entry in vectors["weights"]:
+        digest = hashlib.sha256(entry["daemon"].encode() + b"\x00" + entry["stream"].encode()).digest()
+        assert f"{weight(entry['daemon'], entry['stream']):016x}" == entry["weight_hex"] == digest[:8].hex()
+    assert len(vectors["sets"]) == 3
+    for case in vectors["sets"]:
+        daemons = case["daemons"]
+        for stream_id, daemon in case["choices"].items():
+            assert daemons[choose(daemons, stream_id)] == daemon
+            assert list(reversed(daemons))[choose(list(reversed(daemons)), stream_id)] == daemon
+
+
+def test_rendezvous_moves_only_what_it_must() -> None:
+    three = ["tcp://10.0.0.1:5555", "tcp://10.0.0.2:5555", "tcp://10.0.0.3:5555"]
+    four = three + ["tcp://10.0.0.4:5555"]
+    ids = [f"host/{i}" for i in range(6000)]
+    before = [three[choose(three, s)] for s in ids]
+    after = [four[choose(four, s)] for s in ids]
+    moved = [(a, b) for a, b in zip(before, after) if a != b]
+    assert all(b == four[3] for _, b in moved)             # only to the new daemon
+    assert 0.20 < len(moved) / len(ids) < 0.30             # about 1/4
+    counts = Counter(before)
+    assert all(1800 < counts[d] < 2200 for d in three)    # about 1/3 each
+    without = [three[:2][choose(three[:2], s)] for s in ids]
+    assert all(a == b for a, b in zip(before, without) if a != three[2])   # only the removed one's ids move
+
+
+# -- against a real daemon --
+
+@pytest.fixture
+def client(daemon_factory):
+    import lstmd
+    daemon = daemon_factory(FIXTURES / "keras-lstm1-h20.safetensors", "--idle-timeout", "30")
+    with lstmd.Client(lstmd.Endpoints(**daemon.endpoints), timeout=3) as client:
+        yield client
+
+
+@pytest.fixture
+def lossless_client(daemon_factory):
+    import lstmd
+    daemon = daemon_factory(FIXTURES / "keras-lstm1-h20.safetensors")
+    with lstmd.Client(lstmd.Endpoints(**daemon.endpoints), lossless=True, timeout=3) as client:
+        yield client
+
+
+def digit(index: int = 0) -> list:
+    pixels = bytes(json.loads((FIXTURES / "keras-lstm1-h20-expected.json").read_text())["digits"][index]["pixels"])
+    return [pixels[r * 28:(r + 1) * 28] for r in range(28)]
+
+
+def test_float_rows_equal_scaled_uint8_rows(lossless_client) -> None:
+    rows = digit(1)
+    as_uint8 = lossless_client.classify(rows)
+    as_float = lossless_client.classify([[p / 255 for p in row] for row in rows])
+    assert as_uint8.final and as_float.final
+    assert max(abs(a - b) for a, b in zip(as_uint8.probabilities, as_float.probabilities)) < 1e-6
+
+
+@pytest.mark.parametrize("mode", ["pub", "router"])
+def test_errors_are_typed(request, mode: str) -> None:
+    import lstmd
+    client = request.getfixturevalue("client" if mode == "pub" else "lossless_client")
+    stream = client.stream()
+    stream.send(digit()[0])
+    messages = iter(stream)
+    first = next(messages)
+    assert isinstance(first, lstmd.Prediction) and first.row == 0 and not first.final
+    stream.next_row = 3                              # skip rows 1 and 2
+    stream.send(digit()[3])
+    (gap,) = list(messages)
+    assert isinstance(gap, lstmd.StreamError)
+    assert (gap.code, gap.row) == ("gap", 3) and stream.done
+
+    late = client.stream()
+    late.next_row = 5
+    late.send(digit()[5])
+    (error,) = list(late)
+    assert (error.code, error.row) == ("not_started", 5)
+
+    short = client.stream()
+    short.send(b"\x00" * 27)
+    (error,) = list(short)
+    assert error.code == "bad_row_size" and "27" in error.message
+
+
+def test_end_and_control_calls(client) -> None:
+    import lstmd
+    assert client.ping()["protocol_version"] == 1
+    stream = client.stream()
+    stream.send(digit()[0])
+    assert next(iter(stream)).row == 0
+    assert [s["id"] for s in client.streams()] == [stream.id.decode()]
+    stream.end()
+    assert stream.done
+    for _ in range(100):                             # END travels over PUSH, status over REQ: no order
+        if client.status()["live_streams"] == 0:
+            break
+        time.sleep(0.02)
+    status = client.status()
+    assert status["live_streams"] == 0 and status["counters"]["streams_dropped"] == 1
+    other = client.stream()
+    other.send(digit()[0])
+    assert next(iter(other)).row == 0
+    assert client.drop(other.id.decode())["next_row"] == 1
+    (dropped,) = list(other)
+    assert dropped.code == "dropped"
+    with pytest.raises(lstmd.ControlError) as raised:
+        client.drop("no-such-stream")
+    assert raised.value.code == "unknown_stream"
+    with pytest.raises(lstmd.ControlError) as raised:
+        client.control("stats")
+    assert raised.value.code == "unknown_command"
+
+
+def test_a_daemon_that_does_not_answer_times_out(tmp_path) -> None:
+    import lstmd
+    endpoints = lstmd.Endpoints(*(f"ipc://{tmp_path}/{n}" for n in ("i", "p", "c", "r")))
+    with lstmd.Client(endpoints, timeout=0.3) as client:
+        with pytest.raises(TimeoutError, match="no reply to 'ping'"):
+            client.ping()
+        stream = client.stream()
+        stream.send(b"\x00" * 28)
+        with pytest.raises(TimeoutError, match="no prediction within 0.3 s"):
+            list(stream)
+
+
+def test_a_prediction_lost_on_pub_is_recovered_by_resending_the_last_row(daemon_factory) -> None:
+    """Rows sent before the subscription reaches the daemon (no wait at all) lose their PARTIALs; the
+    stream then resends its last row, and the daemon publishes that row's prediction again."""
+    import lstmd
+    daemon = daemon_factory(FIXTURES / "keras-lstm1-h20.safetensors")
+    with lstmd.Client(lstmd.Endpoints(**daemon.endpoints), timeout=1, subscription_wait=0) as client:
+        stream = client.stream("late-joiner")        # a subscription of its own, sent just now
+        for row in digit()[:4]:
+            stream.send(row)
+        rows = []
+        for message in stream:
+            assert isinstance(message, lstmd.Prediction)
+            rows.append(message.row)
+            if message.row == 3:
+                break
+        assert rows[-1] == 3 and rows == sorted(set(rows))
+        assert stream.resends == (0 if rows[0] == 0 else 1)
+        status = client.status()["counters"]
+        assert status["duplicates"] == stream.resends
