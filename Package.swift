@@ -10,7 +10,8 @@ let package = Package(
         .executable(name: "lstm-train", targets: ["lstm-train"]),
         .executable(name: "lstm-client", targets: ["lstm-client"]),
         .library(name: "LSTMModel", targets: ["LSTMModel"]),
-        .library(name: "StreamEngine", targets: ["StreamEngine"]),
+        // The engine with the vocabulary its API speaks (stream ids, row encodings, error codes, counters).
+        .library(name: "StreamEngine", targets: ["StreamEngine", "WireProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,7 +44,7 @@ let package = Package(
         .target(name: "LSTMTraining", dependencies: ["LSTMModel", "MNIST", "CBLAS"]),
         // The embeddable stream engine: stream table, sequencing rules, batching. No sockets.
         .target(name: "StreamEngine", dependencies: [
-            "LSTMModel",
+            "LSTMModel", "WireProtocol",
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
         // Swift types over libzmq.
@@ -86,8 +87,8 @@ let package = Package(
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
         .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining", "LSTMModel", "MNIST", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
-        .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel", "TestSupport"]),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol", "StreamEngine", "TestSupport"]),
+        .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel", "TestSupport", "WireProtocol"]),
         .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "ClientTests", dependencies: [
@@ -95,9 +96,10 @@ let package = Package(
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",
-            "WireProtocol", "ZeroMQ",
+            "WireProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "SystemdTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol"]),
+        // Operating the daemon: systemd units and notify, the default config, install scripts, metrics.
+        .testTarget(name: "OperationsTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol"]),
     ],
     swiftLanguageModes: [.v6]
 )

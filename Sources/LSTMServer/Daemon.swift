@@ -87,26 +87,6 @@ public enum DaemonError: Error, CustomStringConvertible {
     }
 }
 
-/// A model together with where it came from and when, for status replies.
-struct LoadedModel: @unchecked Sendable {
-    // @unchecked: LSTMModel is immutable once loaded; the date and strings are values.
-    let model: LSTMModel
-    let path: String
-    let isDefault: Bool
-    let loadedAt: Date
-
-    init(path: String, isDefault: Bool) throws {
-        do {
-            model = try LSTMModel.load(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw DaemonError.modelLoad(path: path, reason: String(describing: error))
-        }
-        self.path = path
-        self.isDefault = isDefault
-        loadedAt = Date()
-    }
-}
-
 /// A monotonic clock in nanoseconds.
 @inline(__always)
 func monotonicNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }

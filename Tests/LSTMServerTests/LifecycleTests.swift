@@ -175,6 +175,44 @@ final class ClosedLoopStreams {
         #expect(daemon.stop() == 0)
     }
 
+    /// A reload to the same weights with another input scale: live streams keep the scale of the
+    /// model they started on, so their FINALs equal an uninterrupted run (issue 11); a reload of the
+    /// same file changes nothing.
+    @Test func reloadKeepsEachLiveStreamsInputScale() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (scaled, scaledPath) = try writeTestModel(in: directory, seed: 5)
+        let unscaled = try makeRandomModel(inputSize: 28, hidden: 32, layers: 1, classes: 10, sequenceLength: 28,
+                                           inputScale: 1, seed: 5)
+        let unscaledPath = directory.appendingPathComponent("unscaled.safetensors")
+        try unscaled.write(to: unscaledPath)
+        let daemon = try DaemonProcess(arguments: ["--model", scaledPath], directory: directory)
+        let client = try TestClient(daemon)
+        let digits = try fixtureDigits(20)
+        for image in 0..<20 {
+            for r in 0..<14 { try client.send(try row(r, of: "s\(image)", pixels: digits.image(at: image))) }
+        }
+        #expect(try client.collect { $0.count == 20 * 14 }.count == 20 * 14)
+        guard case let .reload(same) = try daemon.request(.reload(model: scaledPath)) else {
+            Issue.record("reload reply expected")
+            return
+        }
+        #expect(same.model.sha256 == scaled.sha256 && same.previousModels.isEmpty, "the same file changes nothing")
+        guard case .reload = try daemon.request(.reload(model: unscaledPath.path)) else {
+            Issue.record("reload reply expected")
+            return
+        }
+        for image in 0..<20 {
+            for r in 14..<28 { try client.send(try row(r, of: "s\(image)", pixels: digits.image(at: image))) }
+        }
+        let finals = try client.collect { $0.count == 20 * 14 }.filter { $0.header.kind == .final }
+        #expect(finals.count == 20)
+        for final in finals {
+            let image = try #require(Int(final.topic.dropFirst()))
+            #expect(final.probabilities == offlineRun(scaled, pixels: digits.image(at: image)).last!, "stream \(image)")
+        }
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func killNineThenRestartGivesGapsNeverWrongPredictions() throws {
         let directory = try DaemonProcess.makeTemporaryDirectory()
         let (model, path) = try writeTestModel(in: directory)
