@@ -22,14 +22,8 @@ let systemdAnalyze: String? = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze
 @Suite struct DefaultConfigTests {
     static let file = Repository.systemd.appendingPathComponent("lstmd.toml").path
 
-    /// Every key DaemonSettings knows, spelled as the TOML key (the flag name).
-    static var settingKeys: Set<String> {
-        Set(Mirror(reflecting: DaemonSettings()).children.compactMap(\.label).map { label in
-            label.reduce(into: "") { key, character in
-                if character.isUppercase { key += "-" + character.lowercased() } else { key.append(character) }
-            }
-        })
-    }
+    /// Every declared setting's key (the TOML key and the option name).
+    static var settingKeys: Set<String> { Set(DaemonSetting.all.map(\.key)) }
 
     @Test func parsesAndValidatesWithTheServiceValues() throws {
         let configuration = try DaemonConfiguration.load(fileAt: Self.file)
