@@ -9,13 +9,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The model file; nil serves the model embedded in `lstmd`.
     public var model: String?
     /// PULL endpoint that receives rows (protocol v1 ingest).
-    public var ingest = "tcp://127.0.0.1:5555"
+    public var ingest = DefaultEndpoints.ingest
     /// PUB endpoint that publishes predictions.
-    public var predictions = "tcp://127.0.0.1:5556"
+    public var predictions = DefaultEndpoints.predictions
     /// REP endpoint for control requests.
-    public var control = "tcp://127.0.0.1:5557"
+    public var control = DefaultEndpoints.control
     /// ROUTER endpoint of the lossless result path; nil disables it.
-    public var results: String? = "tcp://127.0.0.1:5558"
+    public var results: String? = DefaultEndpoints.results
     /// Publish after every row (`partial`) or only the final prediction (`final`).
     public var publish: PublicationMode = .partial
     /// Most streams advanced in one batched step.
