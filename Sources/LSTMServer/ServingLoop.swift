@@ -145,27 +145,23 @@ final class ServingLoop {
     private func readIngest() throws {
         for _ in 0..<Self.readBudget {
             guard try sockets.ingest.receiveMultipart(into: received, dontWait: true) else { return }
-            received.withUnsafeFrames { frames in
-                counters.value[.rowsReceived] += 1
-                do throws(WireError) {
-                    let message = try decodeIngest(frames: frames)
-                    accept(message.streamID, message.header, row: message.row, from: nil)
-                } catch {
-                    output.deliverError(error, to: nil)
-                }
-            }
+            received.withUnsafeFrames { frames in acceptReceived(frames, from: nil) }
         }
     }
 
     private func readResults() throws {
-        try results?.read(budget: Self.readBudget) { frames, peer in
-            counters.value[.rowsReceived] += 1
-            do throws(WireError) {
-                let message = try decodeIngest(frames: frames)
-                accept(message.streamID, message.header, row: message.row, from: peer)
-            } catch {
-                output.deliverError(error, to: peer)
-            }
+        try results?.read(budget: Self.readBudget) { frames, peer in acceptReceived(frames, from: peer) }
+    }
+
+    /// Counts an ingest message as it is read, then decodes it (the row stays in the frame) and
+    /// hands it on, or answers why it cannot be read.
+    private func acceptReceived(_ frames: ArraySlice<UnsafeRawBufferPointer>, from peer: ResultsRouter.Peer?) {
+        counters.value[.rowsReceived] += 1
+        do throws(WireError) {
+            let message = try decodeIngest(frames: frames)
+            accept(message.streamID, message.header, row: message.row, from: peer)
+        } catch {
+            output.deliverError(error, to: peer)
         }
     }
 

@@ -40,6 +40,11 @@ public final class DaemonProcess: @unchecked Sendable {
     /// What the daemon has written to stderr so far.
     public var log: String { child.stderrSoFar }
 
+    /// Whether the daemon's log contains `text` within `seconds` (it arrives asynchronously).
+    public func logContains(_ text: String, within seconds: Double = 10) -> Bool {
+        child.stderr(contains: text, within: seconds)
+    }
+
     public static func makeTemporaryDirectory() throws -> URL {
         let url = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("lstmd-test-\(UUID().uuidString.prefix(8))")

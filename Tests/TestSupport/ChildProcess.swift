@@ -70,15 +70,22 @@ public final class ChildProcess: @unchecked Sendable {
         return String(decoding: err, as: UTF8.self)
     }
 
+    /// Whether standard error contains `text` within `seconds`: output arrives asynchronously, even
+    /// after the process has exited.
+    public func stderr(contains text: String, within seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if stderrSoFar.contains(text) { return true }
+            usleep(10_000)
+        } while Date() < deadline
+        return false
+    }
+
     /// Waits until standard error contains `text` (at most `seconds`).
     public func waitForStderr(containing text: String, seconds: Double = 20) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if stderrSoFar.contains(text) { return }
-            guard process.isRunning else { break }
-            usleep(10_000)
+        guard stderr(contains: text, within: seconds) else {
+            throw HarnessError("\(name) did not write \"\(text)\" to stderr; it wrote: \(stderrSoFar)")
         }
-        throw HarnessError("\(name) did not write \"\(text)\" to stderr; it wrote: \(stderrSoFar)")
     }
 
     /// Waits for the process to exit (terminating it after `seconds`) and returns what it wrote.
