@@ -1,5 +1,5 @@
 import Logging
-import StreamEngine
+import LSTMStreaming
 import WireProtocol
 
 /// Answers the control protocol (LCP/1): one `ControlRequest` in, one `ControlReply` out. Owns no

@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 import Logging
-import LSTMModel
-import StreamEngine
+import LSTMCore
+import LSTMStreaming
 import Synchronization
 import WireProtocol
 import ZeroMQ

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import LSTMModel
-import StreamEngine
+import LSTMCore
+import LSTMStreaming
 import WireProtocol
 
 /// The models the daemon serves. Its list *is* the engine's list of generations (each with its

@@ -1,5 +1,5 @@
 import Logging
-import StreamEngine
+import LSTMStreaming
 import WireProtocol
 import ZeroMQ
 

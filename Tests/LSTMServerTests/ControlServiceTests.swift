@@ -1,8 +1,8 @@
 import Foundation
 import Logging
-import LSTMModel
+import LSTMCore
 @testable import LSTMServer
-import StreamEngine
+import LSTMStreaming
 import TestSupport
 import Testing
 import WireProtocol

@@ -1,6 +1,6 @@
 import DaemonTestSupport
 import Foundation
-import LSTMModel
+import LSTMCore
 import MNIST
 import TestSupport
 import Testing

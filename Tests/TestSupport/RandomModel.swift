@@ -1,4 +1,4 @@
-import LSTMModel
+import LSTMCore
 
 /// Deterministic pseudo-random numbers (SplitMix64) so that every run tests the same cases.
 public struct SplitMix64: RandomNumberGenerator {

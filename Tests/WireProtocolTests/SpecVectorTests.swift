@@ -1,5 +1,5 @@
 import Foundation
-import StreamEngine
+import LSTMStreaming
 import Testing
 import TestSupport
 @testable import WireProtocol

@@ -7,8 +7,8 @@
 // Model: I=28, H=128, L=1, C=10 (the default model's shape), random weights; one BLAS thread.
 // Prints JSON.
 import Foundation
-import LSTMModel
-import StreamEngine
+import LSTMCore
+import LSTMStreaming
 import WireProtocol
 
 func randomModel(hidden: Int = 128) throws -> LSTMModel {

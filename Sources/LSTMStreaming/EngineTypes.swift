@@ -1,5 +1,5 @@
 import Foundation
-import LSTMModel
+import LSTMCore
 import WireProtocol
 
 /// Limits and batching policy of a ``StreamEngine``.

@@ -1,5 +1,5 @@
 import Foundation
-import LSTMModel
+import LSTMCore
 import WireProtocol
 
 /// The live streams of one model, saved so that a restarted engine continues them exactly.

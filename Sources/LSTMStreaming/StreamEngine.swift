@@ -1,6 +1,6 @@
 import DequeModule
 import Foundation
-import LSTMModel
+import LSTMCore
 import WireProtocol
 
 /// The embeddable heart of lstmd: a table of live streams, each holding an LSTM's per-layer h and c,

@@ -1,5 +1,5 @@
-import LSTMModel
-import StreamEngine
+import LSTMCore
+import LSTMStreaming
 import TestSupport
 import Testing
 import WireProtocol

@@ -1,5 +1,5 @@
 import Foundation
-import LSTMModel
+import LSTMCore
 /// Every file of these tests sees the shared helpers (`SplitMix64`, `randomModel`, `maxAbsDifference`).
 @_exported import TestSupport
 

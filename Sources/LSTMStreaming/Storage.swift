@@ -1,4 +1,4 @@
-import LSTMModel
+import LSTMCore
 import WireProtocol
 
 /// One model that streams run on, with the state arena of those streams and the step buffers.
