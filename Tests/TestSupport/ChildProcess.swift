@@ -64,6 +64,12 @@ public final class ChildProcess: @unchecked Sendable {
         errPipe.fileHandleForReading.readabilityHandler = nil
     }
 
+    public var stdoutSoFar: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     public var stderrSoFar: String {
         lock.lock()
         defer { lock.unlock() }
