@@ -208,7 +208,10 @@ final class ClosedLoopStreams {
         #expect(finals.count == 20)
         for final in finals {
             let image = try #require(Int(final.topic.dropFirst()))
-            #expect(final.probabilities == offlineRun(scaled, pixels: digits.image(at: image)).last!, "stream \(image)")
+            // Within rounding (batching changes the last bits with some BLAS kernels); the scale of
+            // the other model moves them by about 1e-2.
+            let expected = offlineRun(scaled, pixels: digits.image(at: image)).last!
+            #expect(maxAbsDifference(final.probabilities, expected) <= 1e-5, "stream \(image)")
         }
         #expect(daemon.stop() == 0)
     }
