@@ -9,8 +9,9 @@ let package = Package(
         .executable(name: "lstmd", targets: ["lstmd"]),
         .executable(name: "lstm-train", targets: ["lstm-train"]),
         .executable(name: "lstm-client", targets: ["lstm-client"]),
-        .library(name: "LSTMModel", targets: ["LSTMModel"]),
-        .library(name: "StreamEngine", targets: ["StreamEngine"]),
+        .library(name: "LSTMCore", targets: ["LSTMCore"]),
+        // The engine with the vocabulary its API speaks (stream ids, row encodings, error codes, counters).
+        .library(name: "LSTMStreaming", targets: ["LSTMStreaming", "WireProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Model file, validation and the LSTM step kernels.
-        .target(name: "LSTMModel", dependencies: [
+        .target(name: "LSTMCore", dependencies: [
             "CBLAS",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -40,10 +41,10 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Backpropagation through time, Adam, checkpoints, evaluation, sweeps.
-        .target(name: "LSTMTraining", dependencies: ["LSTMModel", "MNIST", "CBLAS"]),
+        .target(name: "LSTMTraining", dependencies: ["LSTMCore", "MNIST", "CBLAS"]),
         // The embeddable stream engine: stream table, sequencing rules, batching. No sockets.
-        .target(name: "StreamEngine", dependencies: [
-            "LSTMModel",
+        .target(name: "LSTMStreaming", dependencies: [
+            "LSTMCore", "WireProtocol",
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
         // Swift types over libzmq.
@@ -52,7 +53,7 @@ let package = Package(
         .target(name: "WireProtocol"),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [
-            "StreamEngine", "ZeroMQ", "WireProtocol", "LSTMModel",
+            "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -69,7 +70,7 @@ let package = Package(
             .copy("Resources/default-model.safetensors"),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
-            "LSTMTraining", "LSTMModel", "MNIST",
+            "LSTMTraining", "LSTMCore", "MNIST",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
@@ -81,23 +82,24 @@ let package = Package(
             .copy("Resources/mnist-t10k-50-labels-idx1-ubyte.gz"),
         ]),
 
-        .target(name: "TestSupport", dependencies: ["LSTMModel"], path: "Tests/TestSupport"),
-        .testTarget(name: "LSTMModelTests", dependencies: ["LSTMModel", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["LSTMCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "LSTMCoreTests", dependencies: ["LSTMCore", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
-        .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining", "LSTMModel", "MNIST", "TestSupport"]),
+        .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining", "LSTMCore", "MNIST", "TestSupport"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
-        .testTarget(name: "StreamEngineTests", dependencies: ["StreamEngine", "LSTMModel", "TestSupport"]),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol", "LSTMStreaming", "TestSupport"]),
+        .testTarget(name: "LSTMStreamingTests", dependencies: ["LSTMStreaming", "LSTMCore", "TestSupport", "WireProtocol"]),
         .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "ClientTests", dependencies: [
-            "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "WireProtocol", "ZeroMQ",
+            "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ",
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
-            "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",
-            "WireProtocol", "ZeroMQ",
+            "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "LSTMStreaming",
+            "WireProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "SystemdTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol"]),
+        // Operating the daemon: systemd units and notify, the default config, install scripts, metrics.
+        .testTarget(name: "OperationsTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -10,11 +10,11 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "step-bench", dependencies: [
-            .product(name: "LSTMModel", package: "lstmd"),
+            .product(name: "LSTMCore", package: "lstmd"),
         ]),
         .executableTarget(name: "engine-bench", dependencies: [
-            .product(name: "LSTMModel", package: "lstmd"),
-            .product(name: "StreamEngine", package: "lstmd"),
+            .product(name: "LSTMCore", package: "lstmd"),
+            .product(name: "LSTMStreaming", package: "lstmd"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 import Logging
-import LSTMModel
-import StreamEngine
+import LSTMCore
+import LSTMStreaming
 import Synchronization
 import WireProtocol
 import ZeroMQ
@@ -84,26 +84,6 @@ public enum DaemonError: Error, CustomStringConvertible {
         case let .bind(socket, endpoint, reason):
             "cannot bind the \(socket) socket to \(endpoint): \(reason)"
         }
-    }
-}
-
-/// A model together with where it came from and when, for status replies.
-struct LoadedModel: @unchecked Sendable {
-    // @unchecked: LSTMModel is immutable once loaded; the date and strings are values.
-    let model: LSTMModel
-    let path: String
-    let isDefault: Bool
-    let loadedAt: Date
-
-    init(path: String, isDefault: Bool) throws {
-        do {
-            model = try LSTMModel.load(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw DaemonError.modelLoad(path: path, reason: String(describing: error))
-        }
-        self.path = path
-        self.isDefault = isDefault
-        loadedAt = Date()
     }
 }
 

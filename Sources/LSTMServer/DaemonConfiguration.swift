@@ -2,19 +2,20 @@ import Foundation
 import TOMLKit
 import WireProtocol
 
-/// Everything the daemon can be told, with its defaults. Filled from the config file first, then
-/// from command-line flags, which win. Keys in the TOML file are the flag names without `--`.
+/// Everything the daemon can be told; the initial values are the defaults. Filled from the config
+/// file first, then from command-line options, which win; both are mapped onto the properties by
+/// the one list of declarations, `DaemonSetting.all`.
 public struct DaemonConfiguration: Sendable, Equatable {
     /// The model file; nil serves the model embedded in `lstmd`.
     public var model: String?
     /// PULL endpoint that receives rows (protocol v1 ingest).
-    public var ingest = "tcp://127.0.0.1:5555"
+    public var ingest = DefaultEndpoints.ingest
     /// PUB endpoint that publishes predictions.
-    public var predictions = "tcp://127.0.0.1:5556"
+    public var predictions = DefaultEndpoints.predictions
     /// REP endpoint for control requests.
-    public var control = "tcp://127.0.0.1:5557"
+    public var control = DefaultEndpoints.control
     /// ROUTER endpoint of the lossless result path; nil disables it.
-    public var results: String? = "tcp://127.0.0.1:5558"
+    public var results: String? = DefaultEndpoints.results
     /// Publish after every row (`partial`) or only the final prediction (`final`).
     public var publish: PublicationMode = .partial
     /// Most streams advanced in one batched step.
@@ -52,35 +53,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    /// Checks values that flags and files can both get wrong.
+    /// Checks every setting (`DaemonSetting.all`): the same checks for flags and files.
     public func validate() throws(ConfigurationError) {
-        func require(_ condition: Bool, _ key: String, _ message: String) throws(ConfigurationError) {
-            if !condition { throw .invalidValue(key: key, message: message) }
-        }
-        try require((1...65_536).contains(maxBatch), "max-batch", "must be between 1 and 65536, got \(maxBatch)")
-        try require(batchDelayMicroseconds >= 0 && batchDelayMicroseconds <= 1_000_000,
-                    "batch-delay-us", "must be between 0 and 1000000, got \(batchDelayMicroseconds)")
-        try require(busyPollMicroseconds >= 0 && busyPollMicroseconds <= 1_000_000,
-                    "busy-poll-us", "must be between 0 and 1000000, got \(busyPollMicroseconds)")
-        try require(maxStreams >= 1, "max-streams", "must be at least 1, got \(maxStreams)")
-        try require(idleTimeoutSeconds.isFinite && idleTimeoutSeconds >= 0,
-                    "idle-timeout", "must be 0 (never) or a positive number of seconds, got \(idleTimeoutSeconds)")
-        try require(publishHighWaterMark >= 0, "pub-hwm", "must be 0 (unlimited) or positive")
-        try require(resultsHighWaterMark >= 1, "results-hwm", "must be at least 1")
-        try require(maxMessageSize >= 64, "max-message-size", "must be at least 64 bytes, got \(maxMessageSize)")
-        try require(snapshotIntervalSeconds.isFinite && snapshotIntervalSeconds >= 0,
-                    "snapshot-interval", "must be 0 (only at stop) or a positive number of seconds")
-        try require(drainTimeoutSeconds.isFinite && drainTimeoutSeconds > 0,
-                    "drain-timeout", "must be a positive number of seconds")
-        try require((1...64).contains(blasThreads), "blas-threads", "must be between 1 and 64")
-        try require(["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel),
-                    "log-level", "must be one of trace, debug, info, notice, warning, error, critical; got \(logLevel)")
-        for (key, endpoint) in [("ingest", ingest), ("predictions", predictions), ("control", control),
-                                ("results", results ?? "tcp://")] {
-            try require(endpoint.contains("://"), key, "'\(endpoint)' is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:5555, ipc:///run/lstmd/\(key))")
-        }
-        if let metrics {
-            try require(Self.parseHostPort(metrics) != nil, "metrics", "'\(metrics)' is not host:port (e.g. 127.0.0.1:9464)")
+        for setting in DaemonSetting.all {
+            if let message = setting.problem(self) { throw .invalidValue(key: setting.key, message: message) }
         }
     }
 
@@ -93,40 +69,35 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     // MARK: Config file
 
-    /// Reads a TOML config file over these defaults. Unknown keys and wrong types are errors.
+    /// Reads a TOML config file over these defaults. Keys are the settings' keys
+    /// (`DaemonSetting.all`); unknown keys and values of the wrong type are errors that name them.
     public static func load(fileAt path: String) throws(ConfigurationError) -> DaemonConfiguration {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw .unreadableFile(path: path, reason: error.localizedDescription)
         }
-        var decoder = TOMLDecoder()
-        decoder.strictDecoding = true
-        let file: DaemonSettings
-        do { file = try decoder.decode(DaemonSettings.self, from: text) } catch let error as UnexpectedKeysError {
-            let keys = error.keys.keys.sorted().joined(separator: ", ")
-            throw .unknownKeys(path: path, keys: keys)
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw .malformedFile(path: path, reason: "\(error.description) (line \(error.source.begin.line), column \(error.source.begin.column))")
         } catch {
-            throw .malformedFile(path: path, reason: Self.describe(error))
+            throw .malformedFile(path: path, reason: String(describing: error))
         }
-        return DaemonConfiguration().overlaid(with: file)
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case let DecodingError.typeMismatch(type, context):
-            return "key '\(context.codingPath.map(\.stringValue).joined(separator: "."))' must be \(type)"
-        case let DecodingError.dataCorrupted(context):
-            return "key '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
-        default:
-            return String(describing: error)
+        let unknown = table.keys.filter { DaemonSetting.named($0) == nil }
+        guard unknown.isEmpty else { throw .unknownKeys(path: path, keys: unknown.sorted().joined(separator: ", ")) }
+        var configuration = DaemonConfiguration()
+        for key in table.keys {
+            let setting = DaemonSetting.named(key)!
+            let value = table[key]!
+            let given: DaemonSetting.Value
+            switch value.type {
+            case .string: given = .text(value.string!)
+            case .int: given = .integer(value.int!)
+            case .double: given = .number(value.double!)
+            default: throw .wrongType(path: path, key: key, expected: setting.kind.description, found: "a \(value.type)")
+            }
+            try setting.assign(given, to: &configuration, from: path)
         }
-    }
-
-    /// This configuration with every value `settings` gives replacing the current one.
-    public func overlaid(with settings: DaemonSettings) -> DaemonConfiguration {
-        var c = self
-        settings.apply(to: &c)
-        return c
+        return configuration
     }
 }
 
@@ -135,6 +106,9 @@ public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
     case unreadableFile(path: String, reason: String)
     case malformedFile(path: String, reason: String)
     case unknownKeys(path: String, keys: String)
+    case wrongType(path: String, key: String, expected: String, found: String)
+    case unknownOption(String)
+    case missingValue(option: String)
     case invalidValue(key: String, message: String)
 
     public var description: String {
@@ -142,107 +116,10 @@ public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
         case let .unreadableFile(path, reason): "cannot read config file \(path): \(reason)"
         case let .malformedFile(path, reason): "config file \(path) is not valid: \(reason)"
         case let .unknownKeys(path, keys): "config file \(path) has unknown keys: \(keys) (see lstmd --help for the names)"
+        case let .wrongType(path, key, expected, found): "config file \(path): key '\(key)' must be \(expected), not \(found)"
+        case let .unknownOption(option): "unknown option '\(option)' (see lstmd --help)"
+        case let .missingValue(option): "option '\(option)' needs a value"
         case let .invalidValue(key, message): "\(key) \(message)"
         }
-    }
-}
-
-/// Settings as a config file or the command line gives them: every key optional, named as the flag.
-public struct DaemonSettings: Decodable, Sendable {
-    public var model: String?
-    public var ingest: String?
-    public var predictions: String?
-    public var control: String?
-    public var results: String?
-    public var publish: PublicationMode?
-    public var maxBatch: Int?
-    public var batchDelayUs: Int?
-    public var busyPollUs: Int?
-    public var maxStreams: Int?
-    public var idleTimeout: Double?
-    public var pubHwm: Int?
-    public var resultsHwm: Int?
-    public var maxMessageSize: Int?
-    public var stateDir: String?
-    public var snapshotInterval: Double?
-    public var drainTimeout: Double?
-    public var metrics: String?
-    public var blasThreads: Int?
-    public var logLevel: String?
-
-    public init(
-        model: String? = nil,
-        ingest: String? = nil,
-        predictions: String? = nil,
-        control: String? = nil,
-        results: String? = nil,
-        publish: PublicationMode? = nil,
-        maxBatch: Int? = nil,
-        batchDelayUs: Int? = nil,
-        busyPollUs: Int? = nil,
-        maxStreams: Int? = nil,
-        idleTimeout: Double? = nil,
-        pubHwm: Int? = nil,
-        resultsHwm: Int? = nil,
-        maxMessageSize: Int? = nil,
-        stateDir: String? = nil,
-        snapshotInterval: Double? = nil,
-        drainTimeout: Double? = nil,
-        metrics: String? = nil,
-        blasThreads: Int? = nil,
-        logLevel: String? = nil
-    ) {
-        self.model = model
-        self.ingest = ingest
-        self.predictions = predictions
-        self.control = control
-        self.results = results
-        self.publish = publish
-        self.maxBatch = maxBatch
-        self.batchDelayUs = batchDelayUs
-        self.busyPollUs = busyPollUs
-        self.maxStreams = maxStreams
-        self.idleTimeout = idleTimeout
-        self.pubHwm = pubHwm
-        self.resultsHwm = resultsHwm
-        self.maxMessageSize = maxMessageSize
-        self.stateDir = stateDir
-        self.snapshotInterval = snapshotInterval
-        self.drainTimeout = drainTimeout
-        self.metrics = metrics
-        self.blasThreads = blasThreads
-        self.logLevel = logLevel
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case model, ingest, predictions, control, results, publish, metrics
-        case maxBatch = "max-batch", batchDelayUs = "batch-delay-us", maxStreams = "max-streams"
-        case idleTimeout = "idle-timeout", pubHwm = "pub-hwm", resultsHwm = "results-hwm"
-        case maxMessageSize = "max-message-size", stateDir = "state-dir", drainTimeout = "drain-timeout"
-        case snapshotInterval = "snapshot-interval", busyPollUs = "busy-poll-us"
-        case blasThreads = "blas-threads", logLevel = "log-level"
-    }
-
-    func apply(to c: inout DaemonConfiguration) {
-        if let model { c.model = model }
-        if let ingest { c.ingest = ingest }
-        if let predictions { c.predictions = predictions }
-        if let control { c.control = control }
-        if let results { c.results = results == "none" ? nil : results }
-        if let publish { c.publish = publish }
-        if let maxBatch { c.maxBatch = maxBatch }
-        if let batchDelayUs { c.batchDelayMicroseconds = batchDelayUs }
-        if let busyPollUs { c.busyPollMicroseconds = busyPollUs }
-        if let maxStreams { c.maxStreams = maxStreams }
-        if let idleTimeout { c.idleTimeoutSeconds = idleTimeout }
-        if let pubHwm { c.publishHighWaterMark = pubHwm }
-        if let resultsHwm { c.resultsHighWaterMark = resultsHwm }
-        if let maxMessageSize { c.maxMessageSize = maxMessageSize }
-        if let stateDir { c.stateDirectory = stateDir }
-        if let snapshotInterval { c.snapshotIntervalSeconds = snapshotInterval }
-        if let drainTimeout { c.drainTimeoutSeconds = drainTimeout }
-        if let metrics { c.metrics = metrics }
-        if let blasThreads { c.blasThreads = blasThreads }
-        if let logLevel { c.logLevel = logLevel }
     }
 }

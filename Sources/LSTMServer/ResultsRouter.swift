@@ -31,7 +31,7 @@ final class ResultsRouter {
     private var peers: [[UInt8]: Peer] = [:]
     /// Bound streams by routing id, so that a peer that reconnects with the same id (ZMQ_ROUTING_ID)
     /// gets its streams' predictions again.
-    private var streamPeers: [String: [UInt8]] = [:]
+    private var streamPeers: [StreamID: [UInt8]] = [:]
     private var blocked: [Peer] = []
     private let received = ZMQMultipart(capacity: 4)
     /// Messages to peers that had disconnected, discarded as the spec allows.
@@ -72,12 +72,12 @@ final class ResultsRouter {
     }
 
     /// Binds `stream` to `peer`: its predictions go to that peer from now on.
-    func bind(_ stream: String, to peer: Peer) { streamPeers[stream] = peer.routingID }
+    func bind(_ stream: StreamID, to peer: Peer) { streamPeers[stream] = peer.routingID }
 
     /// Forgets the binding of a stream that ended.
-    func unbind(_ stream: String) { streamPeers[stream] = nil }
+    func unbind(_ stream: StreamID) { streamPeers[stream] = nil }
 
-    func peer(of stream: String) -> Peer? {
+    func peer(of stream: StreamID) -> Peer? {
         guard !streamPeers.isEmpty, let routingID = streamPeers[stream] else { return nil }
         return peerFor(routingID)
     }

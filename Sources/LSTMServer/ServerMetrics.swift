@@ -26,15 +26,8 @@ public final class ServerMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
 
-    private let rowsReceived: CoreMetrics.Counter
-    private let rowsApplied: CoreMetrics.Counter
-    private let duplicates: CoreMetrics.Counter
-    private let predictionsPublished: CoreMetrics.Counter
-    private let streamsStarted: CoreMetrics.Counter
-    private let streamsRestarted: CoreMetrics.Counter
-    private let streamsFinished: CoreMetrics.Counter
-    private let streamsEvicted: CoreMetrics.Counter
-    private let streamsDropped: CoreMetrics.Counter
+    /// `lstmd_<total>_total` for every total of `Counters`.
+    private let totals: [Counters.Total: CoreMetrics.Counter]
     private let liveStreams: CoreMetrics.Gauge
     private let uptime: CoreMetrics.Gauge
     private let batchSize: CoreMetrics.Recorder
@@ -56,16 +49,9 @@ public final class ServerMetrics: Sendable {
         factory.durationHistogramBuckets["lstmd_step_duration_seconds"] = Self.stepDurationBuckets
         self.factory = factory
 
-        func counter(_ name: String) -> CoreMetrics.Counter { Counter(label: name, factory: factory) }
-        rowsReceived = counter("lstmd_rows_received_total")
-        rowsApplied = counter("lstmd_rows_applied_total")
-        duplicates = counter("lstmd_duplicates_total")
-        predictionsPublished = counter("lstmd_predictions_published_total")
-        streamsStarted = counter("lstmd_streams_started_total")
-        streamsRestarted = counter("lstmd_streams_restarted_total")
-        streamsFinished = counter("lstmd_streams_finished_total")
-        streamsEvicted = counter("lstmd_streams_evicted_total")
-        streamsDropped = counter("lstmd_streams_dropped_total")
+        totals = Dictionary(uniqueKeysWithValues: Counters.Total.allCases.map { total in
+            (total, Counter(label: Self.metricName(total), factory: factory))
+        })
         liveStreams = Gauge(label: "lstmd_live_streams", factory: factory)
         uptime = Gauge(label: "lstmd_uptime_seconds", factory: factory)
         batchSize = Recorder(label: "lstmd_batch_size", aggregate: true, factory: factory)
@@ -74,6 +60,9 @@ public final class ServerMetrics: Sendable {
         liveStreams.record(0)
         uptime.record(0)
     }
+
+    /// The Prometheus name of a total: `lstmd_<json key>_total`.
+    public static func metricName(_ total: Counters.Total) -> String { "lstmd_\(total.rawValue)_total" }
 
     /// One batched step: how many streams it advanced and how long it took.
     public func recordStep(batchSize streams: Int, nanoseconds: UInt64) {
@@ -87,15 +76,9 @@ public final class ServerMetrics: Sendable {
         liveStreams.record(live)
         uptime.record(uptimeSeconds)
         state.withLock { state in
-            let fields: [(KeyPath<ServerMetrics, CoreMetrics.Counter>, WritableKeyPath<Counters, UInt64>)] = [
-                (\.rowsReceived, \.rowsReceived), (\.rowsApplied, \.rowsApplied), (\.duplicates, \.duplicates),
-                (\.predictionsPublished, \.predictionsPublished), (\.streamsStarted, \.streamsStarted),
-                (\.streamsRestarted, \.streamsRestarted), (\.streamsFinished, \.streamsFinished),
-                (\.streamsEvicted, \.streamsEvicted), (\.streamsDropped, \.streamsDropped),
-            ]
-            for (counter, total) in fields where counters[keyPath: total] > state.counted[keyPath: total] {
-                self[keyPath: counter].increment(by: counters[keyPath: total] - state.counted[keyPath: total])
-                state.counted[keyPath: total] = counters[keyPath: total]
+            for (total, counter) in totals where counters[total] > state.counted[total] {
+                counter.increment(by: counters[total] - state.counted[total])
+                state.counted[total] = counters[total]
             }
             for (code, total) in counters.errors where total > state.counted.errors[code, default: 0] {
                 let counter = state.errors[code] ?? {

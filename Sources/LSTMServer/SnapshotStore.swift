@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import StreamEngine
+import LSTMStreaming
 
 /// Where the daemon keeps its stream snapshot (`<state-dir>/streams.safetensors`), and what it does
 /// with one it cannot use: set it aside under a new name, never delete it.

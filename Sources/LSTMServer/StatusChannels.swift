@@ -1,5 +1,5 @@
 import Logging
-import LSTMModel
+import LSTMCore
 import Synchronization
 
 /// Where the loop reports how it is doing, besides its log: Prometheus metrics and systemd's

@@ -1,5 +1,5 @@
 import Foundation
-import LSTMModel
+import LSTMCore
 
 /// Errors of checkpoint files, naming the file and what was wrong with it.
 public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible {

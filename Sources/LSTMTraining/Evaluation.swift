@@ -1,4 +1,4 @@
-import LSTMModel
+import LSTMCore
 /// Accuracy of a model on a labelled set, per class, with its confusion matrix.
 public struct Evaluation: Sendable, Equatable {
     public let classes: Int

@@ -1,4 +1,4 @@
-import LSTMModel
+import LSTMCore
 import Foundation
 
 /// Forward and backward passes of the MNIST row classifier

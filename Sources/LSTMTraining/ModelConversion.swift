@@ -1,4 +1,4 @@
-import LSTMModel
+import LSTMCore
 
 extension ParameterLayout {
     /// The flat vector's tensors as LSTMModel parameters (a copy).

@@ -1,4 +1,4 @@
-import LSTMModel
+import LSTMCore
 /// Where each parameter tensor lives inside one flat buffer, in PyTorch's `state_dict()` order and
 /// with PyTorch's names, so that parameters, gradients and both Adam moments share one layout and
 /// the optimiser, the clipping and the checkpoints treat all tensors as one vector.

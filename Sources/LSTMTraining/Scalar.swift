@@ -1,6 +1,6 @@
 import CBLAS
 import Foundation
-import LSTMModel
+import LSTMCore
 
 /// The floating-point types the training math runs in: `Float` for training, `Double` for the
 /// gradient check. Everything is row-major; the BLAS calls are OpenBLAS's CBLAS.

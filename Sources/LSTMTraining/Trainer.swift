@@ -1,4 +1,4 @@
-import LSTMModel
+import LSTMCore
 import Dispatch
 import Foundation
 

@@ -139,54 +139,6 @@ public struct ModelShapeInfo: Sendable, Equatable, Codable {
     }
 }
 
-/// Totals since the daemon started. Invariant: `streams_started` = `streams_finished` +
-/// `streams_evicted` + `streams_dropped` + live streams.
-public struct Counters: Sendable, Equatable, Codable {
-    /// ROW messages read from PULL and ROUTER (valid or not).
-    public var rowsReceived: UInt64
-    /// Rows that advanced a stream.
-    public var rowsApplied: UInt64
-    /// Rows discarded silently because their index was below the stream's next row.
-    public var duplicates: UInt64
-    /// ERRORs sent, by code (codes never sent are absent).
-    public var errors: [String: UInt64]
-    /// PARTIAL and FINAL messages published on PUB.
-    public var predictionsPublished: UInt64
-    /// Streams created by a row 0.
-    public var streamsStarted: UInt64
-    /// Streams that ended with a FINAL.
-    public var streamsFinished: UInt64
-    /// Live streams restarted by a new row 0 (not counted again in `streams_started`).
-    public var streamsRestarted: UInt64
-    /// Streams dropped for idleness.
-    public var streamsEvicted: UInt64
-    /// Streams ended otherwise: END, `gap`, control `drop`, `model_changed`, `shutting_down`.
-    public var streamsDropped: UInt64
-
-    public init(rowsReceived: UInt64 = 0, rowsApplied: UInt64 = 0, duplicates: UInt64 = 0, errors: [String: UInt64] = [:],
-                predictionsPublished: UInt64 = 0, streamsStarted: UInt64 = 0, streamsRestarted: UInt64 = 0,
-                streamsFinished: UInt64 = 0, streamsEvicted: UInt64 = 0, streamsDropped: UInt64 = 0) {
-        self.rowsReceived = rowsReceived
-        self.rowsApplied = rowsApplied
-        self.duplicates = duplicates
-        self.errors = errors
-        self.predictionsPublished = predictionsPublished
-        self.streamsStarted = streamsStarted
-        self.streamsRestarted = streamsRestarted
-        self.streamsFinished = streamsFinished
-        self.streamsEvicted = streamsEvicted
-        self.streamsDropped = streamsDropped
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case duplicates, errors
-        case rowsReceived = "rows_received", rowsApplied = "rows_applied"
-        case predictionsPublished = "predictions_published", streamsStarted = "streams_started"
-        case streamsRestarted = "streams_restarted"
-        case streamsFinished = "streams_finished", streamsEvicted = "streams_evicted", streamsDropped = "streams_dropped"
-    }
-}
-
 /// Reply to `status`.
 public struct StatusReply: Sendable, Equatable, Codable {
     /// The daemon's version (`lstmd --version`).

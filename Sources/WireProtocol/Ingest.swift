@@ -136,14 +136,6 @@ public struct IngestMessage: Sendable, Equatable {
     public var frames: [[UInt8]] {
         header.kind == .end ? [streamID.bytes, header.bytes] : [streamID.bytes, header.bytes, row]
     }
-
-    /// Decodes frame 3 into `output` (at least `inputSize` floats); see `decodeRow(_:dtype:inputSize:inputScale:into:streamID:row:)`.
-    public func decodeRow(inputSize: Int, inputScale: Float, into output: UnsafeMutableBufferPointer<Float>) throws(WireError) {
-        try withRawBytes(row) { (raw) throws(WireError) in
-            try WireProtocol.decodeRow(raw, dtype: header.dtype, inputSize: inputSize, inputScale: inputScale,
-                                       into: output, streamID: streamID, row: header.row)
-        }
-    }
 }
 
 /// A decoded ingest message whose row still lives in the received frame (no copy).
@@ -153,18 +145,12 @@ public struct IngestView {
     public var header: IngestHeader
     /// Frame 3: the row's encoded values; empty for END.
     public var row: UnsafeRawBufferPointer
-
-    /// Decodes frame 3 into `output` (at least `inputSize` floats); see `decodeRow(_:dtype:inputSize:inputScale:into:streamID:row:)`.
-    public func decodeRow(inputSize: Int, inputScale: Float, into output: UnsafeMutableBufferPointer<Float>) throws(WireError) {
-        try WireProtocol.decodeRow(row, dtype: header.dtype, inputSize: inputSize, inputScale: inputScale,
-                                   into: output, streamID: streamID, row: header.row)
-    }
 }
 
 /// Decodes an ingest message from its frames (without a ROUTER's routing-id frame).
 /// Checks, in order: frame count ≥ 1, stream id, frame count, header (size, version, kind, dtype,
-/// flags), then that ROW has a frame 3 and END an empty or absent one. The row's length against the
-/// model's input size is checked by `decodeRow`.
+/// flags), then that ROW has a frame 3 and END an empty or absent one. The row's values are decoded
+/// and checked by the stream engine (`RowValues`), with the input scale of the stream's model.
 public func decodeIngest(frames: [[UInt8]]) throws(WireError) -> IngestMessage {
     let view = try withUnsafeFrames(frames) { (raw) throws(WireError) in try decodeIngest(frames: raw) }
     return IngestMessage(streamID: view.streamID, header: view.header,
@@ -204,45 +190,6 @@ public func decodeIngest(frames: ArraySlice<UnsafeRawBufferPointer>) throws(Wire
         throw WireError(.badRowSize, "END message carries a \(row.count)-byte frame 3; END has no row (frame 3 absent or empty)", streamID: streamID, row: header.row)
     default:
         return IngestView(streamID: streamID, header: header, row: row)
-    }
-}
-
-/// Decodes a row's values into `output[0..<inputSize]`: uint8 values times `inputScale`, or
-/// float32 little-endian values as is. Throws `bad_row_size` when `payload` is not
-/// `inputSize × dtype.byteWidth` bytes and `non_finite_input` when a value (after scaling) is NaN or
-/// infinite, naming the first such value. `streamID` and `row` label the errors.
-public func decodeRow(_ payload: UnsafeRawBufferPointer, dtype: RowDType, inputSize: Int, inputScale: Float,
-                      into output: UnsafeMutableBufferPointer<Float>,
-                      streamID: StreamID? = nil, row: UInt32? = nil) throws(WireError) {
-    precondition(output.count >= inputSize, "output holds \(output.count) floats; the row needs \(inputSize)")
-    let expected = inputSize * dtype.byteWidth
-    guard payload.count == expected else {
-        throw WireError(.badRowSize, "row is \(payload.count) bytes; \(inputSize) \(dtype) values need \(expected)", streamID: streamID, row: row)
-    }
-    guard inputSize > 0, let source = payload.baseAddress, let target = output.baseAddress else { return }
-    // value × 0 is 0 for finite values and NaN otherwise: one branch-free sum tells whether any
-    // value is NaN or infinite (and lets the loop vectorize).
-    var poison: Float = 0
-    switch dtype {
-    case .uint8:
-        let bytes = source.assumingMemoryBound(to: UInt8.self)
-        for i in 0..<inputSize {
-            let value = Float(bytes[i]) * inputScale
-            target[i] = value
-            poison += value * 0
-        }
-    case .float32:
-        for i in 0..<inputSize {
-            let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
-            let value = Float(bitPattern: bits)
-            target[i] = value
-            poison += value * 0
-        }
-    }
-    if !poison.isZero, let index = output[0..<inputSize].firstIndex(where: { !$0.isFinite }) {
-        let what = output[index].isNaN ? "NaN" : "infinite"
-        throw WireError(.nonFiniteInput, "row value \(index) is \(what)" + (dtype == .uint8 ? " after scaling by \(inputScale)" : ""),
-                        streamID: streamID, row: row)
     }
 }
 

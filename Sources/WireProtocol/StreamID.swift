@@ -28,12 +28,15 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible,
     /// The UTF-8 bytes of the id (frame 1 of ingest and prediction messages).
     public var bytes: [UInt8] { Array(string.utf8) }
 
+    // Ids key the engine's stream table: compare and hash the UTF-8 bytes in one pass each.
     public static func == (lhs: StreamID, rhs: StreamID) -> Bool {
-        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        var lhs = lhs.string, rhs = rhs.string
+        return lhs.withUTF8 { left in rhs.withUTF8 { right in left.elementsEqual(right) } }
     }
 
     public func hash(into hasher: inout Hasher) {
-        for byte in string.utf8 { hasher.combine(byte) }
+        var string = string
+        string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     /// Byte-wise order, matching the `==` above.

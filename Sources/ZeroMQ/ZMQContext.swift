@@ -90,7 +90,7 @@ public final class ZMQContext: Sendable {
 
     private static func term(_ handle: UnsafeMutableRawPointer) {
         // EINTR is the only failure that leaves the context alive; retry as libzmq advises.
-        while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}
+        _ = try? retryingOnInterrupt("zmq_ctx_term") { zmq_ctx_term(handle) }
     }
 
     /// Creates a libzmq socket while the context is known to be open, so that `terminate()` either

@@ -122,3 +122,21 @@ public enum ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// Calls `call` (a libzmq function returning -1 and setting errno on failure) again while a signal
+/// interrupts it (`EINTR`), in the manner of swift-system's `valueOrErrno(retryOnInterrupt:)`.
+/// Returns its result, nil for `EAGAIN` (a non-blocking call would block, or a timeout expired),
+/// and throws any other errno as the error of `operation`.
+@inline(__always)
+func retryingOnInterrupt<Result: BinaryInteger>(
+    _ operation: @autoclosure () -> String, _ call: () -> Result
+) throws(ZMQError) -> Result? {
+    while true {
+        let result = call()
+        if result != -1 { return result }
+        let code = zmq_errno()
+        if code == EINTR { continue }
+        if code == EAGAIN { return nil }
+        throw ZMQError(code: .init(rawValue: code), operation: operation())
+    }
+}

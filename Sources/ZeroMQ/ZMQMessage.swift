@@ -162,11 +162,5 @@ extension ZMQMultipart: Sendable {}
 /// and nothing queued, or the receive timeout expired).
 func receiveMessageFrame(into message: UnsafeMutablePointer<zmq_msg_t>, from socket: UnsafeMutableRawPointer,
                   dontWait: Bool) throws(ZMQError) -> Bool {
-    while zmq_msg_recv(message, socket, dontWait ? ZMQ_DONTWAIT : 0) == -1 {
-        let code = zmq_errno()
-        if code == EINTR { continue }
-        if code == EAGAIN { return false }
-        throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_recv")
-    }
-    return true
+    try retryingOnInterrupt("zmq_msg_recv") { zmq_msg_recv(message, socket, dontWait ? ZMQ_DONTWAIT : 0) } != nil
 }

@@ -66,17 +66,16 @@ public final class ZMQPoller {
         case .milliseconds(let value): clock.now.advanced(by: .milliseconds(value))
         }
         var remaining = timeout
-        while true {
-            let ready = items.withUnsafeMutableBufferPointer { buffer in
+        var attempted = false
+        let ready = try retryingOnInterrupt("zmq_poll(\(items.count) items)") {
+            // After an interruption, wait only for what is left of the timeout.
+            if attempted, let deadline { remaining = ZMQTimeout(deadline - clock.now) }
+            attempted = true
+            return items.withUnsafeMutableBufferPointer { buffer in
                 zmq_poll(buffer.baseAddress, Int32(buffer.count), Int(remaining.rawMilliseconds))
             }
-            if ready >= 0 { return Int(ready) }
-            let code = zmq_errno()
-            guard code == EINTR else {
-                throw ZMQError(code: .init(rawValue: code), operation: "zmq_poll(\(items.count) items)")
-            }
-            if let deadline { remaining = ZMQTimeout(deadline - clock.now) }
         }
+        return Int(ready ?? 0)
     }
 
     /// What entry `index` was ready for at the last `poll`.

@@ -133,13 +133,9 @@ public final class ZMQSocket {
     {
         let socket = try liveHandle("zmq_send")
         let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
-        while zmq_send(socket, bytes.baseAddress, bytes.count, flags) == -1 {
-            let code = zmq_errno()
-            if code == EINTR { continue }
-            if code == EAGAIN { return false }
-            throw ZMQError(code: .init(rawValue: code), operation: "zmq_send(\(bytes.count) bytes)")
-        }
-        return true
+        return try retryingOnInterrupt("zmq_send(\(bytes.count) bytes)") {
+            zmq_send(socket, bytes.baseAddress, bytes.count, flags)
+        } != nil
     }
 
     /// Sends one frame holding a copy of `bytes`; see `sendFrame(_:more:dontWait:)` for the result.
@@ -162,13 +158,9 @@ public final class ZMQSocket {
     public func send(_ message: ZMQMessage, more: Bool = false, dontWait: Bool = false) throws(ZMQError) -> Bool {
         let socket = try liveHandle("zmq_msg_send")
         let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
-        while zmq_msg_send(message.pointer, socket, flags) == -1 {
-            let code = zmq_errno()
-            if code == EINTR { continue }
-            if code == EAGAIN { return false }
-            throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_send(\(message.count) bytes)")
-        }
-        return true
+        return try retryingOnInterrupt("zmq_msg_send(\(message.count) bytes)") {
+            zmq_msg_send(message.pointer, socket, flags)
+        } != nil
     }
 
     /// Sends a multipart message, one frame per element (at least one).
@@ -220,14 +212,7 @@ public final class ZMQSocket {
     public func receiveFrame(into buffer: UnsafeMutableRawBufferPointer, dontWait: Bool = false) throws(ZMQError) -> Int? {
         let socket = try liveHandle("zmq_recv")
         let flags = dontWait ? ZMQ_DONTWAIT : 0
-        while true {
-            let size = zmq_recv(socket, buffer.baseAddress, buffer.count, flags)
-            if size >= 0 { return Int(size) }
-            let code = zmq_errno()
-            if code == EINTR { continue }
-            if code == EAGAIN { return nil }
-            throw ZMQError(code: .init(rawValue: code), operation: "zmq_recv")
-        }
+        return try retryingOnInterrupt("zmq_recv") { zmq_recv(socket, buffer.baseAddress, buffer.count, flags) }.map(Int.init)
     }
 
     /// Receives a whole multipart message as copied frames. Convenient; allocates per frame.

@@ -75,18 +75,9 @@ struct Status: ParsableCommand {
         let counters = status.counters
         lines.append("counters:")
         let errors = counters.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-        lines += aligned([
-            ("rows received", "\(counters.rowsReceived)"),
-            ("rows applied", "\(counters.rowsApplied)"),
-            ("duplicates", "\(counters.duplicates)"),
-            ("predictions published", "\(counters.predictionsPublished)"),
-            ("streams started", "\(counters.streamsStarted)"),
-            ("streams restarted", "\(counters.streamsRestarted)"),
-            ("streams finished", "\(counters.streamsFinished)"),
-            ("streams evicted", "\(counters.streamsEvicted)"),
-            ("streams dropped", "\(counters.streamsDropped)"),
-            ("errors", errors.isEmpty ? "none" : errors.joined(separator: ", ")),
-        ], indent: "  ")
+        lines += aligned(Counters.Total.allCases.map { total in
+            (total.rawValue.replacingOccurrences(of: "_", with: " "), "\(counters[total])")
+        } + [("errors", errors.isEmpty ? "none" : errors.joined(separator: ", "))], indent: "  ")
         return lines
     }
 

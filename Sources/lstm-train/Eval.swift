@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import LSTMModel
+import LSTMCore
 import LSTMTraining
 import MNIST
 

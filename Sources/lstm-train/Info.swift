@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import LSTMModel
+import LSTMCore
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(

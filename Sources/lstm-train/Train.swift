@@ -1,7 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
-import LSTMModel
+import LSTMCore
 import LSTMTraining
 import MNIST
 import Synchronization

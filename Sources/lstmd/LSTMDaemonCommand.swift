@@ -3,7 +3,6 @@ import Dispatch
 import Foundation
 import Logging
 import LSTMServer
-import WireProtocol
 
 @main
 struct LSTMDaemonCommand: ParsableCommand {
@@ -20,81 +19,22 @@ struct LSTMDaemonCommand: ParsableCommand {
 
             Settings come from --config (TOML; keys are the option names without --), then the \
             options given here, which win. SIGTERM/SIGINT stop gracefully; SIGHUP reloads the model.
-            """)
 
-    @Option(name: .long, help: ArgumentHelp("Model file (safetensors). Default: the model embedded in lstmd.", valueName: "path"))
-    var model: String?
+            SETTINGS (also the keys of the --config file)
 
-    @Option(name: .long, help: ArgumentHelp("TOML config file; command-line options override its keys.", valueName: "path"))
+            """ + DaemonSetting.helpText)
+
+    @Option(name: .long, help: ArgumentHelp("TOML config file; the settings given as options override its keys.", valueName: "path"))
     var config: String?
 
-    @Option(help: ArgumentHelp("PULL endpoint receiving rows. (default: tcp://127.0.0.1:5555)", valueName: "endpoint"))
-    var ingest: String?
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Settings, each --key value or --key=value: see SETTINGS above.", valueName: "settings"))
+    var settings: [String] = []
 
-    @Option(help: ArgumentHelp("PUB endpoint publishing predictions. (default: tcp://127.0.0.1:5556)", valueName: "endpoint"))
-    var predictions: String?
-
-    @Option(help: ArgumentHelp("REP endpoint for control requests. (default: tcp://127.0.0.1:5557)", valueName: "endpoint"))
-    var control: String?
-
-    @Option(help: ArgumentHelp("ROUTER endpoint of the lossless result path, or 'none'. (default: tcp://127.0.0.1:5558)", valueName: "endpoint"))
-    var results: String?
-
-    @Option(help: ArgumentHelp("Publish a prediction after every row ('partial') or only the final one ('final'). (default: partial)", valueName: "mode"))
-    var publish: PublicationMode?
-
-    @Option(help: ArgumentHelp("Most streams advanced in one batched step. (default: 256)", valueName: "n"))
-    var maxBatch: Int?
-
-    @Option(name: .customLong("batch-delay-us"), help: ArgumentHelp("Microseconds to wait for more rows before a step that is not full; 0 steps at once, for the lowest latency. (default: 0)", valueName: "us"))
-    var batchDelayUs: Int?
-
-    @Option(name: .customLong("busy-poll-us"), help: ArgumentHelp("Microseconds to keep polling without sleeping after a message arrived: lower latency for a lone stream, for at most that much busy CPU per message; 0 always sleeps. (default: 100)", valueName: "us"))
-    var busyPollUs: Int?
-
-    @Option(help: ArgumentHelp("Most live streams; a new stream beyond it is refused with a 'capacity' error. (default: 100000)", valueName: "n"))
-    var maxStreams: Int?
-
-    @Option(help: ArgumentHelp("Seconds without a row before a stream is evicted with an 'evicted' error; 0 never evicts. (default: 60)", valueName: "seconds"))
-    var idleTimeout: Double?
-
-    @Option(name: .customLong("pub-hwm"), help: ArgumentHelp("Predictions queued per subscriber before PUB drops them. (default: 100000)", valueName: "n"))
-    var pubHwm: Int?
-
-    @Option(name: .customLong("results-hwm"), help: ArgumentHelp("Messages queued per client each way on the results path before backpressure. (default: 10000)", valueName: "n"))
-    var resultsHwm: Int?
-
-    @Option(help: ArgumentHelp("Largest ingest message accepted, in bytes. (default: 65536)", valueName: "bytes"))
-    var maxMessageSize: Int?
-
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Directory for stream snapshots kept across restarts. (default: none)", valueName: "path"))
-    var stateDir: String?
-
-    @Option(help: ArgumentHelp("Seconds between snapshots of live streams into --state-dir while serving; 0 only at a graceful stop. (default: 30)", valueName: "seconds"))
-    var snapshotInterval: Double?
-
-    @Option(help: ArgumentHelp("Seconds a graceful stop may take to drain queued rows and write the snapshot. (default: 10)", valueName: "seconds"))
-    var drainTimeout: Double?
-
-    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP on host:port, e.g. 127.0.0.1:9464. (default: off)", valueName: "host:port"))
-    var metrics: String?
-
-    @Option(help: ArgumentHelp("OpenBLAS threads for row steps. (default: 1)", valueName: "n"))
-    var blasThreads: Int?
-
-    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical. (default: info)", valueName: "level"))
-    var logLevel: String?
-
-    /// The file settings overlaid with the options given on the command line.
-    func resolvedConfiguration() throws -> DaemonConfiguration {
+    /// The file's settings overlaid with the ones given on the command line.
+    func resolvedConfiguration() throws(ConfigurationError) -> DaemonConfiguration {
         var c = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(fileAt: path) }
             ?? DaemonConfiguration()
-        c = c.overlaid(with: DaemonSettings(
-            model: model, ingest: ingest, predictions: predictions, control: control, results: results,
-            publish: publish, maxBatch: maxBatch, batchDelayUs: batchDelayUs, busyPollUs: busyPollUs, maxStreams: maxStreams,
-            idleTimeout: idleTimeout, pubHwm: pubHwm, resultsHwm: resultsHwm, maxMessageSize: maxMessageSize,
-            stateDir: stateDir, snapshotInterval: snapshotInterval, drainTimeout: drainTimeout, metrics: metrics, blasThreads: blasThreads,
-            logLevel: logLevel))
+        try DaemonSetting.apply(arguments: settings, to: &c)
         try c.validate()
         return c
     }
@@ -169,4 +109,3 @@ enum DefaultModel {
         return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 }
-extension PublicationMode: ExpressibleByArgument {}

@@ -1,104 +1,21 @@
 import DaemonTestSupport
 import Foundation
-import LSTMModel
+import LSTMCore
 import MNIST
 import TestSupport
 import WireProtocol
 
 /// What a finished `lstm-client` process left behind.
-struct ClientRun {
-    var status: Int32
-    /// False when a signal ended the process (then `status` is the signal number).
-    var exitedNormally: Bool
-    var stdout: String
-    var stderr: String
+typealias ClientRun = ProcessResult
 
-    var lines: [String] { stdout.split(separator: "\n").map(String.init) }
-}
-
-/// A running `lstm-client` process whose output is collected while it runs.
-final class ClientProcess: @unchecked Sendable {
-    // @unchecked: the buffers are guarded by `lock`; the Process is touched by the owning test only.
-    let process = Process()
-    private let outPipe = Pipe()
-    private let errPipe = Pipe()
-    private let lock = NSLock()
-    private var out = Data()
-    private var err = Data()
-
-    /// Starts `lstm-client arguments` without `LSTMD_MNIST_DIR`, so that the built-in digits are used.
-    init(_ arguments: [String]) throws {
-        process.executableURL = Fixtures.productsDirectory.appendingPathComponent("lstm-client")
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["LSTMD_MNIST_DIR"] = nil
-        process.environment = environment
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        outPipe.fileHandleForReading.readabilityHandler = { [lock] handle in
-            let chunk = handle.availableData
-            lock.lock()
-            self.out.append(chunk)
-            lock.unlock()
-        }
-        errPipe.fileHandleForReading.readabilityHandler = { [lock] handle in
-            let chunk = handle.availableData
-            lock.lock()
-            self.err.append(chunk)
-            lock.unlock()
-        }
-        try process.run()
-    }
-
-    deinit {
-        if process.isRunning { process.terminate() }
-        outPipe.fileHandleForReading.readabilityHandler = nil
-        errPipe.fileHandleForReading.readabilityHandler = nil
-    }
-
-    var stderrSoFar: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: err, as: UTF8.self)
-    }
-
-    /// Waits until standard error contains `text` (at most `seconds`).
-    func waitForStderr(containing text: String, seconds: Double = 20) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if stderrSoFar.contains(text) { return }
-            guard process.isRunning else { break }
-            usleep(10_000)
-        }
-        throw HarnessError("lstm-client did not write \"\(text)\" to stderr; it wrote: \(stderrSoFar)")
-    }
-
-    /// Waits for the process to exit (killing it after `seconds`) and returns what it wrote.
-    func finish(seconds: Double = 120) throws -> ClientRun {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            process.terminate()
-            throw HarnessError("lstm-client \(process.arguments ?? []) still running after \(seconds) s; stderr: \(stderrSoFar)")
-        }
-        process.waitUntilExit()
-        // Collect what is still in the pipes once the writer has gone.
-        outPipe.fileHandleForReading.readabilityHandler = nil
-        errPipe.fileHandleForReading.readabilityHandler = nil
-        let restOut = outPipe.fileHandleForReading.readDataToEndOfFile()
-        let restErr = errPipe.fileHandleForReading.readDataToEndOfFile()
-        lock.lock()
-        defer { lock.unlock() }
-        out.append(restOut)
-        err.append(restErr)
-        return ClientRun(status: process.terminationStatus, exitedNormally: process.terminationReason == .exit, stdout: String(decoding: out, as: UTF8.self),
-                         stderr: String(decoding: err, as: UTF8.self))
-    }
+/// Starts `lstm-client arguments` without `LSTMD_MNIST_DIR`, so that the built-in digits are used.
+func clientProcess(_ arguments: [String]) throws -> ChildProcess {
+    try ChildProcess(Fixtures.productsDirectory.appendingPathComponent("lstm-client"), arguments, unsetting: ["LSTMD_MNIST_DIR"])
 }
 
 /// Runs `lstm-client arguments` to completion.
 func runClient(_ arguments: [String], seconds: Double = 120) throws -> ClientRun {
-    try ClientProcess(arguments).finish(seconds: seconds)
+    try clientProcess(arguments).finish(seconds: seconds)
 }
 
 extension DaemonProcess {
@@ -111,15 +28,8 @@ extension DaemonProcess {
 /// A deterministic random MNIST-shaped model (28 inputs, 10 classes, 28 rows, pixels scaled by
 /// 1/255): the protocol checks do not need trained weights, only the same weights on both sides.
 func makeModel(seed: UInt64 = 7, hidden: Int = 16) throws -> LSTMModel {
-    var state = seed
-    func next() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 24) * 2 - 1
-    }
+    var rng = SplitMix64(state: seed)
+    func next() -> Float { rng.nextUnit() * 2 - 1 }
     func values(_ count: Int) -> [Float] { (0..<count).map { _ in next() } }
     let layer = LSTMLayerParameters(weightIH: values(4 * hidden * 28), weightHH: values(4 * hidden * hidden),
                                     biasIH: values(4 * hidden), biasHH: values(4 * hidden))

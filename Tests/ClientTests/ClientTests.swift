@@ -1,6 +1,6 @@
 import DaemonTestSupport
 import Foundation
-import LSTMModel
+import LSTMCore
 import MNIST
 import TestSupport
 import Testing
@@ -109,8 +109,8 @@ import WireProtocol
         #expect(abs(correct - expectedCorrect) <= ties, "eval \(correct) correct, offline \(expectedCorrect), \(ties) near-ties")
         // The daemon saw each digit's 28 rows exactly once.
         let counters = try daemon.status().counters
-        #expect(counters.rowsApplied == 100 * 28)
-        #expect(counters.streamsFinished == 100)
+        #expect(counters[.rowsApplied] == 100 * 28)
+        #expect(counters[.streamsFinished] == 100)
     }
 
     @Test(arguments: [[String](), ["--rate", "3000"]])
@@ -134,10 +134,12 @@ import WireProtocol
         let latency = try #require(report["latency_ms"] as? [String: Any])
         #expect(latency["count"] as? Int == predictions + errors)
         // The daemon's own counters agree with the client's.
+        let ended = try #require(report["streams_ended"] as? Int)
         let counters = try daemon.status().counters
-        #expect(counters.rowsReceived == UInt64(sent))
-        #expect(counters.predictionsPublished >= UInt64(predictions))
-        #expect(counters.rowsApplied == UInt64(predictions + lost))
+        #expect(counters[.rowsReceived] == UInt64(sent + ended), "every ingest message, ROW or END")
+        #expect(counters[.predictionsPublished] >= UInt64(predictions))
+        #expect(counters[.predictionsPublished] == counters[.rowsApplied], "one PARTIAL or FINAL per row; ERRORs apart")
+        #expect(counters[.rowsApplied] == UInt64(predictions + lost))
     }
 
     @Test func watchFiltersByPrefixOrExactStream() throws {
@@ -145,9 +147,9 @@ import WireProtocol
         let served = try ModelDaemon(model)
         let daemon = served.daemon
         let common = ["watch", "--json", "--timeout", "60"] + daemon.clientEndpoints
-        let prefix = try ClientProcess(common + ["--stream", "7", "--count", "56"])
-        let exact = try ClientProcess(common + ["--stream", "7", "--exact", "--count", "28"])
-        let everything = try ClientProcess(common + ["--count", "84"])
+        let prefix = try clientProcess(common + ["--stream", "7", "--count", "56"])
+        let exact = try clientProcess(common + ["--stream", "7", "--exact", "--count", "28"])
+        let everything = try clientProcess(common + ["--count", "84"])
         for watcher in [prefix, exact, everything] { try watcher.waitForStderr(containing: "watching ") }
 
         for id in ["7", "70", "8"] {
@@ -155,7 +157,7 @@ import WireProtocol
             #expect(run.status == 0, "classify \(id): \(run.stderr)")
         }
 
-        func messages(_ watcher: ClientProcess) throws -> [(stream: String, kind: String, row: Int)] {
+        func messages(_ watcher: ChildProcess) throws -> [(stream: String, kind: String, row: Int)] {
             let run = try watcher.finish(seconds: 60)
             #expect(run.status == 0, "stderr: \(run.stderr)")
             return try run.lines.map { line in
@@ -177,7 +179,7 @@ import WireProtocol
 
     @Test func watchExitsCleanlyOnSIGINT() throws {
         let served = try ModelDaemon(try makeModel())
-        let watcher = try ClientProcess(["watch", "--timeout", "60"] + served.endpoints)
+        let watcher = try clientProcess(["watch", "--timeout", "60"] + served.endpoints)
         try watcher.waitForStderr(containing: "watching ")
         kill(watcher.process.processIdentifier, SIGINT)
         let run = try watcher.finish(seconds: 20)

@@ -1,6 +1,7 @@
 import DaemonTestSupport
 import Foundation
 import Synchronization
+import TestSupport
 import WireProtocol
 import ZeroMQ
 

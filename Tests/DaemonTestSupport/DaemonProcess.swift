@@ -12,10 +12,8 @@ public final class DaemonProcess: @unchecked Sendable {
     public let predictions: String
     public let control: String
     public let results: String
-    public let process: Process
-    private let errorPipe = Pipe()
-    private let logLock = NSLock()
-    private var logData = Data()
+    private let child: ChildProcess
+    public var process: Process { child.process }
 
     /// Starts `lstmd` with `arguments` added to the endpoint flags, and waits until it answers `ping`.
     public init(arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
@@ -26,22 +24,9 @@ public final class DaemonProcess: @unchecked Sendable {
         predictions = "ipc://\(dir.path)/predictions"
         control = "ipc://\(dir.path)/control"
         results = "ipc://\(dir.path)/results"
-        process = Process()
-        process.executableURL = Fixtures.productsDirectory.appendingPathComponent("lstmd")
-        process.arguments = ["--ingest", ingest, "--predictions", predictions, "--control", control,
-                             "--results", results] + arguments
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.standardError = errorPipe
-        process.standardOutput = FileHandle.nullDevice
-        errorPipe.fileHandleForReading.readabilityHandler = { [logLock] handle in
-            let chunk = handle.availableData
-            logLock.lock()
-            self.logData.append(chunk)
-            logLock.unlock()
-        }
-        try process.run()
+        child = try ChildProcess(Fixtures.productsDirectory.appendingPathComponent("lstmd"),
+                                 ["--ingest", ingest, "--predictions", predictions, "--control", control,
+                                  "--results", results] + arguments, setting: environment)
         if waitUntilReady { try self.waitUntilReady() }
     }
 
@@ -50,14 +35,14 @@ public final class DaemonProcess: @unchecked Sendable {
             process.terminate()
             if !Self.wait(for: process, seconds: 5) { kill(process.processIdentifier, SIGKILL) }
         }
-        errorPipe.fileHandleForReading.readabilityHandler = nil
     }
 
     /// What the daemon has written to stderr so far.
-    public var log: String {
-        logLock.lock()
-        defer { logLock.unlock() }
-        return String(decoding: logData, as: UTF8.self)
+    public var log: String { child.stderrSoFar }
+
+    /// Whether the daemon's log contains `text` within `seconds` (it arrives asynchronously).
+    public func logContains(_ text: String, within seconds: Double = 10) -> Bool {
+        child.stderr(contains: text, within: seconds)
     }
 
     public static func makeTemporaryDirectory() throws -> URL {
@@ -114,7 +99,4 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 }
 
-public struct HarnessError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+

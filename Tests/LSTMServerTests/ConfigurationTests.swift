@@ -26,8 +26,11 @@ import WireProtocol
         #expect(fromFile.publish == .final)
         #expect(fromFile.results == nil)
         #expect(fromFile.control == DaemonConfiguration().control)
-        let overridden = fromFile.overlaid(with: DaemonSettings(maxBatch: 8))
+        var overridden = fromFile
+        try DaemonSetting.apply(arguments: ["--max-batch", "8", "--idle-timeout=7", "--results", "tcp://127.0.0.1:9"], to: &overridden)
         #expect(overridden.maxBatch == 8)
+        #expect(overridden.idleTimeoutSeconds == 7)
+        #expect(overridden.results == "tcp://127.0.0.1:9")
         #expect(overridden.ingest == "ipc:///run/lstmd/ingest")
     }
 
@@ -51,5 +54,67 @@ import WireProtocol
         bad = DaemonConfiguration()
         bad.ingest = "127.0.0.1:5555"
         #expect(throws: ConfigurationError.self) { try bad.validate() }
+    }
+
+    @Test func aWrongTypeNamesTheKeyAndTheTypeExpected() throws {
+        let cases: [(String, String, String)] = [
+            ("max-batch = \"many\"", "max-batch", "an integer"),
+            ("max-batch = 2.5", "max-batch", "an integer"),
+            ("idle-timeout = \"soon\"", "idle-timeout", "a number of seconds"),
+            ("ingest = 5555", "ingest", "a string"),
+            ("publish = \"sometimes\"", "publish", "one of \"partial\", \"final\""),
+            ("log-level = true", "log-level", "a string"),
+        ]
+        for (text, key, expected) in cases {
+            let path = try write(text)
+            do {
+                _ = try DaemonConfiguration.load(fileAt: path)
+                Issue.record("\(text) was accepted")
+            } catch {
+                guard case let .wrongType(errorPath, errorKey, errorExpected, _) = error else {
+                    Issue.record("\(text): \(error)")
+                    continue
+                }
+                #expect(errorPath == path && errorKey == key && errorExpected == expected, "\(error)")
+                #expect(error.description.contains("'\(key)' must be \(expected)"), "\(error)")
+            }
+        }
+        #expect(throws: ConfigurationError.self) { try DaemonConfiguration.load(fileAt: try write("max-batch = ")) }
+    }
+
+    @Test func anIntegerIsANumberOfSeconds() throws {
+        let configuration = try DaemonConfiguration.load(fileAt: try write("idle-timeout = 5\nsnapshot-interval = 0\ndrain-timeout = 3"))
+        #expect(configuration.idleTimeoutSeconds == 5)
+        #expect(configuration.snapshotIntervalSeconds == 0)
+        #expect(configuration.drainTimeoutSeconds == 3)
+        try configuration.validate()
+    }
+
+    @Test func commandLineSettingsAreCheckedLikeTheFile() throws {
+        var configuration = DaemonConfiguration()
+        #expect(throws: ConfigurationError.unknownOption("--max-bacth")) {
+            try DaemonSetting.apply(arguments: ["--max-bacth", "3"], to: &configuration)
+        }
+        #expect(throws: ConfigurationError.missingValue(option: "--max-batch")) {
+            try DaemonSetting.apply(arguments: ["--max-batch"], to: &configuration)
+        }
+        #expect(throws: ConfigurationError.self) { try DaemonSetting.apply(arguments: ["--max-batch", "x"], to: &configuration) }
+        #expect(throws: ConfigurationError.self) { try DaemonSetting.apply(arguments: ["--publish", "often"], to: &configuration) }
+        try DaemonSetting.apply(arguments: ["--publish", "final", "--results=none", "--state-dir", "/tmp/s"], to: &configuration)
+        #expect(configuration.publish == .final && configuration.results == nil && configuration.stateDirectory == "/tmp/s")
+        try DaemonSetting.apply(arguments: ["--drain-timeout", "0"], to: &configuration)
+        #expect(throws: ConfigurationError.invalidValue(key: "drain-timeout", message: "must be a positive number of seconds, got 0.0")) {
+            try configuration.validate()
+        }
+    }
+
+    @Test func theHelpListsEverySettingWithItsDefault() {
+        let help = DaemonSetting.helpText
+        let defaults = DaemonConfiguration()
+        for setting in DaemonSetting.all {
+            #expect(help.contains("--\(setting.key) <\(setting.valueName)> (default: \(setting.value(in: defaults)))\n    \(setting.help)"))
+        }
+        #expect(help.contains("--max-batch <n> (default: 256)\n    Most streams advanced in one batched step."))
+        #expect(help.contains("--results <endpoint> (default: tcp://127.0.0.1:5558)"))
     }
 }

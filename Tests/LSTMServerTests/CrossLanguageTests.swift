@@ -11,16 +11,8 @@ import Testing
         .appendingPathComponent("Protocols/examples/stream_digit.py")
 
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let result = try runProcess("/usr/bin/env", ["python3"] + arguments)
+        return (result.status, result.output)
     }
 
     static var pyzmqAvailable: Bool { (try? run(["-c", "import zmq"]).status) == 0 }

@@ -1,6 +1,6 @@
 import DaemonTestSupport
 import Foundation
-import LSTMModel
+import LSTMCore
 import MNIST
 import TestSupport
 import Testing
@@ -168,8 +168,8 @@ func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = fa
         }
         #expect(worst <= 1e-6, "largest difference from offline inference: \(worst)")
         let status = try daemon.status()
-        #expect(status.counters.rowsApplied == 28_000)
-        #expect(status.counters.streamsFinished == 1000)
+        #expect(status.counters[.rowsApplied] == 28_000)
+        #expect(status.counters[.streamsFinished] == 1000)
         #expect(status.liveStreams == 0)
         #expect(daemon.stop() == 0)
     }
@@ -275,8 +275,8 @@ func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = fa
         #expect(evicted.errorCode == ErrorCode.evicted.rawValue)
         #expect(evicted.header.row == 1, "the ERROR names the row the stream expected")
         let status = try daemon.status()
-        #expect(status.counters.duplicates >= 27)
-        #expect(status.counters.streamsEvicted == 1)
+        #expect(status.counters[.duplicates] >= 27)
+        #expect(status.counters[.streamsEvicted] == 1)
         #expect(status.liveStreams == 0)
         #expect(daemon.stop() == 0)
     }

@@ -6,19 +6,8 @@ import TestSupport
 private func lstmTrain(_ arguments: [String]) throws -> (status: Int32, output: String)? {
     let executable = Fixtures.productsDirectory.appendingPathComponent("lstm-train")
     guard FileManager.default.isExecutableFile(atPath: executable.path) else { return nil }
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["LSTMD_MNIST_DIR"] = nil
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let result = try runProcess(executable.path, arguments, unsetting: ["LSTMD_MNIST_DIR"])
+    return (result.status, result.output)
 }
 
 private let built = FileManager.default.isExecutableFile(

@@ -1,5 +1,5 @@
 import Foundation
-import LSTMModel
+import LSTMCore
 import MNIST
 import Testing
 import TestSupport

@@ -170,29 +170,25 @@ struct MNISTFetcherTests {
 final class LoopbackHTTPServer {
     static let python = "/usr/bin/python3"
 
-    let process = Process()
+    let child: ChildProcess
     let port: Int
 
     init(serving directory: URL) throws {
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice  // the request log
-        try process.run()
-        // "Serving HTTP on 127.0.0.1 port 40491 (http://127.0.0.1:40491/) ..."; reading ends at EOF
-        // if the server fails to start.
-        var banner = ""
-        while !banner.contains("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            banner += String(decoding: chunk, as: UTF8.self)
+        child = try ChildProcess(URL(fileURLWithPath: Self.python),
+                                 ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory.path])
+        // "Serving HTTP on 127.0.0.1 port 40491 (http://127.0.0.1:40491/) ..." (the request log goes
+        // to stderr); if the server fails to start, it exits.
+        let deadline = Date().addingTimeInterval(10)
+        var banner = child.stdoutSoFar
+        while !banner.contains("\n") && child.process.isRunning && Date() < deadline {
+            usleep(10_000)
+            banner = child.stdoutSoFar
         }
         guard let range = banner.range(of: "port "),
             let port = Int(banner[range.upperBound...].prefix { $0.isNumber })
         else {
-            kill(process.processIdentifier, SIGKILL)
-            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "http.server said: \(banner)"])
+            kill(child.process.processIdentifier, SIGKILL)
+            throw HarnessError("http.server said: \(banner) \(child.stderrSoFar)")
         }
         self.port = port
     }
@@ -200,7 +196,7 @@ final class LoopbackHTTPServer {
     /// SIGKILL, not `terminate()`: a child started from the test runner inherits a signal mask
     /// that blocks SIGTERM, so SIGTERM would stay pending and the wait would never end.
     func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        kill(child.process.processIdentifier, SIGKILL)
+        child.process.waitUntilExit()
     }
 }

@@ -60,16 +60,7 @@ struct ScratchDirectory {
 /// Runs the system's gzip (an implementation independent of the code under test) on `arguments`
 /// and returns what it wrote to stdout.
 func systemGzip(_ arguments: [String]) throws -> [UInt8] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "gzip \(arguments) failed"])
-    }
-    return [UInt8](data)
+    let result = try runProcess("/bin/gzip", arguments)
+    guard result.status == 0 else { throw HarnessError("gzip \(arguments) failed: \(result.stderr)") }
+    return result.stdoutBytes
 }

@@ -111,80 +111,8 @@ import Testing
                     let view = try decodeIngest(frames: [idRaw, headerRaw, rowRaw])
                     #expect(view.streamID == id && view.header.row == 2)
                     #expect(view.row.baseAddress == rowRaw.baseAddress && view.row.count == 4)
-                    var output = [Float](repeating: -1, count: 4)
-                    try output.withUnsafeMutableBufferPointer { out in
-                        try view.decodeRow(inputSize: 4, inputScale: 0.5, into: out)
-                    }
-                    #expect(output == [3.5, 4, 4.5, 5])
                 }
             }
         }
-    }
-
-    @Test func scalesUInt8Rows() throws {
-        let message = IngestMessage.row(0, of: id, pixels: [0, 128, 255, 16])
-        var output = [Float](repeating: .nan, count: 6)
-        let scale: Float = 1 / 255
-        try output.withUnsafeMutableBufferPointer { out in
-            try message.decodeRow(inputSize: 4, inputScale: scale, into: out)
-        }
-        #expect(Array(output[0..<4]) == [0, 128 * scale, 255 * scale, 16 * scale])
-        #expect(output[4].isNaN && output[5].isNaN)   // untouched beyond inputSize
-    }
-
-    @Test func decodesFloat32LittleEndian() throws {
-        // 1.0 = 0x3F800000, -2.5 = 0xC0200000, smallest subnormal = 0x00000001.
-        let row: [UInt8] = [0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x20, 0xC0, 0x01, 0x00, 0x00, 0x00]
-        let message = IngestMessage(streamID: id, header: IngestHeader(kind: .row, dtype: .float32, row: 0), row: row)
-        var output = [Float](repeating: 0, count: 3)
-        try output.withUnsafeMutableBufferPointer { out in
-            try message.decodeRow(inputSize: 3, inputScale: 1000, into: out)   // scale does not apply to float32
-        }
-        #expect(output == [1.0, -2.5, .leastNonzeroMagnitude])
-        #expect(IngestMessage.row(0, of: id, values: [1.0, -2.5, .leastNonzeroMagnitude]).row == row)
-    }
-
-    func rowError(_ message: IngestMessage, inputSize: Int, scale: Float = 1) -> WireError? {
-        var output = [Float](repeating: 0, count: inputSize)
-        do {
-            try output.withUnsafeMutableBufferPointer { out in
-                try message.decodeRow(inputSize: inputSize, inputScale: scale, into: out)
-            }
-            return nil
-        } catch {
-            return error as? WireError
-        }
-    }
-
-    @Test func refusesRowsOfTheWrongSize() throws {
-        let short = rowError(.row(4, of: id, pixels: [1, 2, 3]), inputSize: 4)
-        #expect(short?.code == .badRowSize && short?.row == 4 && short?.streamID == id)
-        #expect(short?.message.contains("3 bytes") == true)
-        // A uint8-sized payload labelled float32.
-        let mislabelled = IngestMessage(streamID: id, header: IngestHeader(kind: .row, dtype: .float32, row: 0), row: [1, 2, 3, 4])
-        #expect(rowError(mislabelled, inputSize: 4)?.code == .badRowSize)
-        #expect(rowError(.row(0, of: id, values: [1, 2, 3, 4, 5]), inputSize: 4)?.code == .badRowSize)
-        #expect(rowError(.row(0, of: id, values: [1, 2, 3, 4]), inputSize: 4) == nil)
-    }
-
-    @Test(arguments: [
-        (UInt32(0x7FC0_0000), "NaN"),        // quiet NaN
-        (UInt32(0x7F80_0001), "NaN"),        // signalling NaN
-        (UInt32(0xFFC0_0000), "NaN"),        // negative NaN
-        (UInt32(0x7F80_0000), "infinite"),   // +inf
-        (UInt32(0xFF80_0000), "infinite"),   // -inf
-    ])
-    func detectsNonFiniteFloat32(bits: UInt32, what: String) throws {
-        let values: [Float] = [0.5, 1, Float(bitPattern: bits), 2]
-        let error = rowError(.row(6, of: id, values: values), inputSize: 4)
-        #expect(error?.code == .nonFiniteInput && error?.row == 6)
-        #expect(error?.message == "row value 2 is \(what)")
-    }
-
-    @Test func detectsNonFiniteAfterScaling() throws {
-        let message = IngestMessage.row(1, of: id, pixels: [0, 0, 255])
-        #expect(rowError(message, inputSize: 3, scale: .greatestFiniteMagnitude)?.message.contains("value 2 is infinite") == true)
-        #expect(rowError(message, inputSize: 3, scale: .infinity)?.message.contains("value 0 is NaN") == true)   // 0 × ∞
-        #expect(rowError(message, inputSize: 3, scale: 1) == nil)
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import LSTMStreaming
 import Testing
+import TestSupport
 @testable import WireProtocol
 
 /// The examples of `Protocols/stream-protocol.md` and `control-protocol.md`, byte for byte.
@@ -33,13 +35,21 @@ import Testing
         #expect(try ingest("E2")[2].count == 28)
     }
 
+    /// The engine decodes E1's pixels, scaled by 1/255, to the values its comment gives: a stream fed
+    /// E1's row predicts what one fed those values does.
     @Test func e1DecodesToTheCommentedValues() throws {
-        var output = [Float](repeating: 0, count: 4)
-        try output.withUnsafeMutableBufferPointer { out in
-            try decodeIngest(frames: ingest("E1")).decodeRow(inputSize: 4, inputScale: 1 / 255, into: out)
+        let row = try decodeIngest(frames: ingest("E1")).row
+        let engine = StreamEngine(model: try makeRandomModel(inputSize: 4, inputScale: 1 / 255))
+        func predict(_ stream: String, _ values: RowValues) throws -> [Float] {
+            try engine.submitRow(stream: try StreamID(stream), index: 0, row: values, isLast: false, now: 0)
+            var probabilities: [Float] = []
+            engine.step(now: 0) { probabilities = Array($0.probabilities) }
+            return probabilities
         }
-        let expected: [Float] = [0, 0.50196, 1, 0.062745]
-        for (value, wanted) in zip(output, expected) { #expect(abs(value - wanted) < 1e-5) }
+        let decoded = try row.withUnsafeBytes { try predict("e1", .encoded($0, .uint8)) }
+        let commented: [Float] = [0, 0.50196, 1, 0.062745]
+        let expected = try commented.withUnsafeBufferPointer { try predict("comment", .floats($0)) }
+        #expect(maxAbsDifference(decoded, expected) < 1e-5)
     }
 
     @Test func predictionExamples() throws {
@@ -129,9 +139,7 @@ import Testing
                                    shape: ModelShapeInfo(inputSize: 28, hiddenSize: 64, layers: 1, classes: 10),
                                    sequenceLength: 28, inputScale: 0.5, labels: labels,
                                    loadedAt: "2026-11-29T01:52:42Z", liveStreams: 1)],
-        counters: Counters(rowsReceived: 2806, rowsApplied: 2800, duplicates: 2, errors: ["gap": 1, "not_started": 3],
-                           predictionsPublished: 2780, streamsStarted: 102, streamsFinished: 99,
-                           streamsEvicted: 0, streamsDropped: 1),
+        counters: Counters([.rowsReceived: 2806, .rowsApplied: 2800, .duplicates: 2, .predictionsPublished: 2780, .streamsStarted: 102, .streamsFinished: 99, .streamsEvicted: 0, .streamsDropped: 1], errors: ["gap": 1, "not_started": 3]),
         liveStreams: 2, maxStreams: 10_000, idleTimeoutSeconds: 30)
 
     @Test func statusExample() throws {
@@ -140,7 +148,8 @@ import Testing
         #expect(try jsonObject(reply.jsonBytes) == jsonObject(Array(text.utf8)))
         #expect(try ControlReply(jsonBytes: Array(text.utf8), for: .status) == reply)
         let counters = Self.status.counters
-        #expect(counters.streamsStarted == counters.streamsFinished + counters.streamsEvicted + counters.streamsDropped
+        #expect(counters[.streamsStarted] + counters[.streamsRestored]
+                == counters[.streamsFinished] + counters[.streamsEvicted] + counters[.streamsDropped]
                 + UInt64(Self.status.liveStreams))
         for model in [Self.status.model] + Self.status.previousModels { #expect(model.sha256.count == 64) }
     }

@@ -7,8 +7,9 @@
 // Model: I=28, H=128, L=1, C=10 (the default model's shape), random weights; one BLAS thread.
 // Prints JSON.
 import Foundation
-import LSTMModel
-import StreamEngine
+import LSTMCore
+import LSTMStreaming
+import WireProtocol
 
 func randomModel(hidden: Int = 128) throws -> LSTMModel {
     var seed: UInt64 = 42
@@ -55,7 +56,7 @@ case "rate":
     for streams in counts {
         let engine = StreamEngine(model: model, configuration: EngineConfiguration(
             maxBatch: 256, maxStreams: streams, idleTimeoutSeconds: nil))
-        let ids = (0..<streams).map { "bench-\($0)" }
+        let ids = try (0..<streams).map { try StreamID("bench-\($0)") }
         var applied = 0
         let start = now()
         let deadline = start + UInt64(seconds * 1e9)
@@ -65,7 +66,7 @@ case "rate":
         while now() < deadline {
             try row.withUnsafeBufferPointer { values in
                 for id in ids {
-                    try engine.submitRow(stream: id, index: position, values: values, isLast: false, now: 0)
+                    try engine.submitRow(stream: id, index: position, row: .floats(values), isLast: false, now: 0)
                 }
             }
             while engine.hasQueuedRows { applied += engine.step(now: 0) { _ in } }
@@ -80,10 +81,10 @@ case "memory":
     let streams = Int(option("--streams", in: arguments) ?? "100000") ?? 100_000
     let engine = StreamEngine(model: model, configuration: EngineConfiguration(
         maxBatch: 256, maxStreams: streams, idleTimeoutSeconds: nil))
-    let ids = (0..<streams).map { "client-\($0 % 97)/stream-\($0)" }   // typical ids, ~20 bytes
+    let ids = try (0..<streams).map { try StreamID("client-\($0 % 97)/stream-\($0)") }   // typical ids, ~20 bytes
     let before = residentBytes()
     try row.withUnsafeBufferPointer { values in
-        for id in ids { try engine.submitRow(stream: id, index: 0, values: values, isLast: false, now: 0) }
+        for id in ids { try engine.submitRow(stream: id, index: 0, row: .floats(values), isLast: false, now: 0) }
     }
     while engine.hasQueuedRows { engine.step(now: 0) { _ in } }
     let after = residentBytes()

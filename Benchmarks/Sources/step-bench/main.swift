@@ -7,7 +7,7 @@
 //
 //   step-bench [--batches 1,8,64,256,1024] [--min-time 1.0] [--reps 5] [--json]
 import Foundation
-import LSTMModel
+import LSTMCore
 
 struct Options {
     var batches = [1, 8, 64, 256, 1024]

@@ -1,4 +1,6 @@
-import LSTMModel
+import Foundation
+import LSTMCore
+import WireProtocol
 
 /// Limits and batching policy of a ``StreamEngine``.
 public struct EngineConfiguration: Sendable, Equatable {
@@ -29,9 +31,31 @@ public enum SubmitOutcome: Sendable, Equatable {
     case repeated
 }
 
+/// Where a model came from, kept with its generation for the host's listings.
+public struct ModelOrigin: Sendable, Equatable {
+    /// The file it was loaded from; nil for a model built in memory or embedded in the host.
+    public var path: String?
+    public var loadedAt: Date
+
+    public init(path: String? = nil, loadedAt: Date = Date()) {
+        self.path = path
+        self.loadedAt = loadedAt
+    }
+}
+
+/// One model generation the engine serves: the model (its SHA-256 and input scale with it), where it
+/// came from, and how many live streams run on it.
+public struct GenerationInfo {
+    public let model: LSTMModel
+    public let origin: ModelOrigin
+    public let liveStreams: Int
+    /// True for the generation new streams start on.
+    public let isCurrent: Bool
+}
+
 /// One prediction produced by a step. `probabilities` is only valid inside the callback.
 public struct Prediction {
-    public let stream: String
+    public let stream: StreamID
     /// Index of the row this prediction follows.
     public let row: Int
     /// True when this row finished the stream (its state is freed after the callback).
@@ -42,7 +66,7 @@ public struct Prediction {
 
 /// Bookkeeping of one live stream, for listings.
 public struct StreamSummary: Sendable, Equatable {
-    public let id: String
+    public let id: StreamID
     /// The row index the stream expects next.
     public let nextRow: Int
     /// Rows accepted and waiting for a step.
@@ -52,26 +76,12 @@ public struct StreamSummary: Sendable, Equatable {
     public let idleSeconds: Double
 }
 
-/// Running totals since the engine started.
-public struct EngineCounters: Sendable, Equatable {
-    public var rowsReceived: UInt64 = 0
-    public var rowsApplied: UInt64 = 0
-    public var duplicates: UInt64 = 0
-    public var steps: UInt64 = 0
-    public var streamsStarted: UInt64 = 0
-    public var streamsRestarted: UInt64 = 0
-    public var streamsFinished: UInt64 = 0
-    public var streamsEnded: UInt64 = 0
-    public var streamsDropped: UInt64 = 0
-    public var streamsEvicted: UInt64 = 0
-    /// Errors by their protocol code.
-    public var errors: [StreamError.Code: UInt64] = [:]
-}
-
 /// Why the engine refused a row or ended a stream. Each case maps to one protocol error code.
 public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
-    case badRowSize(expected: Int, actual: Int)
-    case nonFiniteInput(column: Int)
+    /// The row's encoded values are not `values` values of `dtype` (sizes in bytes).
+    case badRowSize(values: Int, dtype: RowDType, bytes: Int)
+    /// A value is NaN or infinite after decoding (and scaling by `scale`, for uint8 rows).
+    case nonFiniteInput(column: Int, isNaN: Bool, scale: Float?)
     case notStarted(row: Int)
     case gap(expected: Int, received: Int)
     case rowOutOfRange(row: Int, sequenceLength: Int)
@@ -81,20 +91,8 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownStream
     case incompatibleModel(String)
 
-    /// The protocol's error codes (snake_case on the wire).
-    public enum Code: String, Sendable, CaseIterable {
-        case badRowSize = "bad_row_size"
-        case nonFiniteInput = "non_finite_input"
-        case notStarted = "not_started"
-        case gap
-        case rowOutOfRange = "row_out_of_range"
-        case capacity
-        case evicted
-        case unknownStream = "unknown_stream"
-        case incompatibleModel = "incompatible_model"
-    }
-
-    public var code: Code {
+    /// The protocol's error code for this error.
+    public var code: ErrorCode {
         switch self {
         case .badRowSize: .badRowSize
         case .nonFiniteInput: .nonFiniteInput
@@ -104,16 +102,16 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .capacity: .capacity
         case .evicted: .evicted
         case .unknownStream: .unknownStream
-        case .incompatibleModel: .incompatibleModel
+        case .incompatibleModel: .reloadFailed
         }
     }
 
     public var description: String {
         switch self {
-        case let .badRowSize(expected, actual):
-            "row has \(actual) values, the model takes \(expected)"
-        case let .nonFiniteInput(column):
-            "row value at column \(column) is NaN or infinite"
+        case let .badRowSize(values, dtype, bytes):
+            "row is \(bytes) bytes; \(values) \(dtype) values need \(values * dtype.byteWidth)"
+        case let .nonFiniteInput(column, isNaN, scale):
+            "row value \(column) is \(isNaN ? "NaN" : "infinite")" + (scale.map { " after scaling by \($0)" } ?? "")
         case let .notStarted(row):
             "row \(row) for a stream that is not live: a stream starts with row 0"
         case let .gap(expected, received):

@@ -1,5 +1,5 @@
 import Foundation
-@testable import LSTMModel
+@testable import LSTMCore
 import Testing
 
 @Suite("LSTMStepper against PyTorch")

@@ -1,5 +1,6 @@
 import Foundation
-import LSTMModel
+import LSTMCore
+import WireProtocol
 
 /// The live streams of one model, saved so that a restarted engine continues them exactly.
 ///
@@ -192,6 +193,10 @@ extension StreamEngine {
         guard liveStreamCount + snapshot.streams.count <= configuration.maxStreams else {
             throw .tooManyStreams(snapshot: snapshot.streams.count, maxStreams: configuration.maxStreams)
         }
-        for stream in snapshot.streams { insertRestored(stream, now: now) }
+        var ids: [StreamID] = []
+        for stream in snapshot.streams {
+            do { ids.append(try StreamID(stream.id)) } catch { throw .malformed("stream id \"\(stream.id)\": \(error)") }
+        }
+        for (stream, id) in zip(snapshot.streams, ids) { insertRestored(stream, id: id, now: now) }
     }
 }

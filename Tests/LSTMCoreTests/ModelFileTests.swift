@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import LSTMModel
+import LSTMCore
 import Testing
 
 @Suite("model files")

@@ -1,5 +1,5 @@
 import Foundation
-import LSTMModel
+import LSTMCore
 import TestSupport
 import Testing
 

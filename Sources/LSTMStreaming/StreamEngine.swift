@@ -1,11 +1,13 @@
 import DequeModule
-import LSTMModel
+import Foundation
+import LSTMCore
+import WireProtocol
 
 /// The embeddable heart of lstmd: a table of live streams, each holding an LSTM's per-layer h and c,
 /// advanced one row at a time and batched across streams.
 ///
 /// The engine owns no sockets and no threads. A host (the `lstmd` daemon, or any Swift program)
-/// feeds it rows with ``submitRow(stream:index:values:isLast:now:)``, calls ``step(now:_:)`` to
+/// feeds it rows with ``submitRow(stream:index:row:isLast:now:repeated:)``, calls ``step(now:_:)`` to
 /// advance every stream that has a row waiting, and receives predictions and errors through the
 /// callback it passes. All methods must be called from one thread (or under one lock), and the
 /// callbacks (`repeated`, `emit`, `evicted`) must not call back into the engine: they run while
@@ -29,25 +31,30 @@ public final class StreamEngine {
     /// The callbacks a call takes run inside that access: they must not call back into the engine.
     private var core: Core
 
-    public var counters: EngineCounters { core.counters }
+    /// What the engine counts: rows applied, duplicates and the streams' lifecycle (the totals a
+    /// host counts itself, such as rows received or predictions published, stay 0 here).
+    public var counters: Counters { core.counters }
 
     /// The model that new streams start on.
     public var currentModel: LSTMModel { core.generations[core.currentGeneration]!.model }
 
-    /// Creates an engine serving `model` to new streams.
-    public init(model: LSTMModel, configuration: EngineConfiguration = EngineConfiguration()) {
+    /// Creates an engine serving `model` to new streams; `origin` says where it came from.
+    public init(model: LSTMModel, origin: ModelOrigin = ModelOrigin(), configuration: EngineConfiguration = EngineConfiguration()) {
         self.configuration = configuration
-        core = Core(model: model, configuration: configuration)
+        core = Core(model: model, origin: origin, configuration: configuration)
     }
+
+    deinit { core.scratch.deallocate() }
 
     // MARK: Feeding rows
 
     /// Accepts one row of a stream, or tells why not.
     ///
     /// - Parameters:
-    ///   - stream: the stream id (any non-empty string; the wire protocol restricts it further).
+    ///   - stream: the stream id.
     ///   - index: the row's position in its sequence, 0-based.
-    ///   - values: `inputSize` floats, already scaled.
+    ///   - row: `inputSize` values, decoded and checked here; uint8 values are scaled by the input
+    ///     scale of the model the stream runs on.
     ///   - isLast: the client's LAST flag: this row finishes the stream.
     ///   - now: a monotonic time in nanoseconds, for idle eviction.
     ///   - repeated: called with the last applied row's prediction when the row is a resend of it.
@@ -55,20 +62,21 @@ public final class StreamEngine {
     ///   stream is gone.
     @discardableResult
     public func submitRow(
-        stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64,
+        stream: StreamID, index: Int, row: RowValues, isLast: Bool, now: UInt64,
         repeated: (Prediction) -> Void = { _ in }
     ) throws(StreamError) -> SubmitOutcome {
-        try core.submitRow(stream: stream, index: index, values: values, isLast: isLast, now: now, repeated: repeated)
+        try core.submitRow(stream: stream, index: index, row: row, isLast: isLast, now: now, repeated: repeated)
     }
 
     /// Abandons a stream at the client's request (protocol kind END). Queued rows are discarded.
-    public func endStream(_ stream: String) throws(StreamError) {
+    public func endStream(_ stream: StreamID) throws(StreamError) {
         try core.endStream(stream)
     }
 
-    /// Drops a stream at an operator's request. Returns false when no such stream is live.
+    /// Drops a stream at the host's request (an operator's `drop`, a stop without saving it).
+    /// Returns the row it expected next, or nil when no such stream is live.
     @discardableResult
-    public func dropStream(_ stream: String) -> Bool {
+    public func dropStream(_ stream: StreamID) -> Int? {
         core.dropStream(stream)
     }
 
@@ -90,21 +98,27 @@ public final class StreamEngine {
 
     /// Evicts streams idle for longer than the configured timeout; each is reported through
     /// `evicted` before its state is freed. Streams with queued rows are never idle.
-    public func evictIdle(now: UInt64, _ evicted: (String, StreamError) -> Void) {
+    public func evictIdle(now: UInt64, _ evicted: (StreamID, StreamError) -> Void) {
         core.evictIdle(now: now, evicted)
     }
 
     // MARK: Models
 
     /// Makes `model` the one new streams start on. Streams in progress finish on the model they
-    /// started with; an old model is released when its last stream ends.
-    public func replaceModel(with model: LSTMModel) throws(StreamError) {
-        try core.replaceModel(with: model)
+    /// started with (and their rows are scaled with its input scale); an old model is released when
+    /// its last stream ends. A model whose SHA-256 equals the current one's changes nothing: returns
+    /// false.
+    @discardableResult
+    public func replaceModel(with model: LSTMModel, origin: ModelOrigin = ModelOrigin()) throws(StreamError) -> Bool {
+        try core.replaceModel(with: model, origin: origin)
     }
 
-    /// The models currently holding streams (the current one first), with their live stream counts.
-    public var modelsInService: [(model: LSTMModel, liveStreams: Int, isCurrent: Bool)] {
-        core.generations.values.sorted { $0.id > $1.id }.map { ($0.model, $0.liveStreams, $0.id == core.currentGeneration) }
+    /// The model generations holding streams, the current one first: the engine's only list of
+    /// the models it serves.
+    public var generations: [GenerationInfo] {
+        core.generations.values.sorted { $0.id > $1.id }.map {
+            GenerationInfo(model: $0.model, origin: $0.origin, liveStreams: $0.liveStreams, isCurrent: $0.id == core.currentGeneration)
+        }
     }
 
     // MARK: Inspection
@@ -125,21 +139,21 @@ public final class StreamEngine {
         core.settledStreams()
     }
 
-    func insertRestored(_ stream: StreamSnapshot.Stream, now: UInt64) {
-        core.insertRestored(stream, now: now)
+    func insertRestored(_ stream: StreamSnapshot.Stream, id: StreamID, now: UInt64) {
+        core.insertRestored(stream, id: id, now: now)
     }
 }
 
 /// The engine's state and the rules that change it (see `StreamEngine`).
 private struct Core {
     let configuration: EngineConfiguration
-    var counters = EngineCounters()
+    var counters = Counters()
 
     var generations: [Int: ModelGeneration] = [:]
     var currentGeneration = 0
     var nextGenerationID = 0
 
-    var table: [String: Int32] = [:]   // stream id -> record index
+    var table: [StreamID: Int32] = [:]   // stream id -> record index
     var records: [StreamRecord] = []
     var freeRecords: [Int32] = []
     var rowPool: RowPool
@@ -149,38 +163,38 @@ private struct Core {
     // Per-step scratch, sized for maxBatch once.
     var batchRecords: [Int32]
     var batchRows: [Int32]
+    /// One row, decoded and checked before it is queued (freed by the engine's deinit).
+    let scratch: UnsafeMutablePointer<Float>
 
-    init(model: LSTMModel, configuration: EngineConfiguration) {
+    init(model: LSTMModel, origin: ModelOrigin, configuration: EngineConfiguration) {
         self.configuration = configuration
         rowPool = RowPool(rowWidth: model.shape.inputSize)
+        scratch = .allocate(capacity: model.shape.inputSize)
         batchRecords = []
         batchRows = []
         batchRecords.reserveCapacity(configuration.maxBatch)
         batchRows.reserveCapacity(configuration.maxBatch)
-        currentGeneration = addGeneration(model)
+        currentGeneration = addGeneration(model, origin: origin)
     }
 
     mutating func submitRow(
-        stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64,
+        stream: StreamID, index: Int, row: RowValues, isLast: Bool, now: UInt64,
         repeated: (Prediction) -> Void
     ) throws(StreamError) -> SubmitOutcome {
-        counters.rowsReceived += 1
-        let inputSize = rowPool.rowWidth
-        guard values.count == inputSize else {
-            throw countError(.badRowSize(expected: inputSize, actual: values.count))
-        }
-        if let position = values.firstIndex(where: { !$0.isFinite }) {
-            throw countError(.nonFiniteInput(column: position))
-        }
+        let existing = table[stream]
+        // The one check of a row's size and values, scaled for the generation it will run on.
+        let generation = generations[existing.map { generationOfRow(index, record: $0) } ?? currentGeneration]!
+        try row.decode(inputSize: rowPool.rowWidth, inputScale: generation.inputScale, into: scratch)
+        let values = UnsafeBufferPointer(start: scratch, count: rowPool.rowWidth)
         if index == 0 {
             return try startOrRestart(stream: stream, values: values, isLast: isLast, now: now)
         }
-        guard let recordIndex = table[stream] else {
-            throw countError(.notStarted(row: index))
+        guard let recordIndex = existing else {
+            throw .notStarted(row: index)
         }
         let expected = records[Int(recordIndex)].nextAccepted
         if index < expected {
-            counters.duplicates += 1
+            counters[.duplicates] += 1
             records[Int(recordIndex)].lastActivity = now
             if index == records[Int(recordIndex)].nextApplied - 1 {
                 let record = records[Int(recordIndex)]
@@ -192,31 +206,30 @@ private struct Core {
             return .duplicate
         }
         if records[Int(recordIndex)].acceptedLast {
-            throw countError(.rowAfterLast(row: index, lastRow: expected - 1))
+            throw .rowAfterLast(row: index, lastRow: expected - 1)
         }
         let sequenceLength = generations[records[Int(recordIndex)].generation]!.sequenceLength
         if let sequenceLength, index >= sequenceLength {
-            throw countError(.rowOutOfRange(row: index, sequenceLength: sequenceLength))
+            throw .rowOutOfRange(row: index, sequenceLength: sequenceLength)
         }
         if index > expected {
-            removeStream(recordIndex)
-            throw countError(.gap(expected: expected, received: index))
+            removeStream(recordIndex, ended: .streamsDropped)
+            throw .gap(expected: expected, received: index)
         }
         enqueue(recordIndex, values: values, row: index, resets: false, isLast: isLast, now: now)
         return .queued
     }
 
-    mutating func endStream(_ stream: String) throws(StreamError) {
-        guard let recordIndex = table[stream] else { throw countError(.unknownStream) }
-        removeStream(recordIndex)
-        counters.streamsEnded += 1
+    mutating func endStream(_ stream: StreamID) throws(StreamError) {
+        guard let recordIndex = table[stream] else { throw .unknownStream }
+        removeStream(recordIndex, ended: .streamsDropped)
     }
 
-    mutating func dropStream(_ stream: String) -> Bool {
-        guard let recordIndex = table[stream] else { return false }
-        removeStream(recordIndex)
-        counters.streamsDropped += 1
-        return true
+    mutating func dropStream(_ stream: StreamID) -> Int? {
+        guard let recordIndex = table[stream] else { return nil }
+        let next = records[Int(recordIndex)].nextAccepted
+        removeStream(recordIndex, ended: .streamsDropped)
+        return next
     }
 
     mutating func step(now: UInt64, _ emit: (Prediction) -> Void) -> Int {
@@ -236,12 +249,11 @@ private struct Core {
             applyRows(batchRecords[start..<end], generation: generations[generationID]!, now: now, emit)
             start = end
         }
-        counters.steps += 1
-        counters.rowsApplied += UInt64(count)
+        counters[.rowsApplied] += UInt64(count)
         return count
     }
 
-    mutating func evictIdle(now: UInt64, _ evicted: (String, StreamError) -> Void) {
+    mutating func evictIdle(now: UInt64, _ evicted: (StreamID, StreamError) -> Void) {
         guard let timeout = configuration.idleTimeoutNanoseconds else { return }
         var victims: [Int32] = []
         for (_, recordIndex) in table {
@@ -252,20 +264,20 @@ private struct Core {
             let record = records[Int(recordIndex)]
             let idleSeconds = Double(now &- record.lastActivity) / 1e9
             evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted))
-            counters.streamsEvicted += 1
-            counters.errors[StreamError.Code.evicted, default: 0] += 1
-            removeStream(recordIndex)
+            removeStream(recordIndex, ended: .streamsEvicted)
         }
     }
 
-    mutating func replaceModel(with model: LSTMModel) throws(StreamError) {
+    mutating func replaceModel(with model: LSTMModel, origin: ModelOrigin) throws(StreamError) -> Bool {
         guard model.shape.inputSize == rowPool.rowWidth else {
             throw .incompatibleModel(
                 "input size \(model.shape.inputSize) differs from the serving model's \(rowPool.rowWidth)")
         }
+        if model.sha256 == generations[currentGeneration]!.model.sha256 { return false }
         let previous = currentGeneration
-        currentGeneration = addGeneration(model)
+        currentGeneration = addGeneration(model, origin: origin)
         releaseIfUnused(previous)
+        return true
     }
 
     func liveStreams(now: UInt64) -> [StreamSummary] {
@@ -286,21 +298,22 @@ private struct Core {
             let state = UnsafeBufferPointer(start: generation.arena.state(record.slot), count: generation.arena.stateCount)
             let last = UnsafeBufferPointer(start: generation.arena.lastProbabilities(record.slot),
                                            count: generation.arena.classes)
-            return StreamSnapshot.Stream(id: record.id, nextRow: record.nextApplied, state: Array(state),
+            return StreamSnapshot.Stream(id: record.id.string, nextRow: record.nextApplied, state: Array(state),
                                          lastProbabilities: Array(last))
         }.sorted { $0.id < $1.id }
     }
 
-    mutating func insertRestored(_ stream: StreamSnapshot.Stream, now: UInt64) {
-        if let existing = table[stream.id] { removeStream(existing) }
+    mutating func insertRestored(_ stream: StreamSnapshot.Stream, id: StreamID, now: UInt64) {
+        if let existing = table[id] { removeStream(existing, ended: .streamsDropped) }
         let generation = generations[currentGeneration]!
-        var record = StreamRecord(id: stream.id, generation: currentGeneration, slot: generation.arena.allocate(),
+        var record = StreamRecord(id: id, generation: currentGeneration, slot: generation.arena.allocate(),
                                   lastActivity: now)
         record.nextAccepted = stream.nextRow
         record.nextApplied = stream.nextRow
         generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
         generation.arena.lastProbabilities(record.slot).update(from: stream.lastProbabilities, count: generation.arena.classes)
         insert(record)
+        counters[.streamsRestored] += 1
     }
 
     /// Adds a live stream's record (its slot already allocated in its generation's arena).
@@ -323,11 +336,18 @@ private struct Core {
 
     var generationsInUse: Int { generations.count }
 
-    mutating func addGeneration(_ model: LSTMModel) -> Int {
+    mutating func addGeneration(_ model: LSTMModel, origin: ModelOrigin) -> Int {
         let id = nextGenerationID
         nextGenerationID += 1
-        generations[id] = ModelGeneration(id: id, model: model, maxBatch: configuration.maxBatch)
+        generations[id] = ModelGeneration(id: id, model: model, origin: origin, maxBatch: configuration.maxBatch)
         return id
+    }
+
+    /// The generation a row of an existing stream will run on: its own, except a row 0 with nothing
+    /// of the old sequence queued, which moves the stream to the current model.
+    func generationOfRow(_ index: Int, record recordIndex: Int32) -> Int {
+        let record = records[Int(recordIndex)]
+        return index == 0 && record.queuedRows == 0 ? currentGeneration : record.generation
     }
 
     mutating func releaseIfUnused(_ id: Int) {
@@ -336,27 +356,22 @@ private struct Core {
         }
     }
 
-    mutating func countError(_ error: StreamError) -> StreamError {
-        counters.errors[error.code, default: 0] += 1
-        return error
-    }
-
     mutating func startOrRestart(
-        stream: String, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
+        stream: StreamID, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
     ) throws(StreamError) -> SubmitOutcome {
         if let recordIndex = table[stream] {
-            counters.streamsRestarted += 1
+            counters[.streamsRestarted] += 1
             moveToCurrentModelIfIdle(recordIndex)
             enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
             return .queued
         }
         guard table.count < configuration.maxStreams else {
-            throw countError(.capacity(maxStreams: configuration.maxStreams))
+            throw .capacity(maxStreams: configuration.maxStreams)
         }
         let generation = generations[currentGeneration]!
         let recordIndex = insert(StreamRecord(
             id: stream, generation: currentGeneration, slot: generation.arena.allocate(), lastActivity: now))
-        counters.streamsStarted += 1
+        counters[.streamsStarted] += 1
         enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
         return .queued
     }
@@ -418,16 +433,19 @@ private struct Core {
                 .update(from: probabilities.baseAddress!, count: classes)
             let record = records[Int(recordIndex)]
             emit(Prediction(stream: record.id, row: row, isFinal: finishes, probabilities: probabilities))
-            if finishes { counters.streamsFinished += 1 }
+            // A FINAL with a restart queued behind it ends the sequence, not the stream.
             if record.queuedRows > 0 {
                 ready.append(recordIndex)
             } else if finishes {
-                removeStream(recordIndex)
+                removeStream(recordIndex, ended: .streamsFinished)
             }
         }
     }
 
-    mutating func removeStream(_ recordIndex: Int32) {
+    /// Removes a live stream, counting how it ended: every stream that was started or restored
+    /// ends here exactly once (the counters' invariant).
+    mutating func removeStream(_ recordIndex: Int32, ended: Counters.Total) {
+        counters[ended] += 1
         var record = records[Int(recordIndex)]
         if record.queuedRows > 0, let position = ready.firstIndex(of: recordIndex) {
             ready.remove(at: position)
@@ -437,7 +455,6 @@ private struct Core {
         generation.arena.free(record.slot)
         generation.liveStreams -= 1
         table[record.id] = nil
-        records[Int(recordIndex)] = StreamRecord.vacant
         freeRecords.append(recordIndex)
         releaseIfUnused(record.generation)
     }

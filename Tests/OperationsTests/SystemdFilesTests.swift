@@ -10,32 +10,9 @@ enum Repository {
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 }
 
-/// A command's exit status and output.
-struct CommandResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs `executable` with `arguments` and waits for it; output goes through temporary files, so a
-/// full pipe cannot block it.
-func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
-    let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("lstmd-run-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
-    for url in [outURL, errURL] { try Data().write(to: url) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
-    try process.run()
-    process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus,
-                         stdout: try String(contentsOf: outURL, encoding: .utf8),
-                         stderr: try String(contentsOf: errURL, encoding: .utf8))
+/// Runs `executable` with `arguments` and waits for it.
+func run(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
+    try runProcess(executable, arguments)
 }
 
 /// `systemd-analyze`, when installed (Debian package `systemd`).
@@ -45,14 +22,8 @@ let systemdAnalyze: String? = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze
 @Suite struct DefaultConfigTests {
     static let file = Repository.systemd.appendingPathComponent("lstmd.toml").path
 
-    /// Every key DaemonSettings knows, spelled as the TOML key (the flag name).
-    static var settingKeys: Set<String> {
-        Set(Mirror(reflecting: DaemonSettings()).children.compactMap(\.label).map { label in
-            label.reduce(into: "") { key, character in
-                if character.isUppercase { key += "-" + character.lowercased() } else { key.append(character) }
-            }
-        })
-    }
+    /// Every declared setting's key (the TOML key and the option name).
+    static var settingKeys: Set<String> { Set(DaemonSetting.all.map(\.key)) }
 
     @Test func parsesAndValidatesWithTheServiceValues() throws {
         let configuration = try DaemonConfiguration.load(fileAt: Self.file)

@@ -1,7 +1,13 @@
-import LSTMModel
-import StreamEngine
+import LSTMCore
+import LSTMStreaming
 import TestSupport
 import Testing
+import WireProtocol
+
+/// Ids written as literals in these tests are valid.
+extension StreamID: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { try! self.init(value) }
+}
 
 /// Everything an engine emitted, copied out of the callbacks.
 struct Emitted: Equatable {
@@ -17,7 +23,7 @@ extension StreamEngine {
         var emitted: [Emitted] = []
         while hasQueuedRows {
             steps.append(step(now: now) { p in
-                emitted.append(Emitted(stream: p.stream, row: p.row, isFinal: p.isFinal, probabilities: Array(p.probabilities)))
+                emitted.append(Emitted(stream: p.stream.string, row: p.row, isFinal: p.isFinal, probabilities: Array(p.probabilities)))
             })
         }
         return (steps, emitted)
@@ -26,7 +32,7 @@ extension StreamEngine {
     @discardableResult
     func submit(_ stream: String, _ index: Int, _ values: [Float], last: Bool = false, now: UInt64 = 0) throws(StreamError) -> SubmitOutcome {
         try values.withUnsafeBufferPointer { (buffer) throws(StreamError) in
-            try submitRow(stream: stream, index: index, values: buffer, isLast: last, now: now)
+            try submitRow(stream: try! StreamID(stream), index: index, row: .floats(buffer), isLast: last, now: now)
         }
     }
 }
@@ -53,12 +59,8 @@ func referenceRun(_ model: LSTMModel, _ rows: [[Float]]) -> [[Float]] {
 }
 
 func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
-    var rng = SplitMix(seed: seed)
+    var rng = SplitMix64(state: seed)
     return (0..<count).map { _ in (0..<width).map { _ in rng.nextUnit() } }
-}
-
-func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-    zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
 
 @Suite struct StreamEngineTests {
@@ -92,8 +94,8 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
                 #expect(got.probabilities == want, "batched like alone, bit for bit")
             }
         }
-        #expect(engine.counters.streamsFinished == 20)
-        #expect(engine.counters.rowsApplied == 140)
+        #expect(engine.counters[.streamsFinished] == 20)
+        #expect(engine.counters[.rowsApplied] == 140)
     }
 
     @Test func neverTwoRowsOfOneStreamInOneStep() throws {
@@ -122,7 +124,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
             #expect(try engine.submit("d", i, rows[0]) == .duplicate)
         }
         let emitted = engine.stepAll().emitted
-        #expect(engine.counters.duplicates == 7)
+        #expect(engine.counters[.duplicates] == 7)
         // The state after the restart saw exactly rows[6], rows[1...6]: duplicates changed nothing.
         let reference = referenceRun(model, [rows[6]] + Array(rows[1...6]))
         #expect(maxAbsDifference(emitted.last!.probabilities, reference.last!) <= 1e-6)
@@ -139,8 +141,8 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(throws: StreamError.notStarted(row: 4)) { try engine.submit("g", 4, rows[4]) }
         let emitted = engine.stepAll().emitted
         #expect(emitted.map(\.stream) == ["other"], "the dropped stream's queued row is discarded")
-        #expect(engine.counters.errors[.gap] == 1)
-        #expect(engine.counters.errors[.notStarted] == 1)
+        #expect(engine.counters[.streamsDropped] == 1, "the gap ended the stream")
+        #expect(engine.counters[.streamsStarted] == 2)
     }
 
     @Test func capacityRefusesNewStreamsOnly() throws {
@@ -161,11 +163,11 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         try engine.submit("new", 0, rows[0], now: 1_500_000_000)
         _ = engine.stepAll()
         var evicted: [(String, StreamError)] = []
-        engine.evictIdle(now: 2_500_000_000) { evicted.append(($0, $1)) }
+        engine.evictIdle(now: 2_500_000_000) { evicted.append(($0.string, $1)) }
         #expect(evicted.map(\.0) == ["old"])
         #expect(evicted.first?.1.code == .evicted)
         #expect(engine.liveStreams(now: 2_500_000_000).map(\.id) == ["new"])
-        #expect(engine.counters.streamsEvicted == 1)
+        #expect(engine.counters[.streamsEvicted] == 1)
     }
 
     @Test func lastFlagFinishesEarlyAndUnknownLengthNeedsIt() throws {
@@ -193,12 +195,12 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         let engine = StreamEngine(model: model)
         let rows = randomRows(7, width: 6, seed: 10)
         try engine.submit("s", 0, rows[0])
-        #expect(throws: StreamError.badRowSize(expected: 6, actual: 5)) { try engine.submit("s", 1, Array(rows[1].prefix(5))) }
+        #expect(throws: StreamError.badRowSize(values: 6, dtype: .float32, bytes: 20)) { try engine.submit("s", 1, Array(rows[1].prefix(5))) }
         var poisoned = rows[1]
         poisoned[2] = .nan
-        #expect(throws: StreamError.nonFiniteInput(column: 2)) { try engine.submit("s", 1, poisoned) }
+        #expect(throws: StreamError.nonFiniteInput(column: 2, isNaN: true, scale: nil)) { try engine.submit("s", 1, poisoned) }
         poisoned[2] = .infinity
-        #expect(throws: StreamError.nonFiniteInput(column: 2)) { try engine.submit("s", 1, poisoned) }
+        #expect(throws: StreamError.nonFiniteInput(column: 2, isNaN: false, scale: nil)) { try engine.submit("s", 1, poisoned) }
         for i in 1..<7 { try engine.submit("s", i, rows[i]) }
         let emitted = engine.stepAll().emitted
         #expect(maxAbsDifference(emitted.last!.probabilities, referenceRun(model, rows).last!) <= 1e-6)
@@ -211,8 +213,8 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         try engine.submit("d", 0, rows[0])
         try engine.endStream("e")
         #expect(throws: StreamError.unknownStream) { try engine.endStream("e") }
-        #expect(engine.dropStream("d"))
-        #expect(!engine.dropStream("d"))
+        #expect(engine.dropStream("d") == 1)
+        #expect(engine.dropStream("d") == nil)
         #expect(engine.stepAll().emitted.isEmpty)
         #expect(engine.liveStreamCount == 0)
     }
@@ -225,7 +227,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         for i in 0..<3 { try engine.submit("before", i, rows[i]) }
         _ = engine.stepAll()
         try engine.replaceModel(with: newModel)
-        #expect(engine.modelsInService.count == 2)
+        #expect(engine.generations.count == 2)
         for i in 3..<7 { try engine.submit("before", i, rows[i]) }
         for i in 0..<7 { try engine.submit("after", i, rows[i]) }
         let emitted = engine.stepAll().emitted
@@ -233,7 +235,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         let after = emitted.last { $0.stream == "after" }!
         #expect(maxAbsDifference(before.probabilities, referenceRun(oldModel, rows).last!) <= 1e-6)
         #expect(maxAbsDifference(after.probabilities, referenceRun(newModel, rows).last!) <= 1e-6)
-        #expect(engine.modelsInService.count == 1, "the old model is released with its last stream")
+        #expect(engine.generations.count == 1, "the old model is released with its last stream")
         #expect(engine.currentModel === newModel)
         let wrongInput = try makeRandomModel(inputSize: 9)
         #expect(throws: StreamError.self) { try engine.replaceModel(with: wrongInput) }
@@ -249,14 +251,14 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         let applied = engine.stepAll().emitted
         var repeated: [Emitted] = []
         let outcome = try rows[2].withUnsafeBufferPointer { (buffer) throws(StreamError) in
-            try engine.submitRow(stream: "r", index: 2, values: buffer, isLast: false, now: 0) { p in
-                repeated.append(Emitted(stream: p.stream, row: p.row, isFinal: p.isFinal, probabilities: Array(p.probabilities)))
+            try engine.submitRow(stream: "r", index: 2, row: .floats(buffer), isLast: false, now: 0) { p in
+                repeated.append(Emitted(stream: p.stream.string, row: p.row, isFinal: p.isFinal, probabilities: Array(p.probabilities)))
             }
         }
         #expect(outcome == .repeated)
         #expect(repeated == [applied.last!], "the same prediction, bit for bit")
         #expect(try engine.submit("r", 1, rows[1]) == .duplicate, "older rows stay silent")
-        #expect(engine.counters.duplicates == 2)
+        #expect(engine.counters[.duplicates] == 2)
         // The state did not move: the rest of the stream equals one clean pass.
         for i in 3..<7 { try engine.submit("r", i, rows[i]) }
         #expect(engine.stepAll().emitted.last!.probabilities == referenceRun(model, rows).last!)
@@ -282,5 +284,116 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         for cut in stride(from: 0, to: bytes.count, by: 7) {
             #expect(throws: SnapshotError.self) { try StreamSnapshot(bytes: Array(bytes.prefix(cut))) }
         }
+    }
+}
+
+/// After a reload, each stream's rows are decoded with the input scale of the model it runs on.
+@Suite struct ReloadTests {
+    func pixels(_ count: Int, width: Int, seed: UInt64) -> [[UInt8]] {
+        var rng = SplitMix64(state: seed)
+        return (0..<count).map { _ in (0..<width).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+    }
+
+    /// Submits uint8 rows `range` of `stream`, steps them all and returns their predictions.
+    func feed(_ engine: StreamEngine, _ stream: StreamID, _ rows: [[UInt8]], _ range: Range<Int>) throws -> [Emitted] {
+        for index in range {
+            let error = rows[index].withUnsafeBytes { raw -> StreamError? in
+                do throws(StreamError) {
+                    _ = try engine.submitRow(stream: stream, index: index, row: .encoded(raw, .uint8), isLast: false, now: 0)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            if let error { throw error }
+        }
+        return engine.stepAll().emitted
+    }
+
+    @Test func liveStreamsKeepTheirModelsInputScale() throws {
+        let scaled = try makeRandomModel(sequenceLength: 7, inputScale: 1 / 255, seed: 21)
+        let unscaled = try makeRandomModel(sequenceLength: 7, inputScale: 1, seed: 21)   // same weights
+        #expect(scaled.sha256 != unscaled.sha256)
+        let rows = pixels(7, width: 6, seed: 22)
+        let alone = StreamEngine(model: scaled)
+        let uninterrupted = try feed(alone, "x", rows, 0..<7).last!
+        let engine = StreamEngine(model: scaled)
+        _ = try feed(engine, "x", rows, 0..<4)
+        #expect(try engine.replaceModel(with: unscaled))
+        let final = try feed(engine, "x", rows, 4..<7).last!
+        #expect(final.isFinal)
+        #expect(final.probabilities == uninterrupted.probabilities, "the stream's rows are scaled by 1/255 to the end")
+        // A stream started after the reload runs on the new model, with its scale.
+        let fresh = try feed(engine, "y", rows, 0..<7).last!
+        #expect(fresh.probabilities == (try feed(StreamEngine(model: unscaled), "y", rows, 0..<7)).last!.probabilities)
+        #expect(engine.generations.count == 1, "the old generation went with its last stream")
+    }
+
+    @Test func aRestartAfterAReloadMovesToTheNewScale() throws {
+        let scaled = try makeRandomModel(sequenceLength: 7, inputScale: 1 / 255, seed: 23)
+        let unscaled = try makeRandomModel(sequenceLength: 7, inputScale: 1, seed: 23)
+        let rows = pixels(7, width: 6, seed: 24)
+        let engine = StreamEngine(model: scaled)
+        _ = try feed(engine, "x", rows, 0..<3)
+        try engine.replaceModel(with: unscaled)
+        // Row 0 again with nothing queued: the stream's new sequence runs on the new model.
+        let final = try feed(engine, "x", rows, 0..<7).last!
+        #expect(final.probabilities == (try feed(StreamEngine(model: unscaled), "x", rows, 0..<7)).last!.probabilities)
+    }
+
+    @Test func replacingWithTheSameModelChangesNothing() throws {
+        let model = try makeRandomModel(seed: 25)
+        let same = try LSTMModel.load(bytes: model.safetensorsBytes())
+        #expect(same.sha256 == model.sha256 && same !== model)
+        let engine = StreamEngine(model: model, origin: ModelOrigin(path: "/first"))
+        _ = try feed(engine, "x", pixels(2, width: 6, seed: 26), 0..<2)
+        #expect(try engine.replaceModel(with: same, origin: ModelOrigin(path: "/second")) == false)
+        #expect(engine.generations.count == 1)
+        #expect(engine.currentModel === model)
+        #expect(engine.generations.first?.origin.path == "/first")
+        #expect(engine.generations.first?.liveStreams == 1)
+    }
+}
+
+/// `started + restored = finished + evicted + dropped + live` after every way a stream can end.
+@Suite struct CounterInvariantTests {
+    @Test func everyStreamEndsExactlyOnce() throws {
+        let model = try makeRandomModel(sequenceLength: 7)
+        let engine = StreamEngine(model: model, configuration: EngineConfiguration(maxBatch: 4, maxStreams: 40, idleTimeoutSeconds: 1))
+        var rng = SplitMix64(state: 27)
+        let rows = randomRows(7, width: 6, seed: 28)
+        var next: [String: Int] = [:]
+        func holds() -> Bool {
+            let c = engine.counters
+            return c[.streamsStarted] + c[.streamsRestored]
+                == c[.streamsFinished] + c[.streamsEvicted] + c[.streamsDropped] + UInt64(engine.liveStreamCount)
+        }
+        for round in 0..<400 {
+            let stream = "s\(rng.next() % 50)"
+            let now = UInt64(round) * 10_000_000
+            switch rng.next() % 10 {
+            case 0: _ = engine.dropStream(try! StreamID(stream)); next[stream] = nil
+            case 1: try? engine.endStream(try! StreamID(stream)); next[stream] = nil
+            case 2: _ = try? engine.submit(stream, Int(rng.next() % 7), rows[0], now: now)   // gaps, duplicates
+            case 3: _ = try? engine.submit(stream, 0, rows[0], now: now); next[stream] = 1     // (re)starts
+            default:
+                let index = next[stream] ?? 0
+                _ = try? engine.submit(stream, index, rows[index], now: now)
+                next[stream] = index + 1 < 7 ? index + 1 : nil
+            }
+            if rng.next() % 3 == 0 { _ = engine.step(now: now) { _ in } }
+            if round % 50 == 49 { engine.evictIdle(now: now) { _, _ in } }
+            #expect(holds(), "round \(round): \(engine.counters)")
+        }
+        _ = engine.stepAll()
+        #expect(holds())
+        let c = engine.counters
+        #expect(c[.streamsFinished] > 0 && c[.streamsDropped] > 0 && c[.streamsEvicted] > 0 && c[.streamsRestarted] > 0)
+        // Restored streams count as restored and end like any other.
+        let restored = StreamEngine(model: model)
+        try restored.restore(engine.snapshot(), now: 0)
+        for stream in restored.liveStreams(now: 0) { restored.dropStream(stream.id) }
+        #expect(restored.counters[.streamsRestored] == UInt64(engine.snapshot().streams.count))
+        #expect(restored.counters[.streamsDropped] == restored.counters[.streamsRestored])
     }
 }

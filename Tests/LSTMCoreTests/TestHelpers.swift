@@ -1,6 +1,7 @@
 import Foundation
-import LSTMModel
-import TestSupport
+import LSTMCore
+/// Every file of these tests sees the shared helpers (`SplitMix64`, `randomModel`, `maxAbsDifference`).
+@_exported import TestSupport
 
 /// The two PyTorch fixtures made by Scripts/make_model_fixture.py.
 enum FixtureModel: String, CaseIterable, Sendable, CustomStringConvertible {
@@ -55,11 +56,6 @@ struct Reference {
     }
 }
 
-func maxAbsDifference<A: Collection<Float>, B: Collection<Float>>(_ a: A, _ b: B) -> Float {
-    precondition(a.count == b.count, "\(a.count) vs \(b.count) values")
-    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}
-
 /// A safetensors file assembled by hand: prefix, header text (unpadded), data.
 func rawFile(header: String, data: [UInt8] = []) -> [UInt8] {
     let json = Array(header.utf8)
@@ -85,30 +81,4 @@ func editedFixture(_ model: FixtureModel = .oneLayer, metadata: [String: String]
     edit(&file.tensors)
     file.metadata = metadata
     return file.serialized()
-}
-
-/// Deterministic pseudo-random numbers (SplitMix64) so that every run tests the same cases.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// A small random model (weights in ±0.5) for tests that need one of a given shape.
-func randomModel(_ shape: LSTMShape, seed: UInt64, metadata: ModelMetadata = ModelMetadata()) throws -> LSTMModel {
-    var rng = SplitMix64(state: seed)
-    func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -0.5...0.5, using: &rng) } }
-    let h = shape.hiddenSize
-    let layers = (0..<shape.layers).map { k in
-        LSTMLayerParameters(weightIH: values(4 * h * shape.layerInputSize(k)), weightHH: values(4 * h * h),
-                            biasIH: values(4 * h), biasHH: values(4 * h))
-    }
-    let parameters = try LSTMParameters(shape: shape, layers: layers, fcWeight: values(shape.classes * h),
-                                        fcBias: values(shape.classes))
-    return LSTMModel(parameters: parameters, metadata: metadata)
 }

@@ -1,10 +1,14 @@
-import LSTMModel
+import LSTMCore
+import WireProtocol
 
 /// One model that streams run on, with the state arena of those streams and the step buffers.
 /// Several live together while streams started before a reload finish on the old model.
 final class ModelGeneration {
     let id: Int
     let model: LSTMModel
+    let origin: ModelOrigin
+    /// What uint8 row values of this generation's streams are multiplied by.
+    let inputScale: Float
     let stepper: LSTMStepper
     let arena: StateArena
     /// Rows per sequence, when the model file says (28 for MNIST); nil relies on the LAST flag.
@@ -17,9 +21,11 @@ final class ModelGeneration {
     let statePointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let maxBatch: Int
 
-    init(id: Int, model: LSTMModel, maxBatch: Int) {
+    init(id: Int, model: LSTMModel, origin: ModelOrigin, maxBatch: Int) {
         self.id = id
         self.model = model
+        self.origin = origin
+        inputScale = model.metadata.inputScale
         self.maxBatch = maxBatch
         stepper = model.makeStepper(maxBatch: maxBatch)
         arena = StateArena(stateCount: model.shape.stateCount, classes: model.shape.classes)
@@ -130,7 +136,7 @@ struct RowPool {
 
 /// The bookkeeping of one live stream.
 struct StreamRecord {
-    var id: String
+    var id: StreamID
     var generation: Int
     var slot: Int32
     var lastActivity: UInt64
@@ -144,14 +150,12 @@ struct StreamRecord {
     private var queueHead: Int32 = -1
     private var queueTail: Int32 = -1
 
-    init(id: String, generation: Int, slot: Int32, lastActivity: UInt64) {
+    init(id: StreamID, generation: Int, slot: Int32, lastActivity: UInt64) {
         self.id = id
         self.generation = generation
         self.slot = slot
         self.lastActivity = lastActivity
     }
-
-    static let vacant = StreamRecord(id: "", generation: -1, slot: -1, lastActivity: 0)
 
     mutating func appendQueued(_ entry: Int32, pool: inout RowPool) {
         if queueTail >= 0 { pool.link(queueTail, to: entry) } else { queueHead = entry }

@@ -1,0 +1,98 @@
+import Logging
+import LSTMStreaming
+import WireProtocol
+
+/// Answers the control protocol (LCP/1): one `ControlRequest` in, one `ControlReply` out. Owns no
+/// socket, so it is tested in process; the serving loop reads the REP socket and sends the reply.
+final class ControlService {
+    private let engine: StreamEngine
+    private let registry: ModelRegistry
+    private let output: PredictionOutput
+    private let counters: DaemonCounters
+    private let channels: StatusChannels
+    private let configuration: DaemonConfiguration
+    private let logger: Logger
+    private let startedAt: UInt64
+
+    init(engine: StreamEngine, registry: ModelRegistry, output: PredictionOutput, counters: DaemonCounters,
+         channels: StatusChannels, configuration: DaemonConfiguration, logger: Logger, startedAt: UInt64) {
+        self.engine = engine
+        self.registry = registry
+        self.output = output
+        self.counters = counters
+        self.channels = channels
+        self.configuration = configuration
+        self.logger = logger
+        self.startedAt = startedAt
+    }
+
+    /// The reply to a request message as received (it must be one frame of JSON).
+    func reply(to frames: [[UInt8]], now: UInt64) -> ControlReply {
+        guard frames.count == 1 else {
+            return ControlReply(WireError(.badRequest, "a control request is one frame of JSON; got \(frames.count) frames"))
+        }
+        do {
+            return answer(try ControlRequest(jsonBytes: frames[0]), now: now)
+        } catch {
+            return ControlReply(error)
+        }
+    }
+
+    /// The reply to a request: its result, or the failure it met.
+    func answer(_ request: ControlRequest, now: UInt64) -> ControlReply {
+        do {
+            return try result(of: request, now: now)
+        } catch {
+            return ControlReply(error)
+        }
+    }
+
+    private func result(of request: ControlRequest, now: UInt64) throws(WireError) -> ControlReply {
+        switch request {
+        case .ping:
+            return .ping(PingReply(uptimeSeconds: uptime(now)))
+        case .status:
+            return .status(status(now: now))
+        case .streams:
+            return .streams(StreamsReply(streams: engine.liveStreams(now: now).map { summary in
+                StreamInfo(id: summary.id, nextRow: UInt32(summary.nextRow), model: summary.modelSHA256,
+                           idleSeconds: summary.idleSeconds)
+            }))
+        case let .drop(stream):
+            guard let next = engine.dropStream(stream) else {
+                throw WireError(.unknownStream, "no live stream has the id \"\(stream.string)\"", streamID: stream)
+            }
+            logger.info("dropped by operator", metadata: ["stream": "\(stream.string)", "code": "dropped"])
+            output.endedByDaemon(stream, .dropped, "dropped by the operator's drop command", nextRow: next)
+            return .drop(DropReply(stream: stream, nextRow: UInt32(next)))
+        case let .reload(path):
+            try registry.reload(path)
+            return .reload(ReloadReply(model: ModelRegistry.info(registry.current),
+                                       previousModels: registry.previous.map(ModelRegistry.info)))
+        case .metrics:
+            updateMetrics(now: now)
+            return .metrics(MetricsReply(metrics: channels.metrics.exposition()))
+        }
+    }
+
+    /// Everything the daemon and its engine have counted.
+    var totals: Counters { counters.total(with: engine) }
+
+    func status(now: UInt64) -> StatusReply {
+        StatusReply(
+            version: lstmdVersion, uptimeSeconds: uptime(now), publication: configuration.publish,
+            model: ModelRegistry.info(registry.current), previousModels: registry.previous.map(ModelRegistry.info),
+            counters: totals, liveStreams: engine.liveStreamCount, maxStreams: configuration.maxStreams,
+            idleTimeoutSeconds: configuration.idleTimeoutSeconds)
+    }
+
+    /// Copies the totals into the Prometheus metrics.
+    func updateMetrics(now: UInt64) {
+        channels.metrics.update(counters: totals, liveStreams: engine.liveStreamCount, uptimeSeconds: uptime(now))
+    }
+
+    func uptime(_ now: UInt64) -> Double { Double(now &- startedAt) / 1e9 }
+}
+
+/// The daemon's version, reported by `status`.
+public let lstmdVersion = "0.1.0"

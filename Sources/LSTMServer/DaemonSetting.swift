@@ -1,0 +1,243 @@
+import WireProtocol
+
+/// One setting of the daemon, declared once: its key (the TOML key, and the command-line option
+/// without `--`), its type, its help, its check, and the `DaemonConfiguration` property it sets,
+/// whose initial value is the default. The config file, the command line, `lstmd --help` and the
+/// validation all come from `DaemonSetting.all`.
+public struct DaemonSetting {
+    /// What a value must be.
+    public enum Kind: CustomStringConvertible {
+        case text, integer, seconds
+        case choice([String])
+
+        public var description: String {
+            switch self {
+            case .text: "a string"
+            case .integer: "an integer"
+            case .seconds: "a number of seconds"
+            case let .choice(names): "one of " + names.map { "\"\($0)\"" }.joined(separator: ", ")
+            }
+        }
+    }
+
+    /// A value as a file or the command line gives it.
+    public enum Value {
+        case text(String), integer(Int), number(Double)
+    }
+
+    public let key: String
+    public let kind: Kind
+    /// The value's name in the help, e.g. `n` in `--max-batch <n>`.
+    public let valueName: String
+    public let help: String
+    private let set: (inout DaemonConfiguration, Value) -> Bool
+    private let show: (DaemonConfiguration) -> String
+    private let check: (DaemonConfiguration) -> String?
+
+    /// Sets the setting from a value of the config file at `path`; throws when the value is not of
+    /// the setting's kind, naming the key and the kind expected.
+    public func assign(_ value: Value, to configuration: inout DaemonConfiguration, from path: String) throws(ConfigurationError) {
+        guard set(&configuration, value) else {
+            let found = switch value {
+            case let .text(text): "string \"\(text)\""
+            case let .integer(number): "integer \(number)"
+            case let .number(number): "number \(number)"
+            }
+            throw .wrongType(path: path, key: key, expected: kind.description, found: found)
+        }
+    }
+
+    /// Sets the setting from command-line text (`--key text`).
+    public func assign(text: String, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
+        let value: Value? = switch kind {
+        case .text, .choice: .text(text)
+        case .integer: Int(text).map(Value.integer)
+        case .seconds: Double(text).map(Value.number)
+        }
+        guard let value, set(&configuration, value) else {
+            throw .invalidValue(key: "--" + key, message: "must be \(kind), got '\(text)'")
+        }
+    }
+
+    /// The setting's value in `configuration`, as the help and the config file show it.
+    public func value(in configuration: DaemonConfiguration) -> String { show(configuration) }
+
+    /// What is wrong with the setting's value in `configuration`, or nil.
+    func problem(_ configuration: DaemonConfiguration) -> String? { check(configuration) }
+
+    /// The setting with this key.
+    public static func named(_ key: String) -> DaemonSetting? { all.first { $0.key == key } }
+
+    /// Applies command-line settings, `--key value` or `--key=value`, in order.
+    public static func apply(arguments: [String], to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
+        var remaining = arguments[...]
+        while let argument = remaining.popFirst() {
+            guard argument.hasPrefix("--") else { throw .unknownOption(argument) }
+            let option = argument.dropFirst(2)
+            let key = String(option.prefix { $0 != "=" })
+            guard let setting = named(key) else { throw .unknownOption("--" + key) }
+            let text: String
+            if option.count > key.count {
+                text = String(option.dropFirst(key.count + 1))
+            } else if let next = remaining.popFirst() {
+                text = next
+            } else {
+                throw .missingValue(option: "--" + key)
+            }
+            try setting.assign(text: text, to: &configuration)
+        }
+    }
+
+    /// The settings as `lstmd --help` lists them, with their defaults.
+    public static var helpText: String {
+        let defaults = DaemonConfiguration()
+        return all.map { setting in
+            "--\(setting.key) <\(setting.valueName)> (default: \(setting.value(in: defaults)))\n    \(setting.help)"
+        }.joined(separator: "\n")
+    }
+
+    // MARK: Declarations
+
+    /// Every setting, in the order of `lstmd --help` and Systemd/lstmd.toml.
+    public static var all: [DaemonSetting] {
+        [
+            optionalText("model", \.model, none: nil, absent: "the embedded model", valueName: "path",
+                         help: "Model file (safetensors). Default: the model embedded in lstmd."),
+            choice("publish", \.publish, valueName: "mode",
+                   help: "Publish a prediction after every row ('partial') or only the final one ('final')."),
+            endpoint("ingest", \.ingest, help: "PULL endpoint receiving rows."),
+            endpoint("predictions", \.predictions, help: "PUB endpoint publishing predictions."),
+            endpoint("control", \.control, help: "REP endpoint for control requests."),
+            optionalText("results", \.results, none: "none", absent: "none", valueName: "endpoint",
+                         help: "ROUTER endpoint of the lossless result path, or 'none'.",
+                         check: { endpointProblem($0, key: "results") }),
+            optionalText("metrics", \.metrics, none: nil, absent: "off", valueName: "host:port",
+                         help: "Serve Prometheus metrics over HTTP on host:port, e.g. 127.0.0.1:9464.",
+                         check: { DaemonConfiguration.parseHostPort($0) == nil ? "'\($0)' is not host:port (e.g. 127.0.0.1:9464)" : nil }),
+            integer("max-batch", \.maxBatch, 1...65_536, valueName: "n", help: "Most streams advanced in one batched step."),
+            integer("batch-delay-us", \.batchDelayMicroseconds, 0...1_000_000, valueName: "us",
+                    help: "Microseconds to wait for more rows before a step that is not full; 0 steps at once, for the lowest latency."),
+            integer("busy-poll-us", \.busyPollMicroseconds, 0...1_000_000, valueName: "us",
+                    help: "Microseconds to keep polling without sleeping after a message arrived: lower latency for a lone stream, for at most that much busy CPU per message; 0 always sleeps."),
+            integer("max-streams", \.maxStreams, 1...Int.max, valueName: "n",
+                    help: "Most live streams; a new stream beyond it is refused with a 'capacity' error."),
+            seconds("idle-timeout", \.idleTimeoutSeconds, zero: "never",
+                    help: "Seconds without a row before a stream is evicted with an 'evicted' error; 0 never evicts."),
+            integer("pub-hwm", \.publishHighWaterMark, 0...Int.max, valueName: "n",
+                    help: "Predictions queued per subscriber before PUB drops them; 0 is unlimited."),
+            integer("results-hwm", \.resultsHighWaterMark, 1...Int.max, valueName: "n",
+                    help: "Messages queued per client each way on the results path before backpressure."),
+            integer("max-message-size", \.maxMessageSize, 64...Int.max, valueName: "bytes",
+                    help: "Largest ingest message accepted, in bytes."),
+            optionalText("state-dir", \.stateDirectory, none: nil, absent: "none", valueName: "path",
+                         help: "Directory for stream snapshots kept across restarts."),
+            seconds("snapshot-interval", \.snapshotIntervalSeconds, zero: "only at stop",
+                    help: "Seconds between snapshots of live streams into --state-dir while serving; 0 only at a graceful stop."),
+            seconds("drain-timeout", \.drainTimeoutSeconds, zero: nil,
+                    help: "Seconds a graceful stop may take to drain queued rows and write the snapshot."),
+            integer("blas-threads", \.blasThreads, 1...64, valueName: "n", help: "OpenBLAS threads for row steps."),
+            text("log-level", \.logLevel, valueName: "level",
+                 help: "Log level: trace, debug, info, notice, warning, error, critical.",
+                 check: { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0)
+                     ? nil : "must be one of trace, debug, info, notice, warning, error, critical; got \($0)" }),
+        ]
+    }
+
+    // MARK: Kinds of declaration
+
+    private static func text(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, String>, valueName: String,
+                             help: String, check: @escaping (String) -> String? = { _ in nil }) -> DaemonSetting {
+        DaemonSetting(
+            key: key, kind: .text, valueName: valueName, help: help,
+            set: { configuration, value in
+                guard case let .text(text) = value else { return false }
+                configuration[keyPath: property] = text
+                return true
+            },
+            show: { $0[keyPath: property] }, check: { check($0[keyPath: property]) })
+    }
+
+    /// One of the raw values of `Choice` (e.g. `partial` or `final`).
+    private static func choice<Choice: RawRepresentable & CaseIterable>(
+        _ key: String, _ property: WritableKeyPath<DaemonConfiguration, Choice>, valueName: String, help: String
+    ) -> DaemonSetting where Choice.RawValue == String {
+        DaemonSetting(
+            key: key, kind: .choice(Choice.allCases.map(\.rawValue)), valueName: valueName, help: help,
+            set: { configuration, value in
+                guard case let .text(text) = value, let choice = Choice(rawValue: text) else { return false }
+                configuration[keyPath: property] = choice
+                return true
+            },
+            show: { $0[keyPath: property].rawValue }, check: { _ in nil })
+    }
+
+    private static func endpoint(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, String>,
+                                 help: String) -> DaemonSetting {
+        text(key, property, valueName: "endpoint", help: help, check: { endpointProblem($0, key: key) })
+    }
+
+    /// A text that may be absent: the value `none` (when there is one) sets it absent; the help
+    /// shows an absent value as `absent`.
+    private static func optionalText(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, String?>,
+                                     none: String?, absent: String, valueName: String, help: String,
+                                     check: @escaping (String) -> String? = { _ in nil }) -> DaemonSetting {
+        DaemonSetting(
+            key: key, kind: .text, valueName: valueName, help: help,
+            set: { configuration, value in
+                guard case let .text(text) = value else { return false }
+                configuration[keyPath: property] = text == none ? nil : text
+                return true
+            },
+            show: { $0[keyPath: property] ?? absent },
+            check: { $0[keyPath: property].flatMap(check) })
+    }
+
+    private static func integer(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, Int>,
+                                _ range: ClosedRange<Int>, valueName: String, help: String) -> DaemonSetting {
+        DaemonSetting(
+            key: key, kind: .integer, valueName: valueName, help: help,
+            set: { configuration, value in
+                guard case let .integer(number) = value else { return false }
+                configuration[keyPath: property] = number
+                return true
+            },
+            show: { String($0[keyPath: property]) },
+            check: { configuration in
+                let value = configuration[keyPath: property]
+                if range.contains(value) { return nil }
+                return range.upperBound == Int.max
+                    ? "must be at least \(range.lowerBound), got \(value)"
+                    : "must be between \(range.lowerBound) and \(range.upperBound), got \(value)"
+            })
+    }
+
+    /// A number of seconds: an integer or a floating-point number, finite, not negative; 0 means
+    /// `zero` (nil: 0 is not allowed).
+    private static func seconds(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, Double>,
+                                zero: String?, help: String) -> DaemonSetting {
+        DaemonSetting(
+            key: key, kind: .seconds, valueName: "seconds", help: help,
+            set: { configuration, value in
+                switch value {
+                case let .integer(number): configuration[keyPath: property] = Double(number)
+                case let .number(number): configuration[keyPath: property] = number
+                case .text: return false
+                }
+                return true
+            },
+            show: { configuration in
+                let value = configuration[keyPath: property]
+                return value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+            },
+            check: { configuration in
+                let value = configuration[keyPath: property]
+                if value.isFinite && (value > 0 || (value == 0 && zero != nil)) { return nil }
+                return zero.map { "must be 0 (\($0)) or a positive number of seconds, got \(value)" }
+                    ?? "must be a positive number of seconds, got \(value)"
+            })
+    }
+
+    private static func endpointProblem(_ endpoint: String, key: String) -> String? {
+        endpoint.contains("://") ? nil : "'\(endpoint)' is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:5555, ipc:///run/lstmd/\(key))"
+    }
+}

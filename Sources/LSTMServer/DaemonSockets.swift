@@ -1,0 +1,45 @@
+import Logging
+import ZeroMQ
+
+/// The daemon's sockets, made with their options and bound to the configured endpoints: PULL
+/// ingest, PUB predictions, REP control and, when configured, the ROUTER result path.
+struct DaemonSockets {
+    let ingest: ZMQSocket
+    let publisher: ZMQSocket
+    let control: ZMQSocket
+    let results: ResultsRouter?
+
+    /// Rows parked for one slow ROUTER peer before the whole ROUTER socket pauses.
+    static let parkLimit = 65_536
+
+    init(configuration: DaemonConfiguration, context: ZMQContext, logger: Logger) throws {
+        ingest = try ZMQSocket(context, type: .pull)
+        try ingest.set(.linger, .zero)
+        try ingest.set(.maxMessageSize, configuration.maxMessageSize)
+        publisher = try ZMQSocket(context, type: .pub)
+        try publisher.set(.sendHWM, configuration.publishHighWaterMark)
+        try publisher.set(.linger, .milliseconds(1000))
+        control = try ZMQSocket(context, type: .rep)
+        try control.set(.linger, .zero)
+        try control.set(.maxMessageSize, 1 << 20)
+        var bindings = [(ingest, "ingest", configuration.ingest),
+                        (publisher, "predictions", configuration.predictions),
+                        (control, "control", configuration.control)]
+        if let endpoint = configuration.results {
+            let router = try ZMQSocket(context, type: .router)
+            try router.set(.linger, .zero)
+            try router.set(.maxMessageSize, configuration.maxMessageSize)
+            try router.set(.sendHWM, configuration.resultsHighWaterMark)
+            try router.set(.receiveHWM, configuration.resultsHighWaterMark)
+            results = try ResultsRouter(socket: router, parkLimit: Self.parkLimit, logger: logger)
+            bindings.append((router, "results", endpoint))
+        } else {
+            results = nil
+        }
+        for (socket, name, endpoint) in bindings {
+            do { try socket.bind(endpoint) } catch {
+                throw DaemonError.bind(socket: name, endpoint: endpoint, reason: String(describing: error))
+            }
+        }
+    }
+}
