@@ -45,6 +45,7 @@ let package = Package(
         .target(name: "StreamEngine", dependencies: [
             "LSTMModel",
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Stream one 28x28 digit to lstmd row by row and print its predictions (protocol LSP/1).
+"""Stream one 28x28 digit to lstmd row by row and print its predictions (protocol LSP/2, with sequence numbers).
 
     stream_digit.py                          # built-in synthetic "7", PUSH rows + SUB predictions
     stream_digit.py --data DIR --index 0     # MNIST test image 0 from DIR/t10k-images-idx3-ubyte.gz
@@ -11,35 +11,45 @@ Needs only the standard library and pyzmq. The spec: ../stream-protocol.md.
 import argparse, gzip, json, os, re, socket, struct, sys, time
 from pathlib import Path
 
-VERSION = 1
+V1, V2 = 1, 2                        # protocol versions: 2 adds the sequence number
 ROW, END = 0, 1                      # ingest kinds
 UINT8, FLOAT32 = 0, 1                # row dtypes
 LAST = 0x01                          # ingest flag
 PARTIAL, FINAL, ERROR = 0, 1, 2      # prediction kinds
 KINDS = {PARTIAL: "PARTIAL", FINAL: "FINAL", ERROR: "ERROR"}
 HEADER = struct.Struct("<BBBBI")     # version, kind, dtype|argmax, flags|reserved, row index (LE)
+SEQUENCE = struct.Struct("<I")       # version 2: the sequence number after the row index
 
 
-def encode_row(stream_id, row, values, dtype=UINT8, last=False):
-    """The three frames of a ROW: stream id, 8-byte header, row values (uint8, or float32 LE)."""
+def header(kind, byte2, byte3, row, sequence):
+    """8 bytes (version 1) when sequence is None, else 12 bytes (version 2)."""
+    if sequence is None:
+        return HEADER.pack(V1, kind, byte2, byte3, row)
+    return HEADER.pack(V2, kind, byte2, byte3, row) + SEQUENCE.pack(sequence)
+
+
+def encode_row(stream_id, row, values, dtype=UINT8, last=False, sequence=None):
+    """The three frames of a ROW: stream id, header, row values (uint8, or float32 LE)."""
     body = bytes(values) if dtype == UINT8 else struct.pack(f"<{len(values)}f", *values)
-    return [stream_id.encode(), HEADER.pack(VERSION, ROW, dtype, LAST if last else 0, row), body]
+    return [stream_id.encode(), header(ROW, dtype, LAST if last else 0, row, sequence), body]
 
 
-def encode_end(stream_id, next_row=0):
+def encode_end(stream_id, next_row=0, sequence=None):
     """The two frames of an END (abandon the stream)."""
-    return [stream_id.encode(), HEADER.pack(VERSION, END, UINT8, 0, next_row)]
+    return [stream_id.encode(), header(END, UINT8, 0, next_row, sequence)]
 
 
 def decode_prediction(frames):
-    """(topic, kind, argmax, row, body): body is a list of probabilities, or a dict for ERROR."""
-    topic, header, body = frames
-    version, kind, argmax, _reserved, row = HEADER.unpack(header)
-    if version != VERSION:
-        raise ValueError(f"prediction has protocol version {version}, expected {VERSION}")
+    """(topic, kind, argmax, row, body, sequence): body is a list of probabilities, or a dict for
+    ERROR; sequence is None for a version 1 header."""
+    topic, head, body = frames
+    version, kind, argmax, _reserved, row = HEADER.unpack(head[:8])
+    if (version, len(head)) not in ((V1, 8), (V2, 12)):
+        raise ValueError(f"prediction header of version {version} is {len(head)} bytes")
+    sequence = SEQUENCE.unpack(head[8:])[0] if version == V2 else None
     if kind == ERROR:
-        return topic.decode(), kind, argmax, row, json.loads(body)
-    return topic.decode(), kind, argmax, row, list(struct.unpack(f"<{len(body) // 4}f", body))
+        return topic.decode(), kind, argmax, row, json.loads(body), sequence
+    return topic.decode(), kind, argmax, row, list(struct.unpack(f"<{len(body) // 4}f", body)), sequence
 
 
 def load_mnist(directory, index):
@@ -69,11 +79,13 @@ def synthetic_seven():
     return image
 
 
-def show(frames, stream_id):
+def show(frames, stream_id, sequence):
     """Prints one prediction; returns True when it ends the stream (FINAL or ERROR)."""
-    topic, kind, argmax, row, body = decode_prediction(frames)
+    topic, kind, argmax, row, body, about = decode_prediction(frames)
     if topic != stream_id and topic != "$errors":
         return False                 # a subscription is a prefix: "7" also matches "70"
+    if topic == stream_id and about != sequence:
+        return False                 # about an earlier sequence on this id
     if kind == ERROR:
         print(f"ERROR   row {row}: {body['code']}: {body['message']}")
         return topic == stream_id
@@ -87,7 +99,8 @@ def stream(args, image):
     import zmq                       # only needed when talking to a daemon
     context = zmq.Context()
     stream_id = args.stream or f"{socket.gethostname()}/{os.getpid()}/digit"
-    rows = [encode_row(stream_id, r, image[r], last=(r == len(image) - 1)) for r in range(len(image))]
+    sequence = int.from_bytes(os.urandom(4), "little")   # new for every sequence on this id
+    rows = [encode_row(stream_id, r, image[r], last=(r == len(image) - 1), sequence=sequence) for r in range(len(image))]
     deadline = time.monotonic() + args.timeout
     if args.router:
         dealer = context.socket(zmq.DEALER)
@@ -98,10 +111,10 @@ def stream(args, image):
         for frames in rows:          # read predictions while sending (the spec requires it)
             dealer.send_multipart(frames)
             while not done and poller.poll(0):
-                done = show(dealer.recv_multipart(), stream_id)
+                done = show(dealer.recv_multipart(), stream_id, sequence)
         while not done and time.monotonic() < deadline:
             if poller.poll(100):
-                done = show(dealer.recv_multipart(), stream_id)
+                done = show(dealer.recv_multipart(), stream_id, sequence)
     else:
         sub = context.socket(zmq.SUB)
         sub.connect(args.predictions)
@@ -115,7 +128,7 @@ def stream(args, image):
         done = False
         while not done and time.monotonic() < deadline:
             if sub.poll(100):
-                done = show(sub.recv_multipart(), stream_id)
+                done = show(sub.recv_multipart(), stream_id, sequence)
     if not done:
         print(f"no FINAL within {args.timeout} s", file=sys.stderr)
     context.destroy(linger=0)
@@ -139,12 +152,18 @@ def selftest():
     assert encode_row(seven, 27, [0.0, 0.5, 1.0, -2.0], dtype=FLOAT32, last=True) == examples["E3"]
     assert encode_end(seven, 3) == examples["E6"]
     probabilities = [0, 0, 0.125, 0, 0, 0, 0, 0.75, 0.125, 0]
-    assert decode_prediction(examples["E4"]) == (seven, PARTIAL, 7, 14, probabilities)
-    assert decode_prediction(examples["E5"]) == (seven, FINAL, 7, 27, probabilities)
+    assert decode_prediction(examples["E4"]) == (seven, PARTIAL, 7, 14, probabilities, None)
+    assert decode_prediction(examples["E5"]) == (seven, FINAL, 7, 27, probabilities, None)
     assert decode_prediction(examples["E8"])[1:4] == (ERROR, 255, 3)
     assert decode_prediction(examples["E10"])[0] == "$errors"
     assert decode_prediction(examples["E10"])[3] == 0xFFFFFFFF
     assert decode_prediction(examples["E11"])[4]["code"] == "gap"
+    assert encode_row(seven, 0, [0, 128, 255, 16], sequence=42) == examples["E12"]
+    assert decode_prediction(examples["E13"]) == (seven, PARTIAL, 7, 14, probabilities, 42)
+    assert encode_row(seven, 10, [0, 128, 255, 16], sequence=43) == examples["E14"]
+    assert decode_prediction(examples["E15"])[3:] == (10, decode_prediction(examples["E15"])[4], 43)
+    assert decode_prediction(examples["E15"])[4]["code"] == "gap"
+    assert encode_end(seven, 3, sequence=43) == examples["E16"]
     image = synthetic_seven()
     assert len(image) == 28 and all(len(r) == 28 for r in image)
     print(f"selftest ok: {len(examples)} examples of stream-protocol.md checked")

@@ -32,9 +32,9 @@ final class ServingLoop {
 
     // Reusable buffers: the steady state allocates nothing per row.
     private let row: UnsafeMutableBufferPointer<Float>
-    /// Frames 2 and 3 of the prediction being published: 8 header bytes, then up to 255 float32s.
+    /// Frames 2 and 3 of the prediction being published: 8 or 12 header bytes, then up to 255 float32s.
     private let predictionBytes = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: PredictionHeader.size + 4 * 255, alignment: MemoryLayout<UInt32>.alignment)
+        byteCount: headerSize(sequence: 0) + 4 * 255, alignment: MemoryLayout<UInt32>.alignment)
     private var predictionsPublished: UInt64 = 0
     private var wireErrors: [ErrorCode: UInt64] = [:]
     private var stopping = false
@@ -49,8 +49,10 @@ final class ServingLoop {
     /// Messages read from the ingest socket before the loop steps again, so that a flood of rows
     /// cannot starve stepping and publishing.
     private static let readBudget = 4096
-    /// Rows parked for one slow ROUTER peer before the whole ROUTER socket pauses.
-    private static let parkLimit = 65_536
+    /// Bytes of rows parked for one slow ROUTER peer, and of predictions waiting for it, before it
+    /// overflows (its streams dropped with `overflow`): 4 MiB each (stream-protocol.md §11).
+    private static let parkLimitBytes = 4 << 20
+    private static let outboxLimitBytes = 4 << 20
 
     init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, logger: Logger,
          status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
@@ -86,7 +88,8 @@ final class ServingLoop {
             try router.set(.maxMessageSize, configuration.maxMessageSize)
             try router.set(.sendHWM, configuration.resultsHighWaterMark)
             try router.set(.receiveHWM, configuration.resultsHighWaterMark)
-            results = try ResultsRouter(socket: router, parkLimit: Self.parkLimit, logger: logger)
+            results = try ResultsRouter(socket: router, parkLimitBytes: Self.parkLimitBytes,
+                                        outboxLimitBytes: Self.outboxLimitBytes, logger: logger)
             bindings.append((router, "results", endpoint))
         } else {
             results = nil
@@ -133,9 +136,6 @@ final class ServingLoop {
     private func iterate() throws {
         for request in takeRequests() { handle(request) }
         if stopping { return }
-        if let results, let resultsEntry {
-            poller.setEvents(results.isPaused ? [] : .readable, at: resultsEntry)
-        }
         let backlog = results?.hasBacklog ?? false
         let busy = busyPollNanoseconds > 0 && monotonicNanoseconds() &- lastActivity < busyPollNanoseconds
         let timeout: ZMQTimeout = engine.hasQueuedRows || busy ? .zero : backlog ? .milliseconds(1) : .milliseconds(100)
@@ -146,6 +146,7 @@ final class ServingLoop {
             if let resultsEntry, poller.isReadable(resultsEntry) { try readResults() }
         }
         if backlog { results?.flush { frames, peer in acceptCopied(frames, from: peer) } }
+        dropStreamsOfOverflowedPeers()
         if engine.hasQueuedRows {
             if configuration.batchDelayMicroseconds > 0 && engine.streamsWithQueuedRows < configuration.maxBatch {
                 waitForMoreRows()
@@ -168,6 +169,21 @@ final class ServingLoop {
            now &- lastSnapshot > UInt64(configuration.snapshotIntervalSeconds * 1e9) {
             lastSnapshot = now
             snapshots.save(engine.snapshot())
+        }
+    }
+
+    /// Drops the streams bound to ROUTER peers that passed their bound (`overflow`); the errors go
+    /// to PUB and, past the bound, to the peer, so that it learns why once it reads again.
+    private func dropStreamsOfOverflowedPeers() {
+        guard let results else { return }
+        for peer in results.takeOverflowed() {
+            let live = Dictionary(engine.liveStreams(now: monotonicNanoseconds()).map { ($0.id, $0) }) { a, _ in a }
+            for stream in results.streams(of: peer) {
+                guard let summary = live[stream], engine.dropStream(stream) else { results.unbind(stream); continue }
+                endedByDaemon(stream, .overflow, "the results client this stream is bound to did not read its predictions "
+                              + "and passed its bound; the stream is dropped, restart it with row 0",
+                              nextRow: summary.nextRow, sequence: summary.sequence)
+            }
         }
     }
 
@@ -210,28 +226,33 @@ final class ServingLoop {
     private func accept(_ message: some DecodedIngest, from peer: ResultsRouter.Peer?) {
         let stream = message.streamID
         let index = message.header.row
+        let sequence = message.header.sequence
         do throws(WireError) {
             switch message.header.kind {
             case .end:
                 do { try engine.endStream(stream.string) } catch {
-                    throw WireError(.unknownStream, error.description, streamID: stream, row: index)
+                    throw WireError(.unknownStream, error.description, streamID: stream, row: index, sequence: sequence)
                 }
                 results?.unbind(stream.string)
             case .row:
                 let model = current.model
-                try message.decodeRow(inputSize: model.shape.inputSize, inputScale: model.metadata.inputScale, into: row)
+                do { try message.decodeRow(inputSize: model.shape.inputSize, inputScale: model.metadata.inputScale, into: row) } catch {
+                    var error = error
+                    error.sequence = sequence
+                    throw error
+                }
                 // Row 0 binds a stream to its ROUTER peer; so does any row of a stream not bound
                 // yet, e.g. one restored from a snapshot whose client reconnected. Binding first lets
                 // a repeated prediction reach the peer too.
                 let binds = peer != nil && (index == 0 || results?.peer(of: stream.string) == nil)
                 if binds, let peer { results?.bind(stream.string, to: peer) }
                 do {
-                    try engine.submitRow(stream: stream.string, index: Int(index), values: UnsafeBufferPointer(row),
-                                         isLast: message.header.flags.contains(.last), now: monotonicNanoseconds(),
-                                         repeated: publish)
+                    try engine.submitRow(stream: stream.string, index: Int(index), sequence: sequence,
+                                         values: UnsafeBufferPointer(row), isLast: message.header.flags.contains(.last),
+                                         now: monotonicNanoseconds(), repeated: publish)
                 } catch {
                     if binds || error.code == .gap { results?.unbind(stream.string) }
-                    throw WireError(error.wireCode, error.description, streamID: stream, row: index)
+                    throw WireError(error.wireCode, error.description, streamID: stream, row: index, sequence: sequence)
                 }
             }
         } catch {
@@ -256,17 +277,19 @@ final class ServingLoop {
     /// Encodes a prediction and delivers it (PARTIAL only in `partial` mode).
     private func publish(_ prediction: Prediction) {
         if configuration.publish == .final && !prediction.isFinal { return }
-        let header = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[..<PredictionHeader.size])
-        let body = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[PredictionHeader.size...]
+        let headerSize = headerSize(sequence: prediction.sequence)
+        let header = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[..<headerSize])
+        let body = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[headerSize...]
             .prefix(4 * prediction.probabilities.count))
         encodePrediction(kind: prediction.isFinal ? .final : .partial, row: UInt32(prediction.row),
-                         probabilities: prediction.probabilities, header: header, body: body)
+                         sequence: prediction.sequence, probabilities: prediction.probabilities, header: header, body: body)
         var stream = prediction.stream
         stream.withUTF8 { topic in
             deliver(topic: UnsafeRawBufferPointer(topic), header: UnsafeRawBufferPointer(header),
                     body: UnsafeRawBufferPointer(body), to: results?.peer(of: prediction.stream))
         }
-        if prediction.isFinal { results?.unbind(prediction.stream) }
+        // A restart queued behind this FINAL keeps the stream, and its binding, alive.
+        if prediction.endsStream { results?.unbind(prediction.stream) }
     }
 
     /// Publishes a prediction message on PUB and, for a stream bound to a ROUTER peer, sends it there.
@@ -305,17 +328,17 @@ final class ServingLoop {
     private func evictIdleStreams(now: UInt64) {
         engine.evictIdle(now: now) { stream, error in
             logger.info("evicted", metadata: ["stream": "\(stream)", "code": "evicted"])
-            var nextRow: Int?
-            if case let .evicted(_, next) = error { nextRow = next }
-            endedByDaemon(stream, .evicted, error.description, nextRow: nextRow)
+            var nextRow: Int?, sequence: UInt32?
+            if case let .evicted(_, next, evictedSequence) = error { (nextRow, sequence) = (next, evictedSequence) }
+            endedByDaemon(stream, .evicted, error.description, nextRow: nextRow, sequence: sequence)
         }
     }
 
     /// Tells a stream's clients that the daemon ended it, then forgets its ROUTER binding.
-    private func endedByDaemon(_ stream: String, _ code: ErrorCode, _ message: String, nextRow: Int?) {
+    private func endedByDaemon(_ stream: String, _ code: ErrorCode, _ message: String, nextRow: Int?, sequence: UInt32?) {
         // The engine holds only ids that were decoded off the wire, so they are valid stream ids.
         if let id = try? StreamID(stream) {
-            deliverError(WireError(code, message, streamID: id, row: nextRow.map { UInt32($0) }), to: nil)
+            deliverError(WireError(code, message, streamID: id, row: nextRow.map { UInt32($0) }, sequence: sequence), to: nil)
         }
         results?.unbind(stream)
     }
@@ -384,12 +407,14 @@ final class ServingLoop {
                                                model: summary.modelSHA256, idleSeconds: summary.idleSeconds)
             }))
         case let .drop(stream):
-            let next = engine.liveStreams(now: now).first { $0.id == stream.string }?.nextRow
-            guard engine.dropStream(stream.string), let next else {
+            let summary = engine.liveStreams(now: now).first { $0.id == stream.string }
+            guard engine.dropStream(stream.string), let summary else {
                 throw WireError(.unknownStream, "no live stream has the id \"\(stream.string)\"", streamID: stream)
             }
+            let next = summary.nextRow
             logger.info("dropped by operator", metadata: ["stream": "\(stream.string)", "code": "dropped"])
-            endedByDaemon(stream.string, .dropped, "dropped by the operator's drop command", nextRow: next)
+            endedByDaemon(stream.string, .dropped, "dropped by the operator's drop command", nextRow: next,
+                          sequence: summary.sequence)
             return .drop(DropReply(stream: stream, nextRow: UInt32(next)))
         case let .reload(path):
             switch reload(path) {
@@ -468,7 +493,7 @@ final class ServingLoop {
         }
         for stream in live where !saved.contains(stream.id) {
             endedByDaemon(stream.id, .shuttingDown, "the daemon stopped without saving this stream; restart it with row 0",
-                          nextRow: stream.nextRow)
+                          nextRow: stream.nextRow, sequence: stream.sequence)
         }
         logger.notice("stopped", metadata: [
             "live_streams": "\(live.count)", "saved": "\(saved.count)",

@@ -47,6 +47,8 @@ public final class StreamEngine {
     /// - Parameters:
     ///   - stream: the stream id (any non-empty string; the wire protocol restricts it further).
     ///   - index: the row's position in its sequence, 0-based.
+    ///   - sequence: the client's number for the sequence (nil: unnumbered). A row other than 0
+    ///     whose sequence is not the stream's is a gap: the stream is dropped, its state untouched.
     ///   - values: `inputSize` floats, already scaled.
     ///   - isLast: the client's LAST flag: this row finishes the stream.
     ///   - now: a monotonic time in nanoseconds, for idle eviction.
@@ -55,10 +57,11 @@ public final class StreamEngine {
     ///   stream is gone.
     @discardableResult
     public func submitRow(
-        stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64,
-        repeated: (Prediction) -> Void = { _ in }
+        stream: String, index: Int, sequence: UInt32? = nil, values: UnsafeBufferPointer<Float>, isLast: Bool,
+        now: UInt64, repeated: (Prediction) -> Void = { _ in }
     ) throws(StreamError) -> SubmitOutcome {
-        try core.submitRow(stream: stream, index: index, values: values, isLast: isLast, now: now, repeated: repeated)
+        try core.submitRow(stream: stream, index: index, sequence: sequence, values: values, isLast: isLast, now: now,
+                           repeated: repeated)
     }
 
     /// Abandons a stream at the client's request (protocol kind END). Queued rows are discarded.
@@ -161,7 +164,7 @@ private struct Core {
     }
 
     mutating func submitRow(
-        stream: String, index: Int, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64,
+        stream: String, index: Int, sequence: UInt32?, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64,
         repeated: (Prediction) -> Void
     ) throws(StreamError) -> SubmitOutcome {
         counters.rowsReceived += 1
@@ -173,10 +176,15 @@ private struct Core {
             throw countError(.nonFiniteInput(column: position))
         }
         if index == 0 {
-            return try startOrRestart(stream: stream, values: values, isLast: isLast, now: now)
+            return try startOrRestart(stream: stream, sequence: sequence, values: values, isLast: isLast, now: now)
         }
         guard let recordIndex = table[stream] else {
             throw countError(.notStarted(row: index))
+        }
+        let live = records[Int(recordIndex)].acceptedSequence
+        guard live == sequence else {
+            removeStream(recordIndex)
+            throw countError(.otherSequence(received: sequence, live: live, row: index))
         }
         let expected = records[Int(recordIndex)].nextAccepted
         if index < expected {
@@ -185,7 +193,8 @@ private struct Core {
             if index == records[Int(recordIndex)].nextApplied - 1 {
                 let record = records[Int(recordIndex)]
                 let generation = generations[record.generation]!
-                repeated(Prediction(stream: stream, row: index, isFinal: false, probabilities: UnsafeBufferPointer(
+                repeated(Prediction(stream: stream, row: index, sequence: sequence, isFinal: false, endsStream: false,
+                                    probabilities: UnsafeBufferPointer(
                     start: generation.arena.lastProbabilities(record.slot), count: generation.arena.classes)))
                 return .repeated
             }
@@ -202,7 +211,7 @@ private struct Core {
             removeStream(recordIndex)
             throw countError(.gap(expected: expected, received: index))
         }
-        enqueue(recordIndex, values: values, row: index, resets: false, isLast: isLast, now: now)
+        enqueue(recordIndex, values: values, row: index, sequence: sequence, resets: false, isLast: isLast, now: now)
         return .queued
     }
 
@@ -251,7 +260,8 @@ private struct Core {
         for recordIndex in victims {
             let record = records[Int(recordIndex)]
             let idleSeconds = Double(now &- record.lastActivity) / 1e9
-            evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted))
+            evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted,
+                                        sequence: record.acceptedSequence))
             counters.streamsEvicted += 1
             counters.errors[StreamError.Code.evicted, default: 0] += 1
             removeStream(recordIndex)
@@ -272,7 +282,8 @@ private struct Core {
         table.values.map { recordIndex in
             let record = records[Int(recordIndex)]
             return StreamSummary(
-                id: record.id, nextRow: record.nextAccepted, queuedRows: record.queuedRows,
+                id: record.id, nextRow: record.nextAccepted, sequence: record.acceptedSequence,
+                queuedRows: record.queuedRows,
                 modelSHA256: generations[record.generation]!.model.sha256,
                 idleSeconds: Double(now &- record.lastActivity) / 1e9)
         }.sorted { $0.id < $1.id }
@@ -282,12 +293,15 @@ private struct Core {
         let generation = generations[currentGeneration]!
         return table.values.compactMap { recordIndex in
             let record = records[Int(recordIndex)]
-            guard record.generation == currentGeneration, record.nextApplied > 0 else { return nil }
+            // Only numbered sequences are saved: after a restore, a sequence number is what tells
+            // the saved sequence from a later one on the same id.
+            guard record.generation == currentGeneration, record.nextApplied > 0,
+                  let sequence = record.appliedSequence else { return nil }
             let state = UnsafeBufferPointer(start: generation.arena.state(record.slot), count: generation.arena.stateCount)
             let last = UnsafeBufferPointer(start: generation.arena.lastProbabilities(record.slot),
                                            count: generation.arena.classes)
-            return StreamSnapshot.Stream(id: record.id, nextRow: record.nextApplied, state: Array(state),
-                                         lastProbabilities: Array(last))
+            return StreamSnapshot.Stream(id: record.id, sequence: sequence, nextRow: record.nextApplied,
+                                         state: Array(state), lastProbabilities: Array(last))
         }.sorted { $0.id < $1.id }
     }
 
@@ -298,6 +312,8 @@ private struct Core {
                                   lastActivity: now)
         record.nextAccepted = stream.nextRow
         record.nextApplied = stream.nextRow
+        record.acceptedSequence = stream.sequence
+        record.appliedSequence = stream.sequence
         generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
         generation.arena.lastProbabilities(record.slot).update(from: stream.lastProbabilities, count: generation.arena.classes)
         insert(record)
@@ -342,12 +358,12 @@ private struct Core {
     }
 
     mutating func startOrRestart(
-        stream: String, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
+        stream: String, sequence: UInt32?, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
     ) throws(StreamError) -> SubmitOutcome {
         if let recordIndex = table[stream] {
             counters.streamsRestarted += 1
             moveToCurrentModelIfIdle(recordIndex)
-            enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
+            enqueue(recordIndex, values: values, row: 0, sequence: sequence, resets: true, isLast: isLast, now: now)
             return .queued
         }
         guard table.count < configuration.maxStreams else {
@@ -357,7 +373,7 @@ private struct Core {
         let recordIndex = insert(StreamRecord(
             id: stream, generation: currentGeneration, slot: generation.arena.allocate(), lastActivity: now))
         counters.streamsStarted += 1
-        enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
+        enqueue(recordIndex, values: values, row: 0, sequence: sequence, resets: true, isLast: isLast, now: now)
         return .queued
     }
 
@@ -377,12 +393,14 @@ private struct Core {
     }
 
     mutating func enqueue(
-        _ recordIndex: Int32, values: UnsafeBufferPointer<Float>, row: Int, resets: Bool, isLast: Bool, now: UInt64
+        _ recordIndex: Int32, values: UnsafeBufferPointer<Float>, row: Int, sequence: UInt32?, resets: Bool,
+        isLast: Bool, now: UInt64
     ) {
         let generation = generations[records[Int(recordIndex)].generation]!
         let finishes = isLast || (generation.sequenceLength.map { row + 1 >= $0 } ?? false)
-        let entry = rowPool.push(values, row: UInt32(row), resets: resets, finishes: finishes)
+        let entry = rowPool.push(values, row: UInt32(row), sequence: sequence, resets: resets, finishes: finishes)
         records[Int(recordIndex)].appendQueued(entry, pool: &rowPool)
+        records[Int(recordIndex)].acceptedSequence = sequence
         records[Int(recordIndex)].nextAccepted = row + 1
         records[Int(recordIndex)].acceptedLast = finishes
         records[Int(recordIndex)].lastActivity = now
@@ -410,14 +428,17 @@ private struct Core {
         for (b, recordIndex) in batch.enumerated() {
             let entry = batchRows[b]
             let row = Int(rowPool.row(entry))
+            let sequence = rowPool.sequence(entry)
             let finishes = rowPool.finishes(entry)
             rowPool.release(entry)
             let probabilities = UnsafeBufferPointer(start: generation.probabilities + b * classes, count: classes)
             records[Int(recordIndex)].nextApplied = row + 1
+            records[Int(recordIndex)].appliedSequence = sequence
             generation.arena.lastProbabilities(records[Int(recordIndex)].slot)
                 .update(from: probabilities.baseAddress!, count: classes)
             let record = records[Int(recordIndex)]
-            emit(Prediction(stream: record.id, row: row, isFinal: finishes, probabilities: probabilities))
+            emit(Prediction(stream: record.id, row: row, sequence: sequence, isFinal: finishes,
+                            endsStream: finishes && record.queuedRows == 0, probabilities: probabilities))
             if finishes { counters.streamsFinished += 1 }
             if record.queuedRows > 0 {
                 ready.append(recordIndex)

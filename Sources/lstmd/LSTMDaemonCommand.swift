@@ -64,7 +64,7 @@ struct LSTMDaemonCommand: ParsableCommand {
     @Option(name: .customLong("results-hwm"), help: ArgumentHelp("Messages queued per client each way on the results path before backpressure. (default: 10000)", valueName: "n"))
     var resultsHwm: Int?
 
-    @Option(help: ArgumentHelp("Largest ingest message accepted, in bytes. (default: 65536)", valueName: "bytes"))
+    @Option(help: ArgumentHelp("Transport limit on an ingest message, in bytes: libzmq disconnects a peer that sends a larger one; smaller malformed messages get their own error. (default: 1048576)", valueName: "bytes"))
     var maxMessageSize: Int?
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("Directory for stream snapshots kept across restarts. (default: none)", valueName: "path"))

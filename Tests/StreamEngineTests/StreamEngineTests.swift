@@ -24,9 +24,10 @@ extension StreamEngine {
     }
 
     @discardableResult
-    func submit(_ stream: String, _ index: Int, _ values: [Float], last: Bool = false, now: UInt64 = 0) throws(StreamError) -> SubmitOutcome {
+    func submit(_ stream: String, _ index: Int, _ values: [Float], sequence: UInt32? = 7, last: Bool = false,
+                now: UInt64 = 0) throws(StreamError) -> SubmitOutcome {
         try values.withUnsafeBufferPointer { (buffer) throws(StreamError) in
-            try submitRow(stream: stream, index: index, values: buffer, isLast: last, now: now)
+            try submitRow(stream: stream, index: index, sequence: sequence, values: buffer, isLast: last, now: now)
         }
     }
 }
@@ -249,7 +250,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         let applied = engine.stepAll().emitted
         var repeated: [Emitted] = []
         let outcome = try rows[2].withUnsafeBufferPointer { (buffer) throws(StreamError) in
-            try engine.submitRow(stream: "r", index: 2, values: buffer, isLast: false, now: 0) { p in
+            try engine.submitRow(stream: "r", index: 2, sequence: 7, values: buffer, isLast: false, now: 0) { p in
                 repeated.append(Emitted(stream: p.stream, row: p.row, isFinal: p.isFinal, probabilities: Array(p.probabilities)))
             }
         }

@@ -6,15 +6,16 @@ import Testing
 
     @Test func roundTripsEveryKind() throws {
         let messages: [IngestMessage] = [
-            .row(0, of: id, pixels: [0, 128, 255, 16]),
-            .row(27, of: id, pixels: Array(repeating: 9, count: 28), last: true),
-            .row(5, of: id, values: [0, -1.5, .pi, 1e-30]),
-            .end(of: id, at: 3),
+            .row(0, of: id, sequence: nil, pixels: [0, 128, 255, 16]),
+            .row(27, of: id, sequence: 9, pixels: Array(repeating: 9, count: 28), last: true),
+            .row(5, of: id, sequence: 0xFFFF_FFFF, values: [0, -1.5, .pi, 1e-30]),
+            .end(of: id, sequence: nil, at: 3),
+            .end(of: id, sequence: 12, at: 3),
         ]
         for message in messages {
             #expect(try decodeIngest(frames: message.frames) == message)
         }
-        #expect(IngestMessage.end(of: id).frames.count == 2)
+        #expect(IngestMessage.end(of: id, sequence: nil).frames.count == 2)
     }
 
     @Test func acceptsEndWithEmptyThirdFrame() throws {
@@ -62,7 +63,10 @@ import Testing
         expectError(frames(header: [1, 0, 0, 0, 3, 0, 0, 0, 0]), .badHeaderSize, streamID: id, row: nil)
         expectError(frames(header: []), .badHeaderSize, streamID: id, row: nil)
         expectError(frames(header: [0, 0, 0, 0, 3, 0, 0, 0]), .badVersion, streamID: id, row: 3)
-        expectError(frames(header: [2, 0, 0, 0, 3, 0, 0, 0]), .badVersion, streamID: id, row: 3)
+        expectError(frames(header: [3, 0, 0, 0, 3, 0, 0, 0]), .badVersion, streamID: id, row: 3)
+        // Version 2 headers are 12 bytes; the size must be that of the version.
+        expectError(frames(header: [2, 0, 0, 0, 3, 0, 0, 0]), .badHeaderSize, streamID: id, row: 3)
+        expectError(frames(header: [1, 0, 0, 0, 3, 0, 0, 0, 9, 0, 0, 0]), .badHeaderSize, streamID: id, row: 3)
         expectError(frames(header: [1, 2, 0, 0, 3, 0, 0, 0]), .badKind, streamID: id, row: 3)
         expectError(frames(header: [1, 0, 2, 0, 3, 0, 0, 0]), .badDType, streamID: id, row: 3)
         expectError(frames(header: [1, 0, 0, 2, 3, 0, 0, 0]), .badFlags, streamID: id, row: 3)
@@ -122,7 +126,7 @@ import Testing
     }
 
     @Test func scalesUInt8Rows() throws {
-        let message = IngestMessage.row(0, of: id, pixels: [0, 128, 255, 16])
+        let message = IngestMessage.row(0, of: id, sequence: nil, pixels: [0, 128, 255, 16])
         var output = [Float](repeating: .nan, count: 6)
         let scale: Float = 1 / 255
         try output.withUnsafeMutableBufferPointer { out in
@@ -141,7 +145,7 @@ import Testing
             try message.decodeRow(inputSize: 3, inputScale: 1000, into: out)   // scale does not apply to float32
         }
         #expect(output == [1.0, -2.5, .leastNonzeroMagnitude])
-        #expect(IngestMessage.row(0, of: id, values: [1.0, -2.5, .leastNonzeroMagnitude]).row == row)
+        #expect(IngestMessage.row(0, of: id, sequence: nil, values: [1.0, -2.5, .leastNonzeroMagnitude]).row == row)
     }
 
     func rowError(_ message: IngestMessage, inputSize: Int, scale: Float = 1) -> WireError? {
@@ -157,14 +161,14 @@ import Testing
     }
 
     @Test func refusesRowsOfTheWrongSize() throws {
-        let short = rowError(.row(4, of: id, pixels: [1, 2, 3]), inputSize: 4)
+        let short = rowError(.row(4, of: id, sequence: 3, pixels: [1, 2, 3]), inputSize: 4)
         #expect(short?.code == .badRowSize && short?.row == 4 && short?.streamID == id)
         #expect(short?.message.contains("3 bytes") == true)
         // A uint8-sized payload labelled float32.
         let mislabelled = IngestMessage(streamID: id, header: IngestHeader(kind: .row, dtype: .float32, row: 0), row: [1, 2, 3, 4])
         #expect(rowError(mislabelled, inputSize: 4)?.code == .badRowSize)
-        #expect(rowError(.row(0, of: id, values: [1, 2, 3, 4, 5]), inputSize: 4)?.code == .badRowSize)
-        #expect(rowError(.row(0, of: id, values: [1, 2, 3, 4]), inputSize: 4) == nil)
+        #expect(rowError(.row(0, of: id, sequence: 3, values: [1, 2, 3, 4, 5]), inputSize: 4)?.code == .badRowSize)
+        #expect(rowError(.row(0, of: id, sequence: 3, values: [1, 2, 3, 4]), inputSize: 4) == nil)
     }
 
     @Test(arguments: [
@@ -176,13 +180,13 @@ import Testing
     ])
     func detectsNonFiniteFloat32(bits: UInt32, what: String) throws {
         let values: [Float] = [0.5, 1, Float(bitPattern: bits), 2]
-        let error = rowError(.row(6, of: id, values: values), inputSize: 4)
+        let error = rowError(.row(6, of: id, sequence: 3, values: values), inputSize: 4)
         #expect(error?.code == .nonFiniteInput && error?.row == 6)
         #expect(error?.message == "row value 2 is \(what)")
     }
 
     @Test func detectsNonFiniteAfterScaling() throws {
-        let message = IngestMessage.row(1, of: id, pixels: [0, 0, 255])
+        let message = IngestMessage.row(1, of: id, sequence: nil, pixels: [0, 0, 255])
         #expect(rowError(message, inputSize: 3, scale: .greatestFiniteMagnitude)?.message.contains("value 2 is infinite") == true)
         #expect(rowError(message, inputSize: 3, scale: .infinity)?.message.contains("value 0 is NaN") == true)   // 0 × ∞
         #expect(rowError(message, inputSize: 3, scale: 1) == nil)
