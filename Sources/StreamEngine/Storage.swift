@@ -150,6 +150,8 @@ struct StreamRecord {
     /// The sequence number the state belongs to (that of the last applied row).
     var appliedSequence: UInt32?
     var queuedRows = 0
+    /// Queued rows 0 (restarts): while one waits, the state belongs to the previous sequence.
+    var queuedRestarts = 0
     private var queueHead: Int32 = -1
     private var queueTail: Int32 = -1
 

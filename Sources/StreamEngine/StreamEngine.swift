@@ -190,7 +190,8 @@ private struct Core {
         if index < expected {
             counters.duplicates += 1
             records[Int(recordIndex)].lastActivity = now
-            if index == records[Int(recordIndex)].nextApplied - 1 {
+            // The last applied row is this sequence's only when no restart waits behind it.
+            if index == records[Int(recordIndex)].nextApplied - 1 && records[Int(recordIndex)].queuedRestarts == 0 {
                 let record = records[Int(recordIndex)]
                 let generation = generations[record.generation]!
                 repeated(Prediction(stream: stream, row: index, sequence: sequence, isFinal: false, endsStream: false,
@@ -400,6 +401,7 @@ private struct Core {
         let finishes = isLast || (generation.sequenceLength.map { row + 1 >= $0 } ?? false)
         let entry = rowPool.push(values, row: UInt32(row), sequence: sequence, resets: resets, finishes: finishes)
         records[Int(recordIndex)].appendQueued(entry, pool: &rowPool)
+        if resets { records[Int(recordIndex)].queuedRestarts += 1 }
         records[Int(recordIndex)].acceptedSequence = sequence
         records[Int(recordIndex)].nextAccepted = row + 1
         records[Int(recordIndex)].acceptedLast = finishes
@@ -418,7 +420,10 @@ private struct Core {
             let entry = records[Int(recordIndex)].popQueued(pool: &rowPool)
             batchRows.append(entry)
             let state = generation.arena.state(records[Int(recordIndex)].slot)
-            if rowPool.resets(entry) { stepper.resetState(state) }
+            if rowPool.resets(entry) {
+                stepper.resetState(state)
+                records[Int(recordIndex)].queuedRestarts -= 1
+            }
             generation.statePointers[b] = state
             rowPool.copyValues(entry, to: generation.inputs + b * inputSize)
         }

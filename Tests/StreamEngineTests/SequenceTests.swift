@@ -148,3 +148,25 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 }
+
+extension SequenceTests {
+    /// Found by the crash test: a resend of row r of sequence B, while B's row 0 waits behind
+    /// sequence A's applied row r, used to repeat A's prediction as B's.
+    @Test func aResendNeverRepeatsThePreviousSequencesPrediction() throws {
+        let model = try makeRandomModel(sequenceLength: 28)
+        let a = randomRows(28, width: 6, seed: 41), b = randomRows(28, width: 6, seed: 42)
+        for (first, second) in [(UInt32(1), UInt32(2)), (nil, nil)] as [(UInt32?, UInt32?)] {
+            let engine = StreamEngine(model: model)
+            for i in 0..<3 { try engine.submit("s", i, a[i], sequence: first) }
+            _ = stepAll(engine)
+            for i in 0..<3 { try engine.submit("s", i, b[i], sequence: second) }
+            var repeated = 0
+            let outcome = try b[2].withUnsafeBufferPointer { (buffer) throws(StreamError) in
+                try engine.submitRow(stream: "s", index: 2, sequence: second, values: buffer, isLast: false, now: 0) { _ in repeated += 1 }
+            }
+            #expect(outcome == .duplicate && repeated == 0, "A's row 2 is not B's")
+            let out = stepAll(engine)
+            #expect(out.map(\.p) == Array(referenceRun(model, b).prefix(3)))
+        }
+    }
+}
