@@ -49,7 +49,7 @@ let package = Package(
         ]),
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
-        // Protocol v1 frames and control JSON: encode/decode only.
+        // Protocol frames (v2 and v1) and control JSON: encode/decode only.
         .target(name: "WireProtocol"),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [

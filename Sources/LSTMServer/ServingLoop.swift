@@ -49,6 +49,8 @@ final class ServingLoop {
     /// Messages read from the ingest socket before the loop steps again, so that a flood of rows
     /// cannot starve stepping and publishing.
     private static let readBudget = 4096
+    /// Rows accepted but not yet stepped, at most (~9 MB at input size 28; stream-protocol.md §14).
+    private static let maxQueuedRows = 65_536
     /// Bytes of rows parked for one slow ROUTER peer, and of predictions waiting for it, before it
     /// overflows (its streams dropped with `overflow`): 4 MiB each (stream-protocol.md §11).
     private static let parkLimitBytes = 4 << 20
@@ -201,8 +203,13 @@ final class ServingLoop {
         }
     }
 
+    /// Messages the loop may read now: none while the engine holds `maxQueuedRows` rows not yet
+    /// stepped, so that clients sending faster than the daemon steps are held back by libzmq's
+    /// high-water marks (PUSH blocks) rather than filling the daemon's memory.
+    private var readAllowance: Int { min(Self.readBudget, max(0, Self.maxQueuedRows - engine.queuedRowCount)) }
+
     private func readIngest() throws {
-        for _ in 0..<Self.readBudget {
+        for _ in 0..<readAllowance {
             guard try ingest.receiveMultipart(into: received, dontWait: true) else { return }
             received.withUnsafeFrames { frames in
                 do throws(WireError) { accept(try decodeIngest(frames: frames), from: nil) } catch { deliverError(error, to: nil) }
@@ -211,7 +218,7 @@ final class ServingLoop {
     }
 
     private func readResults() throws {
-        try results?.read(budget: Self.readBudget) { frames, peer in
+        try results?.read(budget: readAllowance) { frames, peer in
             do throws(WireError) { accept(try decodeIngest(frames: frames), from: peer) } catch { deliverError(error, to: peer) }
         }
     }

@@ -54,12 +54,12 @@ struct SnapshotStore {
     /// Removes the snapshot a failed save could not replace: restored later, it would bring back
     /// streams that have moved on or whose clients were told `shutting_down`.
     private func discardOlder() {
-        guard unlink(file.path) == 0 || errno == ENOENT else {
+        if unlink(file.path) == 0 {
+            logger.warning("older stream snapshot removed after the failed save", metadata: ["path": "\(file.path)"])
+        } else if errno != ENOENT {
             logger.critical("cannot remove the older stream snapshot after a failed save; remove it before the next start",
                             metadata: ["path": "\(file.path)", "error": "\(String(cString: strerror(errno)))"])
-            return
         }
-        logger.warning("older stream snapshot removed after the failed save", metadata: ["path": "\(file.path)"])
     }
 
     /// Renames the snapshot to `streams.<reason>-<UTC time>.safetensors` so that it is not used again.

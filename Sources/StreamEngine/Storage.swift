@@ -117,6 +117,9 @@ struct RowPool {
 
     mutating func release(_ id: Int32) { freeEntries.append(id) }
 
+    /// Rows pushed and not yet released.
+    var liveCount: Int { meta.count - freeEntries.count }
+
     /// Copies the queued row's values to `destination` (`rowWidth` floats).
     func copyValues(_ id: Int32, to destination: UnsafeMutablePointer<Float>) {
         values.withUnsafeBufferPointer { buffer in

@@ -81,6 +81,8 @@ public final class StreamEngine {
     public var hasQueuedRows: Bool { !core.ready.isEmpty }
     /// How many streams have a row waiting (the size the next step would have, up to maxBatch).
     public var streamsWithQueuedRows: Int { core.ready.count }
+    /// Rows accepted and not yet applied, over all streams: a host bounds its memory with it.
+    public var queuedRowCount: Int { core.rowPool.liveCount }
 
     /// Advances up to `maxBatch` streams by one row each, in one batched step per model, and reports
     /// each resulting prediction through `emit`. Returns the number of rows applied.

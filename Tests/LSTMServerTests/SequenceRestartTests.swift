@@ -63,3 +63,33 @@ import ZeroMQ
         #expect(daemon.stop() == 0)
     }
 }
+
+extension SequenceRestartTests {
+    /// Issue 13 #9: a snapshot whose saved states were altered is set aside, with the reason in the
+    /// log, and nothing of it is restored.
+    @Test func aSnapshotWithAFlippedBitIsSetAsideNotRestored() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (_, path) = try writeTestModel(in: directory)
+        let state = directory.appendingPathComponent("state")
+        let arguments = ["--model", path, "--state-dir", state.path, "--snapshot-interval", "0"]
+        var daemon = try DaemonProcess(arguments: arguments, directory: directory)
+        var client = try TestClient(daemon)
+        let digit = try fixtureDigits(1).image(at: 0)
+        for r in 0..<5 { try client.send(try row(r, of: "flipped", sequence: 3, pixels: digit)) }
+        _ = try client.collect(quietMilliseconds: 500) { $0.filter { $0.topic == "flipped" }.count == 5 }
+        #expect(daemon.stop() == 0)
+        let file = state.appendingPathComponent("streams.safetensors")
+        var bytes = try [UInt8](Data(contentsOf: file))
+        bytes[bytes.count - 60] ^= 0x04   // inside the saved state
+        try Data(bytes).write(to: file)
+
+        daemon = try DaemonProcess(arguments: arguments, directory: directory)
+        client = try TestClient(daemon)
+        #expect(daemon.log.contains("stream snapshot not restored") && daemon.log.contains("contents_sha256"), "\(daemon.log)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: state.path)
+        #expect(!names.contains("streams.safetensors") && names.contains { $0.hasPrefix("streams.unusable-") }, "\(names)")
+        try client.send(try row(5, of: "flipped", sequence: 3, pixels: digit))
+        #expect(try client.next(on: "flipped").errorCode == "not_started")
+        #expect(daemon.stop() == 0)
+    }
+}
