@@ -36,6 +36,7 @@ def main():
     parser.add_argument("--lstmd", default=".build/release/lstmd")
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=810_000, help="rows PUSHed for the bound streams")
+    parser.add_argument("--model", help="model file (default: the embedded one); its input size must be 28")
     args = parser.parse_args()
     directory = tempfile.mkdtemp(prefix="lstmd-mem-")
     ep = {name: f"ipc://{directory}/{name}" for name in ("ingest", "predictions", "control", "results")}
@@ -43,7 +44,8 @@ def main():
     # pass of 27 a new sequence (a restart keeps the stream, and its binding to the DEALER).
     daemon = subprocess.Popen([args.lstmd, "--ingest", ep["ingest"], "--predictions", ep["predictions"],
                                "--control", ep["control"], "--results", ep["results"], "--idle-timeout", "0",
-                               "--log-level", "warning"], stderr=subprocess.PIPE, text=True)
+                               "--log-level", "warning"] + (["--model", args.model] if args.model else []),
+                              stderr=subprocess.PIPE, text=True)
     context = zmq.Context()
     try:
         control = context.socket(zmq.REQ)
@@ -104,6 +106,9 @@ def main():
                     quick_seq += 1
                 quick.send_multipart([b"quick", header(0, quick_row, quick_seq, quick_row == 27), pixels])
             peak = max(peak, rss_kib(daemon.pid))
+        control.send(b'{"command":"status"}')
+        counters = json.loads(control.recv())["counters"] if control.poll(20000) else {}
+        print(f"daemon counters: rows applied {counters.get('rows_applied')}, errors {counters.get('errors')}")
         results_hwm, pull_hwm, message = 10_000, 1000, 400
         queued_rows, queued_row_bytes = 65_536, 4 * 28 + 32
         bound_kib = start_kib + (8 << 10) + (args.streams * 200 + 2 * results_hwm * message + pull_hwm * message
