@@ -46,10 +46,11 @@ let package = Package(
         .target(name: "LSTMStreaming", dependencies: [
             "LSTMCore", "WireProtocol",
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
-        // Protocol v1 frames and control JSON: encode/decode only.
+        // Protocol frames (v2 and v1) and control JSON: encode/decode only.
         .target(name: "WireProtocol"),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [

@@ -59,12 +59,12 @@ final class ControlService {
                            idleSeconds: summary.idleSeconds)
             }))
         case let .drop(stream):
-            guard let next = engine.dropStream(stream) else {
+            guard let dropped = engine.dropStream(stream) else {
                 throw WireError(.unknownStream, "no live stream has the id \"\(stream.string)\"", streamID: stream)
             }
             logger.info("dropped by operator", metadata: ["stream": "\(stream.string)", "code": "dropped"])
-            output.endedByDaemon(stream, .dropped, "dropped by the operator's drop command", nextRow: next)
-            return .drop(DropReply(stream: stream, nextRow: UInt32(next)))
+            output.endedByDaemon(stream, .dropped, "dropped by the operator's drop command", nextRow: dropped.nextRow, sequence: dropped.sequence)
+            return .drop(DropReply(stream: stream, nextRow: UInt32(dropped.nextRow)))
         case let .reload(path):
             try registry.reload(path)
             return .reload(ReloadReply(model: ModelRegistry.info(registry.current),

@@ -34,8 +34,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var publishHighWaterMark = 100_000
     /// Messages queued per client, each way, on the ROUTER path before backpressure.
     public var resultsHighWaterMark = 10_000
-    /// Largest ingest message accepted, in bytes; larger ones are dropped by libzmq.
-    public var maxMessageSize = 65_536
+    /// libzmq's limit on an inbound ingest message, in bytes: a larger one makes libzmq disconnect
+    /// its sender. Anything below it that is malformed or oversized for the model (a row longer than
+    /// the model's input) is refused on its own, with its specific error, the connection kept.
+    public var maxMessageSize = 1 << 20
     /// Directory for stream snapshots across restarts; nil keeps none.
     public var stateDirectory: String?
     /// Seconds between snapshots of the live streams while serving (with a state directory), so

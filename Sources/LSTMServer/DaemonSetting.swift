@@ -128,7 +128,7 @@ public struct DaemonSetting {
             integer("results-hwm", \.resultsHighWaterMark, 1...Int.max, valueName: "n",
                     help: "Messages queued per client each way on the results path before backpressure."),
             integer("max-message-size", \.maxMessageSize, 64...Int.max, valueName: "bytes",
-                    help: "Largest ingest message accepted, in bytes."),
+                    help: "Transport limit on an ingest message, in bytes: libzmq disconnects a peer that sends a larger one; smaller malformed messages get their own error."),
             optionalText("state-dir", \.stateDirectory, none: nil, absent: "none", valueName: "path",
                          help: "Directory for stream snapshots kept across restarts."),
             seconds("snapshot-interval", \.snapshotIntervalSeconds, zero: "only at stop",

@@ -9,8 +9,10 @@ struct DaemonSockets {
     let control: ZMQSocket
     let results: ResultsRouter?
 
-    /// Rows parked for one slow ROUTER peer before the whole ROUTER socket pauses.
-    static let parkLimit = 65_536
+    /// Bytes of rows parked for one slow ROUTER peer, and of predictions waiting for it, before it
+    /// overflows (its streams dropped with `overflow`): 4 MiB each (stream-protocol.md §11).
+    static let parkLimitBytes = 4 << 20
+    static let outboxLimitBytes = 4 << 20
 
     init(configuration: DaemonConfiguration, context: ZMQContext, logger: Logger) throws {
         ingest = try ZMQSocket(context, type: .pull)
@@ -31,7 +33,8 @@ struct DaemonSockets {
             try router.set(.maxMessageSize, configuration.maxMessageSize)
             try router.set(.sendHWM, configuration.resultsHighWaterMark)
             try router.set(.receiveHWM, configuration.resultsHighWaterMark)
-            results = try ResultsRouter(socket: router, parkLimit: Self.parkLimit, logger: logger)
+            results = try ResultsRouter(socket: router, parkLimitBytes: Self.parkLimitBytes,
+                                        outboxLimitBytes: Self.outboxLimitBytes, logger: logger)
             bindings.append((router, "results", endpoint))
         } else {
             results = nil

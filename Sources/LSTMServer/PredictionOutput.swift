@@ -11,9 +11,9 @@ final class PredictionOutput {
     private let mode: PublicationMode
     private let counters: DaemonCounters
     private let logger: Logger
-    /// Frames 2 and 3 of the prediction being published: 8 header bytes, then up to 255 float32s.
+    /// Frames 2 and 3 of the prediction being published: 8 or 12 header bytes, then up to 255 float32s.
     private let predictionBytes = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: PredictionHeader.size + 4 * 255, alignment: MemoryLayout<UInt32>.alignment)
+        byteCount: headerSize(sequence: 0) + 4 * 255, alignment: MemoryLayout<UInt32>.alignment)
 
     init(publisher: ZMQSocket, results: ResultsRouter?, mode: PublicationMode, counters: DaemonCounters, logger: Logger) {
         self.publisher = publisher
@@ -25,22 +25,23 @@ final class PredictionOutput {
 
     deinit { predictionBytes.deallocate() }
 
-    /// Encodes a prediction and delivers it (PARTIAL only in `partial` mode); a FINAL unbinds its
-    /// stream from its ROUTER peer.
+    /// Encodes a prediction and delivers it (PARTIAL only in `partial` mode); a FINAL that ends its
+    /// stream unbinds it from its ROUTER peer (a restart queued behind it keeps the binding).
     func publish(_ prediction: Prediction) {
         if mode == .final && !prediction.isFinal { return }
-        let header = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[..<PredictionHeader.size])
-        let body = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[PredictionHeader.size...]
+        let headerSize = headerSize(sequence: prediction.sequence)
+        let header = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[..<headerSize])
+        let body = UnsafeMutableRawBufferPointer(rebasing: predictionBytes[headerSize...]
             .prefix(4 * prediction.probabilities.count))
         encodePrediction(kind: prediction.isFinal ? .final : .partial, row: UInt32(prediction.row),
-                         probabilities: prediction.probabilities, header: header, body: body)
+                         sequence: prediction.sequence, probabilities: prediction.probabilities, header: header, body: body)
         var topic = prediction.stream.string
         let published = topic.withUTF8 { topic in
             deliver(topic: UnsafeRawBufferPointer(topic), header: UnsafeRawBufferPointer(header),
                     body: UnsafeRawBufferPointer(body), to: results?.peer(of: prediction.stream))
         }
         if published { counters.value[.predictionsPublished] += 1 }
-        if prediction.isFinal { results?.unbind(prediction.stream) }
+        if prediction.endsStream { results?.unbind(prediction.stream) }
     }
 
     /// Answers a failure on the stream's topic (or `$errors`), and to the ROUTER peer concerned
@@ -64,8 +65,8 @@ final class PredictionOutput {
     }
 
     /// Tells a stream's clients that the daemon ended it, then forgets its ROUTER binding.
-    func endedByDaemon(_ stream: StreamID, _ code: ErrorCode, _ message: String, nextRow: Int?) {
-        deliverError(WireError(code, message, streamID: stream, row: nextRow.map { UInt32($0) }), to: nil)
+    func endedByDaemon(_ stream: StreamID, _ code: ErrorCode, _ message: String, nextRow: Int?, sequence: UInt32?) {
+        deliverError(WireError(code, message, streamID: stream, row: nextRow.map { UInt32($0) }, sequence: sequence), to: nil)
         results?.unbind(stream)
     }
 

@@ -9,15 +9,21 @@ import ZeroMQ
 ///
 /// When a peer reads slowly its queue in libzmq fills; the message that does not fit waits in the
 /// peer's outbox, and the rows that peer sends meanwhile are parked unread by the engine until the
-/// outbox has drained (backpressure on that peer only). Parked rows are bounded: a peer with
-/// `parkLimit` rows parked pauses the whole socket until it reads (stated in the spec).
+/// outbox has drained (backpressure on that peer only). Both are bounded in bytes per peer: a peer
+/// whose outbox or parked rows pass their bound *overflows*: the host drops its streams with
+/// `overflow`, its parked rows are discarded, and rows it sends are discarded until it has read
+/// its outbox. The socket itself is never paused, so other peers are always served.
 final class ResultsRouter {
     final class Peer {
         let routingID: [UInt8]
         /// Prediction messages (topic, header, body) that libzmq could not take yet, oldest first.
         var outbox = Deque<[[UInt8]]>()
+        var outboxBytes = 0
         /// Ingest messages (stream id, header, row) read while the outbox was not empty.
         var parked = Deque<[[UInt8]]>()
+        var parkedBytes = 0
+        /// Past a bound: its streams are dropped and what it sends is discarded until it catches up.
+        var overflowed = false
         var isBlocked: Bool { !outbox.isEmpty }
 
         init(routingID: [UInt8]) { self.routingID = routingID }
@@ -25,21 +31,30 @@ final class ResultsRouter {
         var hexID: String { routingID.map { String(format: "%02x", $0) }.joined() }
     }
 
+    /// Bytes one held message costs: its frames plus the arrays that hold them.
+    static func heldBytes(_ frames: [[UInt8]]) -> Int { frames.reduce(32) { $0 + $1.count + 32 } }
+
     let socket: ZMQSocket
-    private let parkLimit: Int
+    private let parkLimitBytes: Int
+    private let outboxLimitBytes: Int
     private let logger: Logger
     private var peers: [[UInt8]: Peer] = [:]
     /// Bound streams by routing id, so that a peer that reconnects with the same id (ZMQ_ROUTING_ID)
     /// gets its streams' predictions again.
     private var streamPeers: [StreamID: [UInt8]] = [:]
     private var blocked: [Peer] = []
+    /// Peers that passed a bound since the host last asked (`takeOverflowed`).
+    private var newlyOverflowed: [Peer] = []
     private let received = ZMQMultipart(capacity: 4)
     /// Messages to peers that had disconnected, discarded as the spec allows.
     private(set) var discardedForGonePeers: UInt64 = 0
+    /// Rows from overflowed peers, discarded unread.
+    private(set) var discardedRows: UInt64 = 0
 
-    init(socket: ZMQSocket, parkLimit: Int, logger: Logger) throws(ZMQError) {
+    init(socket: ZMQSocket, parkLimitBytes: Int, outboxLimitBytes: Int, logger: Logger) throws(ZMQError) {
         self.socket = socket
-        self.parkLimit = parkLimit
+        self.parkLimitBytes = parkLimitBytes
+        self.outboxLimitBytes = outboxLimitBytes
         self.logger = logger
         try socket.set(.routerMandatory, true)
     }
@@ -47,17 +62,19 @@ final class ResultsRouter {
     /// True while some peer has rows parked or predictions waiting: the loop then polls briefly.
     var hasBacklog: Bool { !blocked.isEmpty }
 
-    /// True when a peer has reached its park limit: the loop stops reading the socket until it drains.
-    var isPaused: Bool { blocked.contains { $0.parked.count >= parkLimit } }
-
     /// Reads up to `budget` messages; each unblocked one goes to `accept` with its peer, each from a
-    /// blocked peer is parked.
+    /// blocked peer is parked (or discarded once the peer has overflowed).
     func read(budget: Int, _ accept: (ArraySlice<UnsafeRawBufferPointer>, Peer) -> Void) throws {
-        for _ in 0..<budget where !isPaused {
+        for _ in 0..<budget {
             guard try socket.receiveMultipart(into: received, dontWait: true) else { return }
             let peer = received.withUnsafeFrames { frames in peerFor(Array(frames[frames.startIndex])) }
-            if peer.isBlocked {
-                peer.parked.append(received.withUnsafeFrames { frames in frames.dropFirst().map { Array($0) } })
+            if peer.overflowed {
+                discardedRows += 1
+            } else if peer.isBlocked {
+                let frames = received.withUnsafeFrames { frames in frames.dropFirst().map { Array($0) } }
+                peer.parkedBytes += Self.heldBytes(frames)
+                peer.parked.append(frames)
+                if peer.parkedBytes > parkLimitBytes { overflow(peer, "rows parked for it passed \(parkLimitBytes) bytes") }
             } else {
                 received.withUnsafeFrames { frames in accept(frames.dropFirst(), peer) }
             }
@@ -82,22 +99,45 @@ final class ResultsRouter {
         return peerFor(routingID)
     }
 
+    /// The streams bound to `peer`.
+    func streams(of peer: Peer) -> [StreamID] {
+        streamPeers.compactMap { $0.value == peer.routingID ? $0.key : nil }
+    }
+
+    /// Peers that overflowed since the last call: the host drops their streams (with `overflow`,
+    /// which still reaches the peer: those last messages are queued past the bound).
+    func takeOverflowed() -> [Peer] {
+        defer { newlyOverflowed.removeAll() }
+        return newlyOverflowed
+    }
+
     /// Sends a prediction message to `peer`, or queues it behind the ones already waiting.
     func send(_ topic: UnsafeRawBufferPointer, _ header: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer,
               to peer: Peer) {
         let frames = [Array(topic), Array(header), Array(body)]
-        if peer.isBlocked {
-            peer.outbox.append(frames)
-            return
+        if !peer.isBlocked {
+            switch trySend(frames, to: peer) {
+            case .sent, .peerGone: return
+            case .full:
+                blocked.append(peer)
+                logger.notice("results client reads slowly: holding its rows until it catches up",
+                              metadata: ["peer": "\(peer.hexID)"])
+            }
         }
-        switch trySend(frames, to: peer) {
-        case .sent, .peerGone: break
-        case .full:
-            peer.outbox.append(frames)
-            blocked.append(peer)
-            logger.notice("results client reads slowly: holding its rows until it catches up",
-                          metadata: ["peer": "\(peer.hexID)"])
-        }
+        peer.outbox.append(frames)
+        peer.outboxBytes += Self.heldBytes(frames)
+        if peer.outboxBytes > outboxLimitBytes { overflow(peer, "predictions waiting for it passed \(outboxLimitBytes) bytes") }
+    }
+
+    private func overflow(_ peer: Peer, _ reason: String) {
+        guard !peer.overflowed else { return }
+        peer.overflowed = true
+        discardedRows += UInt64(peer.parked.count)
+        peer.parked.removeAll()
+        peer.parkedBytes = 0
+        newlyOverflowed.append(peer)
+        logger.warning("results client overflowed: its streams are dropped and its rows discarded until it reads",
+                       metadata: ["peer": "\(peer.hexID)", "reason": "\(reason)"])
     }
 
     /// Sends what waits in blocked peers' outboxes; for each peer that drained, hands its parked rows
@@ -106,11 +146,20 @@ final class ResultsRouter {
         guard !blocked.isEmpty else { return }
         var stillBlocked: [Peer] = []
         for peer in blocked {
-            while let message = peer.outbox.first {
-                if trySend(message, to: peer) == .full { break }
-                peer.outbox.removeFirst()
+            sending: while let message = peer.outbox.first {
+                switch trySend(message, to: peer) {
+                case .sent:
+                    peer.outbox.removeFirst()
+                    peer.outboxBytes -= Self.heldBytes(message)
+                case .full: break sending
+                case .peerGone: break sending   // trySend discarded the whole outbox
+                }
             }
-            while !peer.isBlocked, let frames = peer.parked.popFirst() { accept(frames, peer) }
+            if !peer.isBlocked { peer.overflowed = false }
+            while !peer.isBlocked, let frames = peer.parked.popFirst() {
+                peer.parkedBytes -= Self.heldBytes(frames)
+                accept(frames, peer)
+            }
             if peer.isBlocked || !peer.parked.isEmpty {
                 stillBlocked.append(peer)
             } else {
@@ -130,9 +179,11 @@ final class ResultsRouter {
             _ = try socket.sendFrame(frames[2], dontWait: true)
             return .sent
         } catch {
-            // EHOSTUNREACH: the peer disconnected. Its messages are discarded; its streams run on.
+            // EHOSTUNREACH: the peer disconnected. Its messages are discarded; its streams run on
+            // (the rows it parked before leaving are still applied).
             discardedForGonePeers += 1
             peer.outbox.removeAll()
+            peer.outboxBytes = 0
             peers[peer.routingID] = nil
             return .peerGone
         }

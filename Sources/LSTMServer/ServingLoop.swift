@@ -39,6 +39,8 @@ final class ServingLoop {
     /// Messages read from the ingest socket before the loop steps again, so that a flood of rows
     /// cannot starve stepping and publishing.
     private static let readBudget = 4096
+    /// Rows accepted but not yet stepped, at most (~9 MB at input size 28; stream-protocol.md §14).
+    private static let maxQueuedRows = 65_536
 
     init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, logger: Logger,
          status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
@@ -91,9 +93,6 @@ final class ServingLoop {
     private func iterate() throws {
         for request in takeRequests() { handle(request) }
         if stopping { return }
-        if let results, let resultsEntry {
-            poller.setEvents(results.isPaused ? [] : .readable, at: resultsEntry)
-        }
         let backlog = results?.hasBacklog ?? false
         let busy = busyPollNanoseconds > 0 && monotonicNanoseconds() &- lastActivity < busyPollNanoseconds
         let timeout: ZMQTimeout = engine.hasQueuedRows || busy ? .zero : backlog ? .milliseconds(1) : .milliseconds(100)
@@ -104,6 +103,7 @@ final class ServingLoop {
             if let resultsEntry, poller.isReadable(resultsEntry) { try readResults() }
         }
         if backlog { results?.flush { frames, peer in acceptCopied(frames, from: peer) } }
+        dropStreamsOfOverflowedPeers()
         if engine.hasQueuedRows {
             if configuration.batchDelayMicroseconds > 0 && engine.streamsWithQueuedRows < configuration.maxBatch {
                 waitForMoreRows()
@@ -142,15 +142,20 @@ final class ServingLoop {
         }
     }
 
+    /// Messages the loop may read now: none while the engine holds `maxQueuedRows` rows not yet
+    /// stepped, so that clients sending faster than the daemon steps are held back by libzmq's
+    /// high-water marks (PUSH blocks) rather than filling the daemon's memory.
+    private var readAllowance: Int { min(Self.readBudget, max(0, Self.maxQueuedRows - engine.queuedRowCount)) }
+
     private func readIngest() throws {
-        for _ in 0..<Self.readBudget {
+        for _ in 0..<readAllowance {
             guard try sockets.ingest.receiveMultipart(into: received, dontWait: true) else { return }
             received.withUnsafeFrames { frames in acceptReceived(frames, from: nil) }
         }
     }
 
     private func readResults() throws {
-        try results?.read(budget: Self.readBudget) { frames, peer in acceptReceived(frames, from: peer) }
+        try results?.read(budget: readAllowance) { frames, peer in acceptReceived(frames, from: peer) }
     }
 
     /// Counts an ingest message as it is read, then decodes it (the row stays in the frame) and
@@ -179,10 +184,12 @@ final class ServingLoop {
     /// topic (and to the ROUTER peer that sent it) and touches no other stream.
     private func accept(_ stream: StreamID, _ header: IngestHeader, row: UnsafeRawBufferPointer, from peer: ResultsRouter.Peer?) {
         let index = header.row
+        let sequence = header.sequence
         switch header.kind {
         case .end:
             do { try engine.endStream(stream) } catch {
-                output.deliverError(WireError(.unknownStream, error.description, streamID: stream, row: index), to: peer)
+                output.deliverError(WireError(.unknownStream, error.description, streamID: stream, row: index,
+                                              sequence: sequence), to: peer)
                 return
             }
             results?.unbind(stream)
@@ -193,12 +200,13 @@ final class ServingLoop {
             let binds = peer != nil && (index == 0 || results?.peer(of: stream) == nil)
             if binds, let peer { results?.bind(stream, to: peer) }
             do {
-                try engine.submitRow(stream: stream, index: Int(index), row: .encoded(row, header.dtype),
+                try engine.submitRow(stream: stream, index: Int(index), sequence: sequence, row: .encoded(row, header.dtype),
                                      isLast: header.flags.contains(.last), now: monotonicNanoseconds(),
                                      repeated: output.publish)
             } catch {
                 if binds || error.code == .gap { results?.unbind(stream) }
-                output.deliverError(WireError(error.code, error.description, streamID: stream, row: index), to: peer)
+                output.deliverError(WireError(error.code, error.description, streamID: stream, row: index,
+                                              sequence: sequence), to: peer)
             }
         }
     }
@@ -220,9 +228,23 @@ final class ServingLoop {
     private func evictIdleStreams(now: UInt64) {
         engine.evictIdle(now: now) { stream, error in
             logger.info("evicted", metadata: ["stream": "\(stream)", "code": "evicted"])
-            var nextRow: Int?
-            if case let .evicted(_, next) = error { nextRow = next }
-            output.endedByDaemon(stream, .evicted, error.description, nextRow: nextRow)
+            var nextRow: Int?, sequence: UInt32?
+            if case let .evicted(_, next, evictedSequence) = error { (nextRow, sequence) = (next, evictedSequence) }
+            output.endedByDaemon(stream, .evicted, error.description, nextRow: nextRow, sequence: sequence)
+        }
+    }
+
+    /// Drops the streams bound to ROUTER peers that passed their bound (`overflow`); the errors go
+    /// to PUB and, past the bound, to the peer, so that it learns why once it reads again.
+    private func dropStreamsOfOverflowedPeers() {
+        guard let results else { return }
+        for peer in results.takeOverflowed() {
+            for stream in results.streams(of: peer) {
+                guard let dropped = engine.dropStream(stream) else { results.unbind(stream); continue }
+                output.endedByDaemon(stream, .overflow, "the results client this stream is bound to did not read its "
+                                     + "predictions and passed its bound; the stream is dropped, restart it with row 0",
+                                     nextRow: dropped.nextRow, sequence: dropped.sequence)
+            }
         }
     }
 
@@ -267,7 +289,7 @@ final class ServingLoop {
         for stream in live where !saved.contains(stream.id.string) {
             engine.dropStream(stream.id)
             output.endedByDaemon(stream.id, .shuttingDown, "the daemon stopped without saving this stream; restart it with row 0",
-                                 nextRow: stream.nextRow)
+                                 nextRow: stream.nextRow, sequence: stream.sequence)
         }
         logger.notice("stopped", metadata: [
             "live_streams": "\(live.count)", "saved": "\(saved.count)",

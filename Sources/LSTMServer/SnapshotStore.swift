@@ -46,7 +46,19 @@ struct SnapshotStore {
             return true
         } catch {
             logger.error("cannot save stream snapshot", metadata: ["path": "\(file.path)", "error": "\(error)"])
+            discardOlder()
             return false
+        }
+    }
+
+    /// Removes the snapshot a failed save could not replace: restored later, it would bring back
+    /// streams that have moved on or whose clients were told `shutting_down`.
+    private func discardOlder() {
+        if unlink(file.path) == 0 {
+            logger.warning("older stream snapshot removed after the failed save", metadata: ["path": "\(file.path)"])
+        } else if errno != ENOENT {
+            logger.critical("cannot remove the older stream snapshot after a failed save; remove it before the next start",
+                            metadata: ["path": "\(file.path)", "error": "\(String(cString: strerror(errno)))"])
         }
     }
 

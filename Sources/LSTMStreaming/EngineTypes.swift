@@ -58,17 +58,30 @@ public struct Prediction {
     public let stream: StreamID
     /// Index of the row this prediction follows.
     public let row: Int
-    /// True when this row finished the stream (its state is freed after the callback).
+    /// The client's number for the sequence of that row (nil: unnumbered).
+    public let sequence: UInt32?
+    /// True when this row finished its sequence.
     public let isFinal: Bool
+    /// True when the stream is gone after this prediction (a FINAL with no restart queued behind
+    /// it): a host forgets what it kept for the stream, e.g. its ROUTER binding.
+    public let endsStream: Bool
     /// Class probabilities, `classes` floats summing to 1.
     public let probabilities: UnsafeBufferPointer<Float>
 }
 
 /// Bookkeeping of one live stream, for listings.
+/// Where a stream stands: the row it expects next and its sequence number (nil: unnumbered).
+public struct StreamPosition: Sendable, Equatable {
+    public let nextRow: Int
+    public let sequence: UInt32?
+}
+
 public struct StreamSummary: Sendable, Equatable {
     public let id: StreamID
     /// The row index the stream expects next.
     public let nextRow: Int
+    /// The sequence number of the stream's current sequence (nil: unnumbered).
+    public let sequence: UInt32?
     /// Rows accepted and waiting for a step.
     public let queuedRows: Int
     /// SHA-256 of the model the stream runs on.
@@ -84,10 +97,13 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
     case nonFiniteInput(column: Int, isNaN: Bool, scale: Float?)
     case notStarted(row: Int)
     case gap(expected: Int, received: Int)
+    /// A row other than 0 of a sequence that is not the stream's: its earlier rows never arrived
+    /// (e.g. they were lost in a crash); the stream is dropped.
+    case otherSequence(received: UInt32?, live: UInt32?, row: Int)
     case rowOutOfRange(row: Int, sequenceLength: Int)
     case rowAfterLast(row: Int, lastRow: Int)
     case capacity(maxStreams: Int)
-    case evicted(idleSeconds: Double, nextRow: Int)
+    case evicted(idleSeconds: Double, nextRow: Int, sequence: UInt32?)
     case unknownStream
     case incompatibleModel(String)
 
@@ -97,7 +113,7 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badRowSize: .badRowSize
         case .nonFiniteInput: .nonFiniteInput
         case .notStarted: .notStarted
-        case .gap: .gap
+        case .gap, .otherSequence: .gap
         case .rowOutOfRange, .rowAfterLast: .rowOutOfRange
         case .capacity: .capacity
         case .evicted: .evicted
@@ -116,13 +132,16 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
             "row \(row) for a stream that is not live: a stream starts with row 0"
         case let .gap(expected, received):
             "expected row \(expected), received row \(received): rows were lost; the stream is dropped, restart it with row 0"
+        case let .otherSequence(received, live, row):
+            "row \(row) of \(sequenceName(received)) arrived while the stream runs \(sequenceName(live)): "
+                + "its rows before \(row) never arrived; the stream is dropped, restart it with row 0"
         case let .rowOutOfRange(row, sequenceLength):
             "row \(row) is beyond the model's sequence length \(sequenceLength)"
         case let .rowAfterLast(row, lastRow):
             "row \(row) follows row \(lastRow), which finished the stream"
         case let .capacity(maxStreams):
             "the daemon already serves its maximum of \(maxStreams) live streams; new stream refused"
-        case let .evicted(idleSeconds, nextRow):
+        case let .evicted(idleSeconds, nextRow, _):
             "stream idle for \(Int(idleSeconds.rounded())) s (expecting row \(nextRow)) was evicted"
         case .unknownStream:
             "no live stream has this id"
@@ -130,4 +149,8 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
             "model cannot serve these streams: \(reason)"
         }
     }
+}
+
+private func sequenceName(_ sequence: UInt32?) -> String {
+    sequence.map { "sequence \($0)" } ?? "an unnumbered sequence (protocol v1)"
 }

@@ -93,6 +93,8 @@ struct RowPool {
 
     struct Entry {
         var row: UInt32
+        /// The client's number for the row's sequence (nil: unnumbered, protocol v1).
+        var sequence: UInt32?
         var resets: Bool
         var finishes: Bool
         var next: Int32
@@ -100,8 +102,9 @@ struct RowPool {
 
     init(rowWidth: Int) { self.rowWidth = rowWidth }
 
-    mutating func push(_ row: UnsafeBufferPointer<Float>, row index: UInt32, resets: Bool, finishes: Bool) -> Int32 {
-        let entry = Entry(row: index, resets: resets, finishes: finishes, next: -1)
+    mutating func push(_ row: UnsafeBufferPointer<Float>, row index: UInt32, sequence: UInt32?, resets: Bool,
+                       finishes: Bool) -> Int32 {
+        let entry = Entry(row: index, sequence: sequence, resets: resets, finishes: finishes, next: -1)
         let id: Int32
         if let reused = freeEntries.popLast() {
             id = reused
@@ -120,6 +123,9 @@ struct RowPool {
 
     mutating func release(_ id: Int32) { freeEntries.append(id) }
 
+    /// Rows pushed and not yet released.
+    var liveCount: Int { meta.count - freeEntries.count }
+
     /// Copies the queued row's values to `destination` (`rowWidth` floats).
     func copyValues(_ id: Int32, to destination: UnsafeMutablePointer<Float>) {
         values.withUnsafeBufferPointer { buffer in
@@ -128,6 +134,7 @@ struct RowPool {
     }
 
     func row(_ id: Int32) -> UInt32 { meta[Int(id)].row }
+    func sequence(_ id: Int32) -> UInt32? { meta[Int(id)].sequence }
     func resets(_ id: Int32) -> Bool { meta[Int(id)].resets }
     func finishes(_ id: Int32) -> Bool { meta[Int(id)].finishes }
     func next(_ id: Int32) -> Int32 { meta[Int(id)].next }
@@ -146,7 +153,14 @@ struct StreamRecord {
     var nextApplied = 0
     /// True once the row that finishes the sequence has been accepted.
     var acceptedLast = false
+    /// The sequence number of the last accepted row 0 (nil: unnumbered): rows of any other
+    /// sequence never touch this stream.
+    var acceptedSequence: UInt32?
+    /// The sequence number the state belongs to (that of the last applied row).
+    var appliedSequence: UInt32?
     var queuedRows = 0
+    /// Queued rows 0 (restarts): while one waits, the state belongs to the previous sequence.
+    var queuedRestarts = 0
     private var queueHead: Int32 = -1
     private var queueTail: Int32 = -1
 

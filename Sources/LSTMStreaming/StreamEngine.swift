@@ -53,6 +53,8 @@ public final class StreamEngine {
     /// - Parameters:
     ///   - stream: the stream id.
     ///   - index: the row's position in its sequence, 0-based.
+    ///   - sequence: the client's number for the sequence (nil: unnumbered). A row other than 0
+    ///     whose sequence is not the stream's is a gap: the stream is dropped, its state untouched.
     ///   - row: `inputSize` values, decoded and checked here; uint8 values are scaled by the input
     ///     scale of the model the stream runs on.
     ///   - isLast: the client's LAST flag: this row finishes the stream.
@@ -62,10 +64,11 @@ public final class StreamEngine {
     ///   stream is gone.
     @discardableResult
     public func submitRow(
-        stream: StreamID, index: Int, row: RowValues, isLast: Bool, now: UInt64,
+        stream: StreamID, index: Int, sequence: UInt32? = nil, row: RowValues, isLast: Bool, now: UInt64,
         repeated: (Prediction) -> Void = { _ in }
     ) throws(StreamError) -> SubmitOutcome {
-        try core.submitRow(stream: stream, index: index, row: row, isLast: isLast, now: now, repeated: repeated)
+        try core.submitRow(stream: stream, index: index, sequence: sequence, row: row, isLast: isLast, now: now,
+                           repeated: repeated)
     }
 
     /// Abandons a stream at the client's request (protocol kind END). Queued rows are discarded.
@@ -74,9 +77,10 @@ public final class StreamEngine {
     }
 
     /// Drops a stream at the host's request (an operator's `drop`, a stop without saving it).
-    /// Returns the row it expected next, or nil when no such stream is live.
+    /// Returns where the stream stood (the row it expected next, its sequence), or nil when no such
+    /// stream is live.
     @discardableResult
-    public func dropStream(_ stream: StreamID) -> Int? {
+    public func dropStream(_ stream: StreamID) -> StreamPosition? {
         core.dropStream(stream)
     }
 
@@ -86,6 +90,8 @@ public final class StreamEngine {
     public var hasQueuedRows: Bool { !core.ready.isEmpty }
     /// How many streams have a row waiting (the size the next step would have, up to maxBatch).
     public var streamsWithQueuedRows: Int { core.ready.count }
+    /// Rows accepted and not yet applied, over all streams: a host bounds its memory with it.
+    public var queuedRowCount: Int { core.rowPool.liveCount }
 
     /// Advances up to `maxBatch` streams by one row each, in one batched step per model, and reports
     /// each resulting prediction through `emit`. Returns the number of rows applied.
@@ -178,7 +184,7 @@ private struct Core {
     }
 
     mutating func submitRow(
-        stream: StreamID, index: Int, row: RowValues, isLast: Bool, now: UInt64,
+        stream: StreamID, index: Int, sequence: UInt32?, row: RowValues, isLast: Bool, now: UInt64,
         repeated: (Prediction) -> Void
     ) throws(StreamError) -> SubmitOutcome {
         let existing = table[stream]
@@ -187,19 +193,26 @@ private struct Core {
         try row.decode(inputSize: rowPool.rowWidth, inputScale: generation.inputScale, into: scratch)
         let values = UnsafeBufferPointer(start: scratch, count: rowPool.rowWidth)
         if index == 0 {
-            return try startOrRestart(stream: stream, values: values, isLast: isLast, now: now)
+            return try startOrRestart(stream: stream, sequence: sequence, values: values, isLast: isLast, now: now)
         }
         guard let recordIndex = existing else {
             throw .notStarted(row: index)
+        }
+        let live = records[Int(recordIndex)].acceptedSequence
+        guard live == sequence else {
+            removeStream(recordIndex, ended: .streamsDropped)
+            throw .otherSequence(received: sequence, live: live, row: index)
         }
         let expected = records[Int(recordIndex)].nextAccepted
         if index < expected {
             counters[.duplicates] += 1
             records[Int(recordIndex)].lastActivity = now
-            if index == records[Int(recordIndex)].nextApplied - 1 {
+            // The last applied row is this sequence's only when no restart waits behind it.
+            if index == records[Int(recordIndex)].nextApplied - 1 && records[Int(recordIndex)].queuedRestarts == 0 {
                 let record = records[Int(recordIndex)]
                 let generation = generations[record.generation]!
-                repeated(Prediction(stream: stream, row: index, isFinal: false, probabilities: UnsafeBufferPointer(
+                repeated(Prediction(stream: stream, row: index, sequence: sequence, isFinal: false, endsStream: false,
+                                    probabilities: UnsafeBufferPointer(
                     start: generation.arena.lastProbabilities(record.slot), count: generation.arena.classes)))
                 return .repeated
             }
@@ -216,7 +229,7 @@ private struct Core {
             removeStream(recordIndex, ended: .streamsDropped)
             throw .gap(expected: expected, received: index)
         }
-        enqueue(recordIndex, values: values, row: index, resets: false, isLast: isLast, now: now)
+        enqueue(recordIndex, values: values, row: index, sequence: sequence, resets: false, isLast: isLast, now: now)
         return .queued
     }
 
@@ -225,11 +238,11 @@ private struct Core {
         removeStream(recordIndex, ended: .streamsDropped)
     }
 
-    mutating func dropStream(_ stream: StreamID) -> Int? {
+    mutating func dropStream(_ stream: StreamID) -> StreamPosition? {
         guard let recordIndex = table[stream] else { return nil }
-        let next = records[Int(recordIndex)].nextAccepted
+        let record = records[Int(recordIndex)]
         removeStream(recordIndex, ended: .streamsDropped)
-        return next
+        return StreamPosition(nextRow: record.nextAccepted, sequence: record.acceptedSequence)
     }
 
     mutating func step(now: UInt64, _ emit: (Prediction) -> Void) -> Int {
@@ -263,7 +276,8 @@ private struct Core {
         for recordIndex in victims {
             let record = records[Int(recordIndex)]
             let idleSeconds = Double(now &- record.lastActivity) / 1e9
-            evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted))
+            evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted,
+                                        sequence: record.acceptedSequence))
             removeStream(recordIndex, ended: .streamsEvicted)
         }
     }
@@ -284,7 +298,8 @@ private struct Core {
         table.values.map { recordIndex in
             let record = records[Int(recordIndex)]
             return StreamSummary(
-                id: record.id, nextRow: record.nextAccepted, queuedRows: record.queuedRows,
+                id: record.id, nextRow: record.nextAccepted, sequence: record.acceptedSequence,
+                queuedRows: record.queuedRows,
                 modelSHA256: generations[record.generation]!.model.sha256,
                 idleSeconds: Double(now &- record.lastActivity) / 1e9)
         }.sorted { $0.id < $1.id }
@@ -294,12 +309,15 @@ private struct Core {
         let generation = generations[currentGeneration]!
         return table.values.compactMap { recordIndex in
             let record = records[Int(recordIndex)]
-            guard record.generation == currentGeneration, record.nextApplied > 0 else { return nil }
+            // Only numbered sequences are saved: after a restore, a sequence number is what tells
+            // the saved sequence from a later one on the same id.
+            guard record.generation == currentGeneration, record.nextApplied > 0,
+                  let sequence = record.appliedSequence else { return nil }
             let state = UnsafeBufferPointer(start: generation.arena.state(record.slot), count: generation.arena.stateCount)
             let last = UnsafeBufferPointer(start: generation.arena.lastProbabilities(record.slot),
                                            count: generation.arena.classes)
-            return StreamSnapshot.Stream(id: record.id.string, nextRow: record.nextApplied, state: Array(state),
-                                         lastProbabilities: Array(last))
+            return StreamSnapshot.Stream(id: record.id.string, sequence: sequence, nextRow: record.nextApplied,
+                                         state: Array(state), lastProbabilities: Array(last))
         }.sorted { $0.id < $1.id }
     }
 
@@ -310,6 +328,8 @@ private struct Core {
                                   lastActivity: now)
         record.nextAccepted = stream.nextRow
         record.nextApplied = stream.nextRow
+        record.acceptedSequence = stream.sequence
+        record.appliedSequence = stream.sequence
         generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
         generation.arena.lastProbabilities(record.slot).update(from: stream.lastProbabilities, count: generation.arena.classes)
         insert(record)
@@ -357,12 +377,12 @@ private struct Core {
     }
 
     mutating func startOrRestart(
-        stream: StreamID, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
+        stream: StreamID, sequence: UInt32?, values: UnsafeBufferPointer<Float>, isLast: Bool, now: UInt64
     ) throws(StreamError) -> SubmitOutcome {
         if let recordIndex = table[stream] {
             counters[.streamsRestarted] += 1
             moveToCurrentModelIfIdle(recordIndex)
-            enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
+            enqueue(recordIndex, values: values, row: 0, sequence: sequence, resets: true, isLast: isLast, now: now)
             return .queued
         }
         guard table.count < configuration.maxStreams else {
@@ -372,7 +392,7 @@ private struct Core {
         let recordIndex = insert(StreamRecord(
             id: stream, generation: currentGeneration, slot: generation.arena.allocate(), lastActivity: now))
         counters[.streamsStarted] += 1
-        enqueue(recordIndex, values: values, row: 0, resets: true, isLast: isLast, now: now)
+        enqueue(recordIndex, values: values, row: 0, sequence: sequence, resets: true, isLast: isLast, now: now)
         return .queued
     }
 
@@ -392,12 +412,15 @@ private struct Core {
     }
 
     mutating func enqueue(
-        _ recordIndex: Int32, values: UnsafeBufferPointer<Float>, row: Int, resets: Bool, isLast: Bool, now: UInt64
+        _ recordIndex: Int32, values: UnsafeBufferPointer<Float>, row: Int, sequence: UInt32?, resets: Bool,
+        isLast: Bool, now: UInt64
     ) {
         let generation = generations[records[Int(recordIndex)].generation]!
         let finishes = isLast || (generation.sequenceLength.map { row + 1 >= $0 } ?? false)
-        let entry = rowPool.push(values, row: UInt32(row), resets: resets, finishes: finishes)
+        let entry = rowPool.push(values, row: UInt32(row), sequence: sequence, resets: resets, finishes: finishes)
         records[Int(recordIndex)].appendQueued(entry, pool: &rowPool)
+        if resets { records[Int(recordIndex)].queuedRestarts += 1 }
+        records[Int(recordIndex)].acceptedSequence = sequence
         records[Int(recordIndex)].nextAccepted = row + 1
         records[Int(recordIndex)].acceptedLast = finishes
         records[Int(recordIndex)].lastActivity = now
@@ -415,7 +438,10 @@ private struct Core {
             let entry = records[Int(recordIndex)].popQueued(pool: &rowPool)
             batchRows.append(entry)
             let state = generation.arena.state(records[Int(recordIndex)].slot)
-            if rowPool.resets(entry) { stepper.resetState(state) }
+            if rowPool.resets(entry) {
+                stepper.resetState(state)
+                records[Int(recordIndex)].queuedRestarts -= 1
+            }
             generation.statePointers[b] = state
             rowPool.copyValues(entry, to: generation.inputs + b * inputSize)
         }
@@ -425,14 +451,17 @@ private struct Core {
         for (b, recordIndex) in batch.enumerated() {
             let entry = batchRows[b]
             let row = Int(rowPool.row(entry))
+            let sequence = rowPool.sequence(entry)
             let finishes = rowPool.finishes(entry)
             rowPool.release(entry)
             let probabilities = UnsafeBufferPointer(start: generation.probabilities + b * classes, count: classes)
             records[Int(recordIndex)].nextApplied = row + 1
+            records[Int(recordIndex)].appliedSequence = sequence
             generation.arena.lastProbabilities(records[Int(recordIndex)].slot)
                 .update(from: probabilities.baseAddress!, count: classes)
             let record = records[Int(recordIndex)]
-            emit(Prediction(stream: record.id, row: row, isFinal: finishes, probabilities: probabilities))
+            emit(Prediction(stream: record.id, row: row, sequence: sequence, isFinal: finishes,
+                            endsStream: finishes && record.queuedRows == 0, probabilities: probabilities))
             // A FINAL with a restart queued behind it ends the sequence, not the stream.
             if record.queuedRows > 0 {
                 ready.append(recordIndex)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LSTMCore
 import WireProtocol
@@ -8,11 +9,15 @@ import WireProtocol
 /// every layer, in the engine's state layout), tensor `last_probabilities` [streams, classes] (the
 /// prediction of each stream's last applied row, repeated when a client resends it) and, in
 /// `__metadata__`, `format` = `lstmd-snapshot`,
-/// `format_version` = `1`, `model_sha256`, `stream_ids` and `next_rows` (JSON arrays, one entry per
-/// row of `state`), and `created` (ISO 8601).
+/// `format_version` = `2`, `model_sha256`, `stream_ids`, `sequences` (each stream's sequence
+/// number) and `next_rows` (JSON arrays, one entry per row of `state`), `contents_sha256` (see
+/// `contentsSHA256`) and `created` (ISO 8601). Version 1 files had no sequence numbers: they are
+/// refused, since their streams could not be told from later sequences on the same ids.
 public struct StreamSnapshot: Sendable, Equatable {
     public struct Stream: Sendable, Equatable {
         public var id: String
+        /// The client's number for the sequence the state belongs to.
+        public var sequence: UInt32
         /// The row index the stream expects next (every row below it has been applied).
         public var nextRow: Int
         /// h and c of every layer: `stateCount` floats.
@@ -20,8 +25,9 @@ public struct StreamSnapshot: Sendable, Equatable {
         /// Class probabilities after row `nextRow - 1`.
         public var lastProbabilities: [Float]
 
-        public init(id: String, nextRow: Int, state: [Float], lastProbabilities: [Float]) {
+        public init(id: String, sequence: UInt32, nextRow: Int, state: [Float], lastProbabilities: [Float]) {
             self.id = id
+            self.sequence = sequence
             self.nextRow = nextRow
             self.state = state
             self.lastProbabilities = lastProbabilities
@@ -29,7 +35,7 @@ public struct StreamSnapshot: Sendable, Equatable {
     }
 
     public static let format = "lstmd-snapshot"
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     /// SHA-256 of the model the streams run on; a snapshot only restores onto that model.
     public var modelSHA256: String
@@ -50,15 +56,18 @@ public struct StreamSnapshot: Sendable, Equatable {
         let encoder = JSONEncoder()
         let ids = (try? encoder.encode(streams.map(\.id))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         let rows = (try? encoder.encode(streams.map(\.nextRow))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let sequences = (try? encoder.encode(streams.map(\.sequence))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let state = streams.flatMap(\.state), last = streams.flatMap(\.lastProbabilities)
         let file = SafetensorsFile(
             tensors: [
-                "state": SafetensorsTensor(shape: [streams.count, stateCount], values: streams.flatMap(\.state)),
-                "last_probabilities": SafetensorsTensor(shape: [streams.count, classes],
-                                                        values: streams.flatMap(\.lastProbabilities)),
+                "state": SafetensorsTensor(shape: [streams.count, stateCount], values: state),
+                "last_probabilities": SafetensorsTensor(shape: [streams.count, classes], values: last),
             ],
             metadata: [
                 "format": Self.format, "format_version": String(Self.formatVersion),
-                "model_sha256": modelSHA256, "stream_ids": ids, "next_rows": rows,
+                "model_sha256": modelSHA256, "stream_ids": ids, "sequences": sequences, "next_rows": rows,
+                "contents_sha256": Self.contentsSHA256(modelSHA256: modelSHA256, ids: ids, sequences: sequences,
+                                                       nextRows: rows, state: state, lastProbabilities: last),
                 "created": ISO8601DateFormatter().string(from: Date()),
             ])
         return file.serialized()
@@ -73,21 +82,28 @@ public struct StreamSnapshot: Sendable, Equatable {
             throw .malformed("format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)'")
         }
         guard meta["format_version"] == String(Self.formatVersion) else {
-            throw .malformed("format_version \(meta["format_version"] ?? "missing") is not supported (expected \(Self.formatVersion))")
+            throw .malformed("format_version \(meta["format_version"] ?? "missing") is not supported (expected \(Self.formatVersion); "
+                + "version 1 snapshots carry no sequence numbers)")
         }
         guard let sha = meta["model_sha256"], sha.count == 64 else { throw .malformed("model_sha256 missing or not 64 hex digits") }
         let decoder = JSONDecoder()
         guard let ids = meta["stream_ids"].flatMap({ try? decoder.decode([String].self, from: Data($0.utf8)) }),
-              let rows = meta["next_rows"].flatMap({ try? decoder.decode([Int].self, from: Data($0.utf8)) })
-        else { throw .malformed("stream_ids or next_rows is missing or not a JSON array") }
+              let rows = meta["next_rows"].flatMap({ try? decoder.decode([Int].self, from: Data($0.utf8)) }),
+              let sequences = meta["sequences"].flatMap({ try? decoder.decode([UInt32].self, from: Data($0.utf8)) })
+        else { throw .malformed("stream_ids, sequences or next_rows is missing or not a JSON array") }
         guard let state = file.tensors["state"], state.shape.count == 2, state.shape[0] == ids.count,
               let last = file.tensors["last_probabilities"], last.shape.count == 2, last.shape[0] == ids.count,
-              rows.count == ids.count
+              rows.count == ids.count, sequences.count == ids.count
         else {
             throw .malformed("tensors 'state' and 'last_probabilities' must have \(ids.count) rows, one per stream id and next row")
         }
         guard Set(ids).count == ids.count, !ids.contains(""), rows.allSatisfy({ $0 > 0 }) else {
             throw .malformed("stream ids must be unique and non-empty and next rows positive")
+        }
+        let checksum = Self.contentsSHA256(modelSHA256: sha, ids: meta["stream_ids"]!, sequences: meta["sequences"]!,
+                                           nextRows: meta["next_rows"]!, state: state.values, lastProbabilities: last.values)
+        guard meta["contents_sha256"] == checksum else {
+            throw .malformed("contents_sha256 is \(meta["contents_sha256"].map { "'\($0)'" } ?? "missing"), the contents hash to '\(checksum)'")
         }
         if let bad = (state.values + last.values).firstIndex(where: { !$0.isFinite }) {
             throw .malformed("value \(bad) of the saved states is not finite")
@@ -98,7 +114,7 @@ public struct StreamSnapshot: Sendable, Equatable {
         stateCount = width
         self.classes = classes
         streams = ids.indices.map { i in
-            Stream(id: ids[i], nextRow: rows[i], state: Array(state.values[(i * width)..<((i + 1) * width)]),
+            Stream(id: ids[i], sequence: sequences[i], nextRow: rows[i], state: Array(state.values[(i * width)..<((i + 1) * width)]),
                    lastProbabilities: Array(last.values[(i * classes)..<((i + 1) * classes)]))
         }
     }
@@ -109,43 +125,20 @@ public struct StreamSnapshot: Sendable, Equatable {
         try self.init(bytes: [UInt8](data))
     }
 
-    /// Writes the file atomically: a temporary file in the same directory, fsync, rename, fsync of
-    /// the directory, so that a crash leaves either the old snapshot or the new one, never a mix.
-    public func write(to url: URL) throws(SnapshotError) {
-        let bytes = serialized()
-        let directory = url.deletingLastPathComponent().path
-        let temporary = url.path + ".tmp-\(getpid())"
-        func fail(_ what: String) -> SnapshotError {
-            .unwritable(path: url.path, reason: "\(what): \(String(cString: strerror(errno)))")
+    /// SHA-256 (hex) over everything a snapshot restores: the model hash, the three metadata
+    /// arrays as stored (each followed by a newline), then the bit patterns of `state` and
+    /// `last_probabilities` (float32 little-endian). Catches a flipped bit anywhere in them.
+    static func contentsSHA256(modelSHA256: String, ids: String, sequences: String, nextRows: String,
+                               state: [Float], lastProbabilities: [Float]) -> String {
+        var hasher = SHA256()
+        for text in [modelSHA256, ids, sequences, nextRows] { hasher.update(data: Array((text + "\n").utf8)) }
+        for values in [state, lastProbabilities] {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(4 * values.count)
+            for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+            hasher.update(data: bytes)
         }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw fail("open \(temporary)") }
-        var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            while written < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                written += n
-            }
-            return true
-        }
-        guard ok, fsync(fd) == 0 else {
-            let error = fail("write \(temporary)")
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, url.path) == 0 else {
-            let error = fail("rename to \(url.lastPathComponent)")
-            unlink(temporary)
-            throw error
-        }
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
-        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
 

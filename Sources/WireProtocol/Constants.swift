@@ -1,7 +1,20 @@
 /// The protocol version carried in byte 0 of every ingest and prediction header.
 public enum ProtocolVersion {
-    /// Protocol v1, specified in `Protocols/stream-protocol.md` and `Protocols/control-protocol.md`.
-    public static let current: UInt8 = 1
+    /// LSP/1: 8-byte headers, no sequence number (still accepted; see stream-protocol.md §16).
+    public static let unsequenced: UInt8 = 1
+    /// LSP/2: 12-byte headers whose bytes 8–11 carry the client's sequence number.
+    public static let sequenced: UInt8 = 2
+    /// The newest version this module speaks, reported by `status`.
+    public static let current: UInt8 = sequenced
+
+    /// The header size (ingest and prediction alike) of a version, nil for a version not spoken.
+    public static func headerSize(_ version: UInt8) -> Int? {
+        switch version {
+        case unsequenced: 8
+        case sequenced: 12
+        default: nil
+        }
+    }
 }
 
 /// The daemon's default endpoints (all on the loopback interface).

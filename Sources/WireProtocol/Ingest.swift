@@ -34,10 +34,10 @@ public struct IngestFlags: OptionSet, Sendable, Hashable, CustomStringConvertibl
     public var description: String { contains(.last) ? "LAST" : "none" }
 }
 
-/// Frame 2 of an ingest message, 8 bytes:
-/// `version(1) kind(1) dtype(1) flags(1) row(uint32 LE)`.
+/// Frame 2 of an ingest message: `version(1) kind(1) dtype(1) flags(1) row(uint32 LE)`, 8 bytes in
+/// LSP/1; LSP/2 adds `sequence(uint32 LE)`, 12 bytes.
 public struct IngestHeader: Sendable, Hashable, CustomStringConvertible {
-    /// Encoded size in bytes.
+    /// Encoded size in bytes of an LSP/1 header (no sequence number).
     public static let size = 8
 
     public var kind: IngestKind
@@ -45,47 +45,54 @@ public struct IngestHeader: Sendable, Hashable, CustomStringConvertible {
     public var flags: IngestFlags
     /// Row index within the stream, from 0.
     public var row: UInt32
+    /// The client's number for the sequence this row belongs to (LSP/2); nil in LSP/1.
+    public var sequence: UInt32?
 
-    public init(kind: IngestKind, dtype: RowDType = .uint8, flags: IngestFlags = [], row: UInt32) {
+    public init(kind: IngestKind, dtype: RowDType = .uint8, flags: IngestFlags = [], row: UInt32, sequence: UInt32? = nil) {
         self.kind = kind
         self.dtype = dtype
         self.flags = flags
         self.row = row
+        self.sequence = sequence
     }
 
-    /// The 8 encoded bytes (version is always `ProtocolVersion.current`).
+    /// The encoded bytes: 12 (LSP/2) with a sequence number, 8 (LSP/1) without.
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         encode(into: &out)
         return out
     }
 
-    /// Replaces `buffer`'s contents with the 8 encoded bytes, keeping its capacity.
+    /// Replaces `buffer`'s contents with the encoded bytes, keeping its capacity.
     public func encode(into buffer: inout [UInt8]) {
-        encodeHeader(ProtocolVersion.current, kind.rawValue, dtype.rawValue, flags.rawValue, row: row, into: &buffer)
+        encodeHeader(kind.rawValue, dtype.rawValue, flags.rawValue, row: row, sequence: sequence, into: &buffer)
     }
 
     /// Decodes and validates frame 2. `streamID` only labels the errors thrown.
-    /// Checks, in order: size, version, kind, dtype, flags.
+    /// Checks, in order: size (8 or 12), version, size of that version, kind, dtype, flags.
     public init(bytes: UnsafeRawBufferPointer, streamID: StreamID? = nil) throws(WireError) {
-        guard bytes.count == Self.size else {
-            throw WireError(.badHeaderSize, "ingest header is \(bytes.count) bytes; it must be \(Self.size)", streamID: streamID)
+        guard bytes.count == Self.size || bytes.count == Self.size + 4 else {
+            throw WireError(.badHeaderSize, "ingest header is \(bytes.count) bytes; it must be 8 (version 1) or 12 (version 2)", streamID: streamID)
         }
         let row = readLittleEndianUInt32(bytes, at: 4)
-        guard bytes[0] == ProtocolVersion.current else {
-            throw WireError(.badVersion, "protocol version \(bytes[0]) is not supported; this daemon speaks version \(ProtocolVersion.current)", streamID: streamID, row: row)
+        let sequence = bytes.count == 12 ? readLittleEndianUInt32(bytes, at: 8) : nil
+        guard let size = ProtocolVersion.headerSize(bytes[0]) else {
+            throw WireError(.badVersion, "protocol version \(bytes[0]) is not supported; this daemon speaks versions 1 and 2", streamID: streamID, row: row)
+        }
+        guard size == bytes.count else {
+            throw WireError(.badHeaderSize, "a version \(bytes[0]) ingest header is \(size) bytes, not \(bytes.count)", streamID: streamID, row: row)
         }
         guard let kind = IngestKind(rawValue: bytes[1]) else {
-            throw WireError(.badKind, "ingest kind \(bytes[1]) is unknown; expected 0 (ROW) or 1 (END)", streamID: streamID, row: row)
+            throw WireError(.badKind, "ingest kind \(bytes[1]) is unknown; expected 0 (ROW) or 1 (END)", streamID: streamID, row: row, sequence: sequence)
         }
         guard let dtype = RowDType(rawValue: bytes[2]) else {
-            throw WireError(.badDType, "row dtype \(bytes[2]) is unknown; expected 0 (uint8) or 1 (float32)", streamID: streamID, row: row)
+            throw WireError(.badDType, "row dtype \(bytes[2]) is unknown; expected 0 (uint8) or 1 (float32)", streamID: streamID, row: row, sequence: sequence)
         }
         let flags = IngestFlags(rawValue: bytes[3])
         guard flags.isSubset(of: .known) else {
-            throw WireError(.badFlags, "flags 0x\(hex(bytes[3])) set undefined bits 0x\(hex(flags.subtracting(.known).rawValue)); only bit 0 (LAST) is defined", streamID: streamID, row: row)
+            throw WireError(.badFlags, "flags 0x\(hex(bytes[3])) set undefined bits 0x\(hex(flags.subtracting(.known).rawValue)); only bit 0 (LAST) is defined", streamID: streamID, row: row, sequence: sequence)
         }
-        self.init(kind: kind, dtype: dtype, flags: flags, row: row)
+        self.init(kind: kind, dtype: dtype, flags: flags, row: row, sequence: sequence)
     }
 
     /// Decodes and validates frame 2 from an array.
@@ -94,7 +101,7 @@ public struct IngestHeader: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(kind) row \(row) \(dtype) flags \(flags)"
+        "\(kind) row \(row)\(sequence.map { " sequence \($0)" } ?? "") \(dtype) flags \(flags)"
     }
 }
 
@@ -111,25 +118,28 @@ public struct IngestMessage: Sendable, Equatable {
         self.row = row
     }
 
-    /// A ROW of uint8 values (the daemon multiplies them by the model's input scale).
-    public static func row(_ index: UInt32, of streamID: StreamID, pixels: [UInt8], last: Bool = false) -> IngestMessage {
+    /// A ROW of uint8 values (the daemon multiplies them by the model's input scale); LSP/2 when
+    /// it names its sequence.
+    public static func row(_ index: UInt32, of streamID: StreamID, sequence: UInt32?, pixels: [UInt8],
+                           last: Bool = false) -> IngestMessage {
         IngestMessage(streamID: streamID,
-                      header: IngestHeader(kind: .row, dtype: .uint8, flags: last ? .last : [], row: index),
+                      header: IngestHeader(kind: .row, dtype: .uint8, flags: last ? .last : [], row: index, sequence: sequence),
                       row: pixels)
     }
 
-    /// A ROW of float32 values, encoded little-endian.
-    public static func row(_ index: UInt32, of streamID: StreamID, values: [Float], last: Bool = false) -> IngestMessage {
+    /// A ROW of float32 values, encoded little-endian; LSP/2 when it names its sequence.
+    public static func row(_ index: UInt32, of streamID: StreamID, sequence: UInt32?, values: [Float],
+                           last: Bool = false) -> IngestMessage {
         var bytes: [UInt8] = []
         encodeFloat32LittleEndian(values, into: &bytes)
         return IngestMessage(streamID: streamID,
-                             header: IngestHeader(kind: .row, dtype: .float32, flags: last ? .last : [], row: index),
+                             header: IngestHeader(kind: .row, dtype: .float32, flags: last ? .last : [], row: index, sequence: sequence),
                              row: bytes)
     }
 
     /// An END: the client abandons the stream. `index` is informational (the next row it would have sent).
-    public static func end(of streamID: StreamID, at index: UInt32 = 0) -> IngestMessage {
-        IngestMessage(streamID: streamID, header: IngestHeader(kind: .end, row: index), row: [])
+    public static func end(of streamID: StreamID, sequence: UInt32?, at index: UInt32 = 0) -> IngestMessage {
+        IngestMessage(streamID: streamID, header: IngestHeader(kind: .end, row: index, sequence: sequence), row: [])
     }
 
     /// The frames to send: three for ROW, two for END.
@@ -223,20 +233,25 @@ func resize(_ buffer: inout [UInt8], to count: Int) {
     }
 }
 
-/// Replaces `buffer`'s contents with an 8-byte header: four bytes, then `row` as uint32 LE.
-func encodeHeader(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, row: UInt32, into buffer: inout [UInt8]) {
-    resize(&buffer, to: 8)
-    buffer.withUnsafeMutableBytes { encodeHeader(b0, b1, b2, b3, row: row, into: $0) }
+/// Replaces `buffer`'s contents with a header: the version (2 with a sequence number, else 1),
+/// three bytes, `row` as uint32 LE, then the sequence number as uint32 LE if there is one.
+func encodeHeader(_ b1: UInt8, _ b2: UInt8, _ b3: UInt8, row: UInt32, sequence: UInt32?, into buffer: inout [UInt8]) {
+    resize(&buffer, to: headerSize(sequence: sequence))
+    buffer.withUnsafeMutableBytes { encodeHeader(b1, b2, b3, row: row, sequence: sequence, into: $0) }
 }
 
-/// Writes an 8-byte header into `raw`: four bytes, then `row` as uint32 LE.
-func encodeHeader(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, row: UInt32, into raw: UnsafeMutableRawBufferPointer) {
-    precondition(raw.count == 8, "a header is 8 bytes, not \(raw.count)")
-    raw[0] = b0
+/// The header size of a message with (LSP/2) or without (LSP/1) a sequence number.
+public func headerSize(sequence: UInt32?) -> Int { sequence == nil ? 8 : 12 }
+
+/// Writes a header into `raw` (8 or 12 bytes, as `headerSize(sequence:)` says).
+func encodeHeader(_ b1: UInt8, _ b2: UInt8, _ b3: UInt8, row: UInt32, sequence: UInt32?, into raw: UnsafeMutableRawBufferPointer) {
+    precondition(raw.count == headerSize(sequence: sequence), "this header is \(headerSize(sequence: sequence)) bytes, not \(raw.count)")
+    raw[0] = sequence == nil ? ProtocolVersion.unsequenced : ProtocolVersion.sequenced
     raw[1] = b1
     raw[2] = b2
     raw[3] = b3
     raw.storeBytes(of: row.littleEndian, toByteOffset: 4, as: UInt32.self)
+    if let sequence { raw.storeBytes(of: sequence.littleEndian, toByteOffset: 8, as: UInt32.self) }
 }
 
 func readLittleEndianUInt32(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {

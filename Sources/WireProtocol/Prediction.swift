@@ -16,10 +16,10 @@ public enum PredictionKind: UInt8, Sendable, CaseIterable, CustomStringConvertib
     }
 }
 
-/// Frame 2 of a prediction message, 8 bytes:
-/// `version(1) kind(1) argmax(1) reserved=0(1) row(uint32 LE)`.
+/// Frame 2 of a prediction message: `version(1) kind(1) argmax(1) reserved=0(1) row(uint32 LE)`,
+/// 8 bytes in LSP/1; LSP/2 adds the stream's `sequence(uint32 LE)`, 12 bytes.
 public struct PredictionHeader: Sendable, Hashable, CustomStringConvertible {
-    /// Encoded size in bytes.
+    /// Encoded size in bytes of an LSP/1 header; an LSP/2 one is 12.
     public static let size = 8
     /// The argmax byte of every ERROR (so a model has at most 255 classes, 0...254).
     public static let errorArgmax: UInt8 = 255
@@ -31,23 +31,26 @@ public struct PredictionHeader: Sendable, Hashable, CustomStringConvertible {
     public var argmax: UInt8
     /// Index of the row just applied (PARTIAL, FINAL) or concerned (ERROR).
     public var row: UInt32
+    /// The sequence number of the stream's sequence (LSP/2), echoed from its rows; nil in LSP/1.
+    public var sequence: UInt32?
 
-    public init(kind: PredictionKind, argmax: UInt8, row: UInt32) {
+    public init(kind: PredictionKind, argmax: UInt8, row: UInt32, sequence: UInt32? = nil) {
         self.kind = kind
         self.argmax = argmax
         self.row = row
+        self.sequence = sequence
     }
 
-    /// The 8 encoded bytes.
+    /// The encoded bytes: 12 (LSP/2) with a sequence number, 8 (LSP/1) without.
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         encode(into: &out)
         return out
     }
 
-    /// Replaces `buffer`'s contents with the 8 encoded bytes, keeping its capacity.
+    /// Replaces `buffer`'s contents with the encoded bytes, keeping its capacity.
     public func encode(into buffer: inout [UInt8]) {
-        encodeHeader(ProtocolVersion.current, kind.rawValue, argmax, 0, row: row, into: &buffer)
+        encodeHeader(kind.rawValue, argmax, 0, row: row, sequence: sequence, into: &buffer)
     }
 
     /// Decodes frame 2 of a prediction. Checks size, version and kind; the reserved byte is ignored.
@@ -57,20 +60,24 @@ public struct PredictionHeader: Sendable, Hashable, CustomStringConvertible {
 
     /// Decodes frame 2 of a prediction in place; same checks as `init(bytes: [UInt8])`.
     public init(bytes: UnsafeRawBufferPointer) throws(WireError) {
-        guard bytes.count == Self.size else {
-            throw WireError(.badHeaderSize, "prediction header is \(bytes.count) bytes; it must be \(Self.size)")
+        guard bytes.count == Self.size || bytes.count == Self.size + 4 else {
+            throw WireError(.badHeaderSize, "prediction header is \(bytes.count) bytes; it must be 8 (version 1) or 12 (version 2)")
         }
         let row = readLittleEndianUInt32(bytes, at: 4)
-        guard bytes[0] == ProtocolVersion.current else {
-            throw WireError(.badVersion, "prediction has protocol version \(bytes[0]); this client speaks version \(ProtocolVersion.current)", row: row)
+        guard let size = ProtocolVersion.headerSize(bytes[0]) else {
+            throw WireError(.badVersion, "prediction has protocol version \(bytes[0]); this client speaks versions 1 and 2", row: row)
         }
+        guard size == bytes.count else {
+            throw WireError(.badHeaderSize, "a version \(bytes[0]) prediction header is \(size) bytes, not \(bytes.count)", row: row)
+        }
+        let sequence = size == 12 ? readLittleEndianUInt32(bytes, at: 8) : nil
         guard let kind = PredictionKind(rawValue: bytes[1]) else {
             throw WireError(.badKind, "prediction kind \(bytes[1]) is unknown; expected 0 (PARTIAL), 1 (FINAL) or 2 (ERROR)", row: row)
         }
-        self.init(kind: kind, argmax: bytes[2], row: row)
+        self.init(kind: kind, argmax: bytes[2], row: row, sequence: sequence)
     }
 
-    public var description: String { "\(kind) row \(row) argmax \(argmax)" }
+    public var description: String { "\(kind) row \(row)\(sequence.map { " sequence \($0)" } ?? "") argmax \(argmax)" }
 }
 
 /// Frame 1 of a prediction message.
@@ -207,14 +214,15 @@ public func decodePrediction(frames: ArraySlice<UnsafeRawBufferPointer>) throws(
 }
 
 /// Encodes a PARTIAL or FINAL into memory the caller owns (the daemon's hot path: nothing to
-/// allocate or to check out): frame 2 into `header` (8 bytes), frame 3, float32 LE, into `body`
-/// (4 bytes per probability). Returns the argmax it wrote. `probabilities` holds 1 to 255 values.
+/// allocate or to check out): frame 2 into `header` (`headerSize(sequence:)` bytes: 12 with a
+/// sequence number, 8 without), frame 3, float32 LE, into `body` (4 bytes per probability).
+/// Returns the argmax it wrote. `probabilities` holds 1 to 255 values.
 @discardableResult
-public func encodePrediction(kind: PredictionKind, row: UInt32, probabilities: UnsafeBufferPointer<Float>,
+public func encodePrediction(kind: PredictionKind, row: UInt32, sequence: UInt32? = nil, probabilities: UnsafeBufferPointer<Float>,
                              header: UnsafeMutableRawBufferPointer, body: UnsafeMutableRawBufferPointer) -> UInt8 {
     precondition(kind != .error, "an ERROR carries an ErrorBody, not probabilities")
     let best = argmax(probabilities)
-    encodeHeader(ProtocolVersion.current, kind.rawValue, best, 0, row: row, into: header)
+    encodeHeader(kind.rawValue, best, 0, row: row, sequence: sequence, into: header)
     encodeFloat32LittleEndian(probabilities, into: body)
     return best
 }

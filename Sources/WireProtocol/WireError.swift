@@ -10,9 +10,9 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case badStreamID = "bad_stream_id"
     /// Not 3 frames (2 are also allowed for END).
     case badFrameCount = "bad_frame_count"
-    /// Frame 2 is not exactly 8 bytes.
+    /// Frame 2 is not 8 bytes (version 1) or 12 bytes (version 2).
     case badHeaderSize = "bad_header_size"
-    /// Header byte 0 is not the protocol version (1).
+    /// Header byte 0 is not a protocol version spoken here (1 or 2).
     case badVersion = "bad_version"
     /// Header byte 1 is not a known ingest kind.
     case badKind = "bad_kind"
@@ -42,6 +42,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case modelChanged = "model_changed"
     /// The stream was dropped by the control command `drop`.
     case dropped = "dropped"
+    /// The ROUTER peer the stream is bound to did not read and passed its bound: stream dropped.
+    case overflow = "overflow"
     /// The daemon is stopping: live streams are dropped, new rows refused.
     case shuttingDown = "shutting_down"
     /// A bug or resource failure inside the daemon.
@@ -74,12 +76,16 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     public var streamID: StreamID?
     /// The row index of the offending message, or the stream's next row; nil when unknown.
     public var row: UInt32?
+    /// The sequence number (LSP/2) of the message or stream concerned: the ERROR then has a version
+    /// 2 header that echoes it. Nil for LSP/1 clients and unreadable headers.
+    public var sequence: UInt32?
 
-    public init(_ code: ErrorCode, _ message: String, streamID: StreamID? = nil, row: UInt32? = nil) {
+    public init(_ code: ErrorCode, _ message: String, streamID: StreamID? = nil, row: UInt32? = nil, sequence: UInt32? = nil) {
         self.code = code
         self.message = message
         self.streamID = streamID
         self.row = row
+        self.sequence = sequence
     }
 
     /// The topic (frame 1) of the ERROR that reports this failure: the stream id, or `$errors`.
@@ -88,7 +94,8 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The header (frame 2) of the ERROR that reports this failure. The row index is
     /// `PredictionHeader.noRow` when unknown.
     public var header: PredictionHeader {
-        PredictionHeader(kind: .error, argmax: PredictionHeader.errorArgmax, row: row ?? PredictionHeader.noRow)
+        PredictionHeader(kind: .error, argmax: PredictionHeader.errorArgmax, row: row ?? PredictionHeader.noRow,
+                         sequence: sequence)
     }
 
     /// The JSON body (frame 3) of the ERROR that reports this failure.

@@ -84,10 +84,12 @@ struct Classify: ParsableCommand {
         canvas?.draw(DigitRenderer.frame(title: title, pixels: digit.pixels, rowsShown: 0,
                                          probabilities: nil, labels: model.labels))
         var answer: PredictionMessage?
+        // A fresh sequence number: answers about an earlier sequence on the same id are ignored.
+        let sequence = UInt32.random(in: 0...UInt32.max)
         for row in 0..<Digits.rows {
             let isLast = row == Digits.rows - 1
             let pixels = Array(digit.pixels[(row * Digits.columns)..<((row + 1) * Digits.columns)])
-            let message = IngestMessage.row(UInt32(row), of: id, pixels: pixels, last: isLast)
+            let message = IngestMessage.row(UInt32(row), of: id, sequence: sequence, pixels: pixels, last: isLast)
             let sent = try zmq("cannot send row \(row) to \(sendEndpoint)") { () throws(ZMQError) in try sender.send(message.frames) }
             guard sent else { throw ClientError.sendBlocked(endpoint: sendEndpoint, timeout: timeout) }
             guard model.publication == .partial || isLast else {
@@ -95,7 +97,7 @@ struct Classify: ParsableCommand {
                                                  probabilities: nil, labels: model.labels))
                 continue
             }
-            let prediction = try awaitPrediction(for: id, row: row, on: receiver,
+            let prediction = try awaitPrediction(for: id, sequence: sequence, row: row, on: receiver,
                                                  endpoint: router ? endpoints.results : endpoints.predictions)
             guard case .probabilities(let probabilities) = prediction.body else { continue }
             if let canvas {
@@ -125,7 +127,8 @@ struct Classify: ParsableCommand {
 
     /// Waits for the PARTIAL or FINAL of `row` of stream `id`, skipping other streams that share
     /// the subscription prefix. An ERROR for the stream is thrown.
-    private func awaitPrediction(for id: StreamID, row: Int, on socket: ZMQSocket, endpoint: String) throws -> PredictionMessage {
+    private func awaitPrediction(for id: StreamID, sequence: UInt32, row: Int, on socket: ZMQSocket,
+                                 endpoint: String) throws -> PredictionMessage {
         let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
         while monotonicNanoseconds() < deadline {
             guard let frames = try zmq("cannot receive from \(endpoint)", { () throws(ZMQError) in try socket.receiveMultipart() }) else {
@@ -136,7 +139,7 @@ struct Classify: ParsableCommand {
                 note("skipping an undecodable prediction: \(error)")
                 continue
             }
-            guard message.topic == .stream(id) else { continue }
+            guard message.topic == .stream(id), message.header.sequence == sequence else { continue }
             if case .error(let body) = message.body {
                 throw ClientError.streamFailed(stream: id.string, row: message.header.row, error: body)
             }

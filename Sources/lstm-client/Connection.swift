@@ -149,7 +149,7 @@ enum StreamSockets {
         }
         do {
             try dealer.set(.receiveTimeout, .milliseconds(Int(timeout * 1000)))
-            guard try dealer.send(IngestMessage.end(of: probe).frames, dontWait: true) else { return false }
+            guard try dealer.send(IngestMessage.end(of: probe, sequence: 0).frames, dontWait: true) else { return false }
             let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
             while monotonicNanoseconds() < deadline {
                 guard let frames = try dealer.receiveMultipart() else { return false }

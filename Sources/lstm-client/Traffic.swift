@@ -88,6 +88,8 @@ final class TrafficRunner {
         let id: StreamID
         /// The run's counter in the id (prefix + key): the `streams` key.
         let key: Int
+        /// The stream's sequence number (LSP/2): every row carries it, every answer echoes it.
+        let sequence: UInt32
         let digit: Int
         let slot: Int
         var nextRow = 0
@@ -97,9 +99,10 @@ final class TrafficRunner {
         /// FINAL or ERROR received, or given up: the slot has moved on.
         var over = false
 
-        init(id: StreamID, key: Int, digit: Int, slot: Int, rows: Int) {
+        init(id: StreamID, key: Int, sequence: UInt32, digit: Int, slot: Int, rows: Int) {
             self.id = id
             self.key = key
+            self.sequence = sequence
             self.digit = digit
             self.slot = slot
             dueSince = Array(repeating: 0, count: rows)
@@ -114,6 +117,9 @@ final class TrafficRunner {
     private var ready: [Int] = []
     private var readyHead = 0
     private var digitsAssigned = 0
+    /// Sequence numbers are this plus the stream's key: different from any earlier run's with
+    /// the same prefix, so that a late answer to one of those is never taken for this run's.
+    private let sequenceBase = UInt32.random(in: 0...UInt32.max)
     private var dueTotal = 0
     private var stoppedSending = false
 
@@ -232,7 +238,8 @@ final class TrafficRunner {
         }
         // The prefix was validated by the caller and the counter adds only digits.
         guard let id = try? StreamID(plan.streamPrefix + String(digitsAssigned)) else { return }
-        let run = StreamRun(id: id, key: digitsAssigned, digit: digit, slot: slot, rows: rows)
+        let run = StreamRun(id: id, key: digitsAssigned, sequence: sequenceBase &+ UInt32(truncatingIfNeeded: digitsAssigned),
+                            digit: digit, slot: slot, rows: rows)
         digitsAssigned += 1
         result.digitsStarted += 1
         streams[run.key] = run
@@ -277,7 +284,8 @@ final class TrafficRunner {
         let row = run.nextRow
         let isLast = row == rows - 1
         let start = (run.digit * rows + row) * Digits.columns
-        IngestHeader(kind: .row, dtype: .uint8, flags: isLast ? .last : [], row: UInt32(row)).encode(into: &headerBytes)
+        IngestHeader(kind: .row, dtype: .uint8, flags: isLast ? .last : [], row: UInt32(row), sequence: run.sequence)
+            .encode(into: &headerBytes)
         let socket = senders[run.slot % senders.count]
         let sent = try plan.digits.images.withUnsafeBytes { images in
             try zmq("cannot send a row") { () throws(ZMQError) in
@@ -309,7 +317,7 @@ final class TrafficRunner {
     private func endUnfinishedStreams() throws {
         for run in streams.values where !run.over && run.nextRow > 0 && run.nextRow < rows {
             let connection = run.slot % senders.count
-            let end = IngestMessage.end(of: run.id, at: UInt32(run.nextRow))
+            let end = IngestMessage.end(of: run.id, sequence: run.sequence, at: UInt32(run.nextRow))
             if try zmq("cannot send END", { () throws(ZMQError) in try senders[connection].send(end.frames, dontWait: true) }) {
                 result.streamsEnded += 1
             }
@@ -350,7 +358,7 @@ final class TrafficRunner {
 
     private func handle(_ message: PredictionView, at now: UInt64) {
         guard !message.isErrorsTopic, let key = streamKey(message.topic), let run = streams[key],
-              run.id.string.utf8.elementsEqual(message.topic) else {
+              message.header.sequence == run.sequence, run.id.string.utf8.elementsEqual(message.topic) else {
             result.unexpected += 1
             return
         }

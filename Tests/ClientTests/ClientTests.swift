@@ -236,7 +236,7 @@ import WireProtocol
 
         let ping = try runClient(["ping"] + daemon.clientEndpoints)
         #expect(ping.status == 0)
-        #expect(ping.stdout.hasPrefix("pong from \(daemon.control): protocol 1"), "\(ping.stdout)")
+        #expect(ping.stdout.hasPrefix("pong from \(daemon.control): protocol 2"), "\(ping.stdout)")
         #expect(ping.stdout.contains("round trip"))
 
         let streams = try runClient(["streams"] + daemon.clientEndpoints)

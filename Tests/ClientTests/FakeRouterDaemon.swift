@@ -77,11 +77,12 @@ final class FakeRouterDaemon: Sendable {
                         probabilities[Int(best)] = 1
                         let kind: PredictionKind = message.header.flags.contains(.last) ? .final : .partial
                         answer = PredictionMessage(topic: .stream(message.streamID),
-                                                   header: PredictionHeader(kind: kind, argmax: best, row: message.header.row),
+                                                   header: PredictionHeader(kind: kind, argmax: best, row: message.header.row,
+                                                                            sequence: message.header.sequence),
                                                    body: .probabilities(probabilities)).frames
                     case .end:
                         answer = WireError(.unknownStream, "no live stream has this id", streamID: message.streamID,
-                                           row: message.header.row).predictionFrames
+                                           row: message.header.row, sequence: message.header.sequence).predictionFrames
                     }
                     _ = try? router.send([frames[0]] + answer)
                 }

@@ -138,7 +138,7 @@ final class ControlHarness {
         #expect(reply.previousModels.map(\.sha256) == [harness.model.sha256])
         #expect(reply.previousModels.first?.liveStreams == 1)
         // The old generation is freed with its last stream.
-        #expect(harness.engine.dropStream(try StreamID("old")) == 2)
+        #expect(harness.engine.dropStream(try StreamID("old"))?.nextRow == 2)
         #expect(harness.engine.generations.count == 1)
         guard case let .status(status) = harness.ask(.status) else { return }
         #expect(status.previousModels.isEmpty && status.model.path == other)

@@ -52,7 +52,7 @@ import ZeroMQ
         try client.send(try row(9, of: "c2", pixels: digits.image(at: 2)))
         // A gap, an END and an operator's drop.
         try client.send(try row(15, of: "c3", pixels: digits.image(at: 3)))
-        try client.send(.end(of: try StreamID("c4"), at: 10))
+        try client.send(.end(of: try StreamID("c4"), sequence: nil, at: 10))
         try drain()
         guard case .drop = try daemon.request(.drop(stream: try StreamID("c5"))) else {
             Issue.record("drop reply expected")
@@ -86,7 +86,7 @@ import ZeroMQ
         #expect(status.counters[.streamsRestored] == 2 && status.liveStreams == 2)
         expectInvariants(status, ends: 0, "after the restore")
         for r in 6..<28 { try client.send(try row(r, of: "r1", pixels: digits.image(at: 0))) }
-        try client.send(.end(of: try StreamID("r2"), at: 6))
+        try client.send(.end(of: try StreamID("r2"), sequence: nil, at: 6))
         var final: Received
         repeat { final = try client.next(on: "r1") } while final.header.kind == .partial
         status = try daemon.status()

@@ -52,7 +52,7 @@ final class TestClient {
         let probe = try StreamID("subscription-probe-\(UUID().uuidString.prefix(6))")
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            try send(IngestMessage(streamID: probe, header: IngestHeader(kind: .end, row: 0), row: []))
+            try send(IngestMessage(streamID: probe, header: IngestHeader(kind: .end, row: 0, sequence: 0), row: []))
             if let message = try receive(timeoutMilliseconds: 100), message.topic == probe.string { return }
         }
         throw HarnessError("subscription never became live")
@@ -125,9 +125,11 @@ func fixtureDigits(_ count: Int) throws -> MNISTDataset {
                      labelsFile: Fixtures.url("mnist-t10k-1000-labels-idx1-ubyte.gz")).prefix(count)
 }
 
-func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = false) throws -> IngestMessage {
+/// Row `index` of a digit, in protocol version 2 with sequence number `sequence` (nil: version 1).
+func row(_ index: Int, of id: String, sequence: UInt32? = 1, pixels: ArraySlice<UInt8>, last: Bool = false) throws -> IngestMessage {
     let start = pixels.startIndex + index * 28
-    return IngestMessage.row(UInt32(index), of: try StreamID(id), pixels: Array(pixels[start..<(start + 28)]), last: last)
+    return IngestMessage.row(UInt32(index), of: try StreamID(id), sequence: sequence,
+                             pixels: Array(pixels[start..<(start + 28)]), last: last)
 }
 
 @Suite(.serialized) struct DaemonServingTests {
@@ -198,7 +200,8 @@ func row(_ index: Int, of id: String, pixels: ArraySlice<UInt8>, last: Bool = fa
         try expectError([[0xff, 0xfe], header(), goodRow], topic: "$errors", code: .badStreamID)
         try expectError([s, header(), goodRow, []], topic: "crafted", code: .badFrameCount)
         try expectError([s, [1, 0, 0]], topic: "crafted", code: .badHeaderSize)
-        try expectError([s, header(version: 2), goodRow], topic: "crafted", code: .badVersion)
+        try expectError([s, header(version: 3), goodRow], topic: "crafted", code: .badVersion)
+        try expectError([s, header(version: 2), goodRow], topic: "crafted", code: .badHeaderSize)
         try expectError([s, header(kind: 7), goodRow], topic: "crafted", code: .badKind)
         try expectError([s, header(dtype: 9), goodRow], topic: "crafted", code: .badDType)
         try expectError([s, header(flags: 0x80), goodRow], topic: "crafted", code: .badFlags)

@@ -45,7 +45,7 @@ import WireProtocol
         let values: [Float] = [1.0, -2.5, .leastNonzeroMagnitude]
         let floats = try values.withUnsafeBufferPointer { try firstPrediction(engine, "b", .floats($0)) }
         #expect(encoded == floats)
-        #expect(IngestMessage.row(0, of: "x", values: values).row == bytes)
+        #expect(IngestMessage.row(0, of: "x", sequence: nil, values: values).row == bytes)
     }
 
     @Test func rowsOfTheWrongSizeAreRefused() throws {
@@ -54,9 +54,9 @@ import WireProtocol
         #expect(StreamError.badRowSize(values: 4, dtype: .uint8, bytes: 3).description == "row is 3 bytes; 4 uint8 values need 4")
         // A uint8-sized payload labelled float32.
         #expect(submitEncoded(engine, [1, 2, 3, 4], .float32) == .badRowSize(values: 4, dtype: .float32, bytes: 4))
-        #expect(submitEncoded(engine, IngestMessage.row(0, of: "x", values: [1, 2, 3, 4, 5]).row, .float32)
+        #expect(submitEncoded(engine, IngestMessage.row(0, of: "x", sequence: nil, values: [1, 2, 3, 4, 5]).row, .float32)
                 == .badRowSize(values: 4, dtype: .float32, bytes: 20))
-        #expect(submitEncoded(engine, IngestMessage.row(0, of: "x", values: [1, 2, 3, 4]).row, .float32) == nil)
+        #expect(submitEncoded(engine, IngestMessage.row(0, of: "x", sequence: nil, values: [1, 2, 3, 4]).row, .float32) == nil)
         #expect(engine.liveStreamCount == 1, "only the valid row started a stream")
     }
 
@@ -69,7 +69,7 @@ import WireProtocol
     ])
     func nonFiniteFloat32IsRefused(bits: UInt32, what: String) throws {
         let engine = StreamEngine(model: try makeRandomModel(inputSize: 4))
-        let bytes = IngestMessage.row(0, of: "x", values: [0.5, 1, Float(bitPattern: bits), 2]).row
+        let bytes = IngestMessage.row(0, of: "x", sequence: nil, values: [0.5, 1, Float(bitPattern: bits), 2]).row
         let error = submitEncoded(engine, bytes, .float32)
         #expect(error?.code == .nonFiniteInput)
         #expect(error?.description == "row value 2 is \(what)")

@@ -30,9 +30,10 @@ extension StreamEngine {
     }
 
     @discardableResult
-    func submit(_ stream: String, _ index: Int, _ values: [Float], last: Bool = false, now: UInt64 = 0) throws(StreamError) -> SubmitOutcome {
+    func submit(_ stream: String, _ index: Int, _ values: [Float], sequence: UInt32? = 7, last: Bool = false,
+                now: UInt64 = 0) throws(StreamError) -> SubmitOutcome {
         try values.withUnsafeBufferPointer { (buffer) throws(StreamError) in
-            try submitRow(stream: try! StreamID(stream), index: index, row: .floats(buffer), isLast: last, now: now)
+            try submitRow(stream: try! StreamID(stream), index: index, sequence: sequence, row: .floats(buffer), isLast: last, now: now)
         }
     }
 }
@@ -213,7 +214,7 @@ func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
         try engine.submit("d", 0, rows[0])
         try engine.endStream("e")
         #expect(throws: StreamError.unknownStream) { try engine.endStream("e") }
-        #expect(engine.dropStream("d") == 1)
+        #expect(engine.dropStream("d")?.nextRow == 1)
         #expect(engine.dropStream("d") == nil)
         #expect(engine.stepAll().emitted.isEmpty)
         #expect(engine.liveStreamCount == 0)
@@ -251,7 +252,7 @@ func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
         let applied = engine.stepAll().emitted
         var repeated: [Emitted] = []
         let outcome = try rows[2].withUnsafeBufferPointer { (buffer) throws(StreamError) in
-            try engine.submitRow(stream: "r", index: 2, row: .floats(buffer), isLast: false, now: 0) { p in
+            try engine.submitRow(stream: "r", index: 2, sequence: 7, row: .floats(buffer), isLast: false, now: 0) { p in
                 repeated.append(Emitted(stream: p.stream.string, row: p.row, isFinal: p.isFinal, probabilities: Array(p.probabilities)))
             }
         }

@@ -59,7 +59,7 @@ import Testing
     @Test func repliesUseSnakeCaseKeys() throws {
         let object = try #require(try jsonObject(ControlReply.ping(PingReply(uptimeSeconds: 1)).jsonBytes) as? [String: Any])
         #expect(Set(object.keys) == ["ok", "protocol_version", "uptime_seconds"])
-        #expect(object["protocol_version"] as? Int == 1)
+        #expect(object["protocol_version"] as? Int == 2)
         // A model without a path or sequence length omits those members.
         var model = SpecVectorTests.status.model
         model.path = nil
@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func endpointsAndVersion() {
-        #expect(ProtocolVersion.current == 1)
+        #expect(ProtocolVersion.current == 2 && ProtocolVersion.headerSize(1) == 8 && ProtocolVersion.headerSize(2) == 12)
         #expect([DefaultEndpoints.ingest, DefaultEndpoints.predictions, DefaultEndpoints.control, DefaultEndpoints.results]
                 == ["tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556", "tcp://127.0.0.1:5557", "tcp://127.0.0.1:5558"])
         #expect(PublicationMode(rawValue: "final") == .final && PublicationMode.allCases.count == 2)

@@ -6,15 +6,16 @@ import Testing
 
     @Test func roundTripsEveryKind() throws {
         let messages: [IngestMessage] = [
-            .row(0, of: id, pixels: [0, 128, 255, 16]),
-            .row(27, of: id, pixels: Array(repeating: 9, count: 28), last: true),
-            .row(5, of: id, values: [0, -1.5, .pi, 1e-30]),
-            .end(of: id, at: 3),
+            .row(0, of: id, sequence: nil, pixels: [0, 128, 255, 16]),
+            .row(27, of: id, sequence: 9, pixels: Array(repeating: 9, count: 28), last: true),
+            .row(5, of: id, sequence: 0xFFFF_FFFF, values: [0, -1.5, .pi, 1e-30]),
+            .end(of: id, sequence: nil, at: 3),
+            .end(of: id, sequence: 12, at: 3),
         ]
         for message in messages {
             #expect(try decodeIngest(frames: message.frames) == message)
         }
-        #expect(IngestMessage.end(of: id).frames.count == 2)
+        #expect(IngestMessage.end(of: id, sequence: nil).frames.count == 2)
     }
 
     @Test func acceptsEndWithEmptyThirdFrame() throws {
@@ -62,7 +63,10 @@ import Testing
         expectError(frames(header: [1, 0, 0, 0, 3, 0, 0, 0, 0]), .badHeaderSize, streamID: id, row: nil)
         expectError(frames(header: []), .badHeaderSize, streamID: id, row: nil)
         expectError(frames(header: [0, 0, 0, 0, 3, 0, 0, 0]), .badVersion, streamID: id, row: 3)
-        expectError(frames(header: [2, 0, 0, 0, 3, 0, 0, 0]), .badVersion, streamID: id, row: 3)
+        expectError(frames(header: [3, 0, 0, 0, 3, 0, 0, 0]), .badVersion, streamID: id, row: 3)
+        // Version 2 headers are 12 bytes; the size must be that of the version.
+        expectError(frames(header: [2, 0, 0, 0, 3, 0, 0, 0]), .badHeaderSize, streamID: id, row: 3)
+        expectError(frames(header: [1, 0, 0, 0, 3, 0, 0, 0, 9, 0, 0, 0]), .badHeaderSize, streamID: id, row: 3)
         expectError(frames(header: [1, 2, 0, 0, 3, 0, 0, 0]), .badKind, streamID: id, row: 3)
         expectError(frames(header: [1, 0, 2, 0, 3, 0, 0, 0]), .badDType, streamID: id, row: 3)
         expectError(frames(header: [1, 0, 0, 2, 3, 0, 0, 0]), .badFlags, streamID: id, row: 3)

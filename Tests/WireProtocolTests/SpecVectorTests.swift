@@ -13,7 +13,8 @@ import TestSupport
     func ingest(_ example: String) throws -> [[UInt8]] { try SpecExamples.frames(example) }
 
     @Test func everyExampleIsChecked() throws {
-        let checked: Set<String> = ["E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9", "E10", "E11"]
+        let checked: Set<String> = ["E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9", "E10", "E11",
+                                    "E12", "E13", "E14", "E15", "E16"]
         #expect(Set(try SpecExamples.wire("stream-protocol.md").keys) == checked)
         #expect(Set(try SpecExamples.wire("control-protocol.md").keys) == ["C1", "C2", "C3", "C4", "C5"])
         #expect(Set(try SpecExamples.json("control-protocol.md").keys) == ["C6", "C7"])
@@ -21,10 +22,10 @@ import TestSupport
 
     @Test func ingestExamples() throws {
         let expected: [String: IngestMessage] = [
-            "E1": .row(0, of: id, pixels: [0, 128, 255, 16]),
-            "E2": .row(14, of: id, pixels: Array(repeating: 0, count: 12) + [64, 255, 255, 64] + Array(repeating: 0, count: 12)),
-            "E3": .row(27, of: id, values: [0, 0.5, 1, -2], last: true),
-            "E6": .end(of: id, at: 3),
+            "E1": .row(0, of: id, sequence: nil, pixels: [0, 128, 255, 16]),
+            "E2": .row(14, of: id, sequence: nil, pixels: Array(repeating: 0, count: 12) + [64, 255, 255, 64] + Array(repeating: 0, count: 12)),
+            "E3": .row(27, of: id, sequence: nil, values: [0, 0.5, 1, -2], last: true),
+            "E6": .end(of: id, sequence: nil, at: 3),
         ]
         for (example, message) in expected {
             let frames = try ingest(example)
@@ -89,6 +90,49 @@ import TestSupport
         let gap = WireError(.gap, "row 5 arrived; row 3 was expected: stream dropped", streamID: id, row: 5)
         #expect(gap.predictionFrames == frames)
         #expect(try PredictionMessage(frames: frames).body == .error(gap.body))
+    }
+
+    /// Version 2: the sequence number in bytes 8–11 of ingest and prediction headers.
+    @Test func sequencedExamples() throws {
+        let ingestExpected: [String: IngestMessage] = [
+            "E12": .row(0, of: id, sequence: 42, pixels: [0, 128, 255, 16]),
+            "E14": .row(10, of: id, sequence: 43, pixels: [0, 128, 255, 16]),
+            "E16": .end(of: id, sequence: 43, at: 3),
+        ]
+        for (example, message) in ingestExpected {
+            let frames = try ingest(example)
+            #expect(message.frames == frames, "\(example)")
+            #expect(try decodeIngest(frames: frames) == message, "\(example)")
+            #expect(frames[1].count == 12 && frames[1][0] == 2)
+        }
+        var header = [UInt8](repeating: 0, count: 12), body = [UInt8](repeating: 0, count: 4 * tenClasses.count)
+        tenClasses.withUnsafeBufferPointer { values in
+            header.withUnsafeMutableBytes { header in
+                body.withUnsafeMutableBytes { body in
+                    _ = encodePrediction(kind: .partial, row: 14, sequence: 42, probabilities: values, header: header, body: body)
+                }
+            }
+        }
+        #expect([id.bytes, header, body] == (try ingest("E13")))
+        #expect(try PredictionMessage(frames: ingest("E13")).header == PredictionHeader(kind: .partial, argmax: 7, row: 14, sequence: 42))
+        let gap = WireError(.gap, "row 10 of sequence 43 arrived while the stream runs sequence 42: its rows before 10 never "
+                            + "arrived; the stream is dropped, restart it with row 0", streamID: id, row: 10, sequence: 43)
+        #expect(gap.predictionFrames == (try ingest("E15")))
+        #expect(try PredictionMessage(frames: ingest("E15")).header.sequence == 43)
+    }
+
+    /// A header's size must be that of its version: 8 for 1, 12 for 2.
+    @Test func headerSizeFollowsTheVersion() throws {
+        var v1InTwelve = try ingest("E1")
+        v1InTwelve[1] += [42, 0, 0, 0]
+        var v2InEight = try ingest("E12")
+        v2InEight[1].removeLast(4)
+        for frames in [v1InTwelve, v2InEight] {
+            #expect(performing: { _ = try decodeIngest(frames: frames) }, throws: { ($0 as? WireError)?.code == .badHeaderSize })
+        }
+        var v3 = try ingest("E12")
+        v3[1][0] = 3
+        #expect(performing: { _ = try decodeIngest(frames: v3) }, throws: { ($0 as? WireError)?.code == .badVersion })
     }
 
     /// The error table of §12 lists exactly the codes of `ErrorCode`.
