@@ -30,6 +30,8 @@ public final class LSTMStepper {
     private let gathered: UnsafeMutablePointer<Float>
     /// [4 × 4 × 16]: a tile's accumulators on their way to the cell update.
     private let scratch: UnsafeMutablePointer<Float>
+    /// [4]: where the current tile's units start in the h of each stream of the block.
+    private let tileHidden: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     /// The one state pointer of `step`.
     private let singleState: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
 
@@ -48,12 +50,14 @@ public final class LSTMStepper {
         gatheredStride = max(shape.inputSize, shape.hiddenSize) + shape.hiddenSize
         gathered = allocateZeroed(4 * gatheredStride)
         scratch = allocateZeroed(4 * 64)
+        tileHidden = .allocate(capacity: 4)
         singleState = .allocate(capacity: 1)
     }
 
     deinit {
         gathered.deallocate()
         scratch.deallocate()
+        tileHidden.deallocate()
         singleState.deallocate()
     }
 
@@ -119,9 +123,12 @@ public final class LSTMStepper {
         let depth = layer.depth
         for t in 0..<layer.tiles {
             let unit = 16 * t
+            tileHidden[0] = hidden0 + unit
+            tileHidden[1] = hidden1 + unit
+            tileHidden[2] = hidden2 + unit
+            tileHidden[3] = hidden3 + unit
             gateTile4(weights: layer.weights + t * depth * 64, bias: layer.bias + t * 64, depth: depth,
-                      x0, x1, x2, x3, hidden0 + unit, hidden1 + unit, hidden2 + unit, hidden3 + unit,
-                      cellOffset: h, lanes: min(16, h - unit), scratch: scratch)
+                      x0, x1, x2, x3, hidden: tileHidden, cellOffset: h, lanes: min(16, h - unit), scratch: scratch)
         }
     }
 
@@ -134,8 +141,9 @@ public final class LSTMStepper {
         let depth = layer.depth
         for t in 0..<layer.tiles {
             let unit = 16 * t
+            tileHidden[0] = hidden0 + unit
             gateTile1(weights: layer.weights + t * depth * 64, bias: layer.bias + t * 64, depth: depth,
-                      x0, hidden0 + unit, cellOffset: h, lanes: min(16, h - unit), scratch: scratch)
+                      x0, hidden: tileHidden, cellOffset: h, lanes: min(16, h - unit), scratch: scratch)
         }
     }
 

@@ -19,20 +19,40 @@ func loadVector(_ pointer: UnsafePointer<Float>) -> GateVector {
     UnsafeRawPointer(pointer).loadUnaligned(as: GateVector.self)
 }
 
-/// From one row's accumulated gate pre-activations `gates` [4 × 16] (i, f, g, o; i, f, o halved):
-/// c' = σf·c + σi·tanh g, h' = σo·tanh(c'), σ = ½ + ½·tanh(·), written over the first `lanes` units
-/// of h and c. Out of line and through memory: passing vectors by value splits each into four SSE
-/// registers at a call, and inlining four copies into the tile crowds the accumulators' registers.
+/// The epilogue of a gate tile for `rows` streams, from `scratch` [rows × 4 × 16] holding each row's
+/// accumulated pre-activations i, f, g, o (i, f, o halved): c' = σf·c + σi·tanh g,
+/// h' = σo·tanh(c'), σ = ½ + ½·tanh(·), written over the first `lanes` units of each stream's h
+/// (`hidden[r]`) and c (`hidden[r] + cellOffset`). Each stage is a loop over independent vectors,
+/// so the long tanh chains of all rows overlap in the CPU; through memory (L1) because vectors
+/// passed by value are split into four SSE registers at a call.
 @inline(never)
-func finishCell(_ gates: UnsafePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-                cell: UnsafeMutablePointer<Float>, lanes: Int) {
+func finishCells(_ scratch: UnsafeMutablePointer<Float>, rows: Int,
+                 hidden: UnsafePointer<UnsafeMutablePointer<Float>>, cellOffset: Int, lanes: Int) {
     let half = GateVector(repeating: 0.5)
-    let i = fastTanh(loadVector(gates)), f = fastTanh(loadVector(gates + 16))
-    let g = fastTanh(loadVector(gates + 32)), o = fastTanh(loadVector(gates + 48))
-    let newCell = (half + half * f) * loadGateVector(cell, lanes: lanes) + (half + half * i) * g
-    let newHidden = (half + half * o) * fastTanh(newCell)
-    storeGateVector(newCell, cell, lanes: lanes)
-    storeGateVector(newHidden, hidden, lanes: lanes)
+    tanhInPlace(scratch, count: 4 &* rows, stride: 16)
+    for r in 0..<rows {
+        let gates = scratch + r &* 64, cell = hidden[r] + cellOffset
+        let newCell = (half + half * loadVector(gates + 16)) * loadGateVector(cell, lanes: lanes)
+            + (half + half * loadVector(gates)) * loadVector(gates + 32)
+        storeGateVector(newCell, cell, lanes: lanes)
+        storeVector(newCell, gates + 32)
+    }
+    tanhInPlace(scratch + 32, count: rows, stride: 64)
+    for r in 0..<rows {
+        let gates = scratch + r &* 64
+        storeGateVector((half + half * loadVector(gates + 48)) * loadVector(gates + 32), hidden[r], lanes: lanes)
+    }
+}
+
+/// v = tanh(v) for `count` vectors `stride` floats apart.
+@inline(__always)
+func tanhInPlace(_ first: UnsafeMutablePointer<Float>, count: Int, stride: Int) {
+    var v = 0
+    while v < count {
+        let pointer = first + v &* stride
+        storeVector(fastTanh(loadVector(pointer)), pointer)
+        v &+= 1
+    }
 }
 
 @inline(__always)
@@ -42,15 +62,13 @@ func storeVector(_ value: GateVector, _ pointer: UnsafeMutablePointer<Float>) {
 
 /// One gate tile for 4 streams. `weights` [K × 4 × 16] and `bias` [4 × 16] of the tile;
 /// `x0…x3` [K] each: the rows [x | h_prev] (a copy: the tile writes h in place while later tiles
-/// still read the old h); `hidden0…3`: where the tile's 16 units of h start in each state, c at
-/// `+ cellOffset`; `scratch` [4 × 4 × 16] takes the accumulators on their way to `finishCell`.
+/// still read the old h); `hidden` [4]: where the tile's 16 units of h start in each state, c at
+/// `+ cellOffset`; `scratch` [4 × 4 × 16] takes the accumulators on their way to `finishCells`.
 @inline(__always)
 func gateTile4(weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>, depth: Int,
                _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
                _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>,
-               _ hidden0: UnsafeMutablePointer<Float>, _ hidden1: UnsafeMutablePointer<Float>,
-               _ hidden2: UnsafeMutablePointer<Float>, _ hidden3: UnsafeMutablePointer<Float>,
-               cellOffset: Int, lanes: Int, scratch: UnsafeMutablePointer<Float>) {
+               hidden: UnsafePointer<UnsafeMutablePointer<Float>>, cellOffset: Int, lanes: Int, scratch: UnsafeMutablePointer<Float>) {
     let bi = loadVector(bias), bf = loadVector(bias + 16), bg = loadVector(bias + 32), bo = loadVector(bias + 48)
     var i0 = bi, f0 = bf, g0 = bg, o0 = bo
     var i1 = bi, f1 = bf, g1 = bg, o1 = bo
@@ -72,16 +90,13 @@ func gateTile4(weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>, dept
     storeVector(i1, scratch + 64); storeVector(f1, scratch + 80); storeVector(g1, scratch + 96); storeVector(o1, scratch + 112)
     storeVector(i2, scratch + 128); storeVector(f2, scratch + 144); storeVector(g2, scratch + 160); storeVector(o2, scratch + 176)
     storeVector(i3, scratch + 192); storeVector(f3, scratch + 208); storeVector(g3, scratch + 224); storeVector(o3, scratch + 240)
-    finishCell(scratch, hidden: hidden0, cell: hidden0 + cellOffset, lanes: lanes)
-    finishCell(scratch + 64, hidden: hidden1, cell: hidden1 + cellOffset, lanes: lanes)
-    finishCell(scratch + 128, hidden: hidden2, cell: hidden2 + cellOffset, lanes: lanes)
-    finishCell(scratch + 192, hidden: hidden3, cell: hidden3 + cellOffset, lanes: lanes)
+    finishCells(scratch, rows: 4, hidden: hidden, cellOffset: cellOffset, lanes: lanes)
 }
 
 /// `gateTile4` for one stream: the same operations per lane in the same order, so the same bits.
 @inline(__always)
 func gateTile1(weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>, depth: Int,
-               _ x0: UnsafePointer<Float>, _ hidden0: UnsafeMutablePointer<Float>, cellOffset: Int, lanes: Int,
+               _ x0: UnsafePointer<Float>, hidden: UnsafePointer<UnsafeMutablePointer<Float>>, cellOffset: Int, lanes: Int,
                scratch: UnsafeMutablePointer<Float>) {
     var i0 = loadVector(bias), f0 = loadVector(bias + 16), g0 = loadVector(bias + 32), o0 = loadVector(bias + 48)
     var k = 0
@@ -93,7 +108,7 @@ func gateTile1(weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>, dept
         k &+= 1
     }
     storeVector(i0, scratch); storeVector(f0, scratch + 16); storeVector(g0, scratch + 32); storeVector(o0, scratch + 48)
-    finishCell(scratch, hidden: hidden0, cell: hidden0 + cellOffset, lanes: lanes)
+    finishCells(scratch, rows: 1, hidden: hidden, cellOffset: cellOffset, lanes: lanes)
 }
 
 /// One classifier tile (16 classes) for 4 streams: logits = bias + Σ_j h[j]·w[j], in order of j.
