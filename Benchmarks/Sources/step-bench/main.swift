@@ -8,6 +8,7 @@
 // reports the share of CPU they used while it ran (0 = quiet, 0.5 = one of two cores busy).
 //
 //   step-bench [--batches 1,8,64,256,1024] [--min-time 1.0] [--reps 5] [--paths kernels,openblas] [--json]
+//   step-bench --hash      a hash over the bits of many steps and streams (BitsHash.swift)
 import Foundation
 import LSTMModel
 
@@ -216,6 +217,10 @@ func measure(model: LSTMModel, batch: Int, path: String, options: Options) -> Re
                   foreignShareBefore: before, foreignShare: during)
 }
 
+if CommandLine.arguments.dropFirst().first == "--hash" {
+    print(String(stepBitsHash(), radix: 16))
+    exit(0)
+}
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 BLASThreads.set(1)
 let model = randomModel(LSTMShape(inputSize: 28, hiddenSize: 128, layers: 1, classes: 10))
