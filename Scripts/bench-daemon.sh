@@ -66,8 +66,11 @@ out, counts = sys.argv[1], [int(n) for n in sys.argv[2:]]
 zmq = json.load(open(f"{out}/zmq.json"))["results"]["tcp"]
 rtt_us = zmq["req_rep"]["median_us_median"]
 push = zmq["push_pull"]["recv_msgs_per_s_median"]
-engine = {r["streams"]: r for r in json.load(open(f"{out}/engine.json"))["results"]}
-print(f"lstmd end to end over tcp 127.0.0.1, default model (H=128), closed loop; results in {out}\n")
+engine_report = json.load(open(f"{out}/engine.json"))
+engine = {r["streams"]: r for r in engine_report["results"]}
+print(f"lstmd end to end over tcp 127.0.0.1, default model (H=128), closed loop; results in {out}")
+print(f"OpenBLAS kernel picked on this machine: {engine_report['openblas_corename']} "
+      "(lstmd's row steps do not use BLAS; named for comparison with other runs)\n")
 print("| streams | lstmd rows/s | images/s | p50 ms | p99 ms | engine-only rows/s | lstmd / engine | p50 / REQ-REP RTT |")
 print("|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in counts:

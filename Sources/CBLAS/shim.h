@@ -1,5 +1,5 @@
 // Thin shim over Debian's libopenblas-dev (pkg-config: openblas). cblas.h also declares
-// openblas_set_num_threads, which lstmd uses to keep small row-step GEMMs on one thread.
+// openblas_set_num_threads, which the trainer uses (inference uses no BLAS).
 #ifndef LSTMD_CBLAS_SHIM_H
 #define LSTMD_CBLAS_SHIM_H
 #include <cblas.h>

@@ -1,8 +1,7 @@
 import CBLAS
 
-/// OpenBLAS's worker-thread count, process-wide. Row steps are small GEMMs that run best on one
-/// thread (a second thread slows them when the machine is busy); the trainer's large GEMMs may use
-/// more.
+/// OpenBLAS's worker-thread count, process-wide, for the trainer's GEMMs (LSTMTraining). Inference
+/// does not use BLAS: `LSTMStepper` runs its own kernels on the calling thread.
 public enum BLASThreads {
     /// Sets the number of threads OpenBLAS uses for every following call (n ≥ 1).
     public static func set(_ count: Int) {

@@ -1,4 +1,4 @@
-// Pointwise kernels of LSTMStepper: gate activations, cell update, softmax.
+// Pointwise kernels of LSTMStepper (its tiles' activations, cell update, softmax) and the trainer.
 //
 // Strictly per element (each output depends only on the same element of its inputs), so a stream's
 // bits never depend on what it is batched with. Vectors of 16 floats with separate multiplies and
@@ -19,9 +19,8 @@ public typealias GateVector = SIMD16<Float>
 @inlinable @inline(__always)
 public func fastTanh(_ v: GateVector) -> GateVector {
     let bound = GateVector(repeating: 9)
-    var x = v
-    x.replace(with: bound, where: x .> bound)
-    x.replace(with: -bound, where: x .< -bound)
+    // min/max rather than masked replacement: one instruction each wherever this is inlined.
+    let x = pointwiseMin(pointwiseMax(v, -bound), bound)
     let y = x * x
     // p = x·(a0 + a1 y + a2 y² + a3 y³ + a4 y⁴), q = 1 + b1 y + b2 y² + b3 y³ + b4 y⁴ with y = x².
     let p = x * ((((y * 1.318_395_1e-08 + 2.047_163_8e-05) * y + 0.003_486_570_4) * y + 0.133_731_89) * y
@@ -59,43 +58,12 @@ public func forEachGateVector(count: Int, _ body: (_ offset: Int, _ lanes: Int) 
     if j < count { body(j, count &- j) }
 }
 
-/// gate[j] = tanh(gate[j] + bias[j]) for the 4H gate values of one stream.
-/// The i, f, o blocks hold half their pre-activations, so their σ is ½ + ½·tanh (see `updateCell`).
-/// A pass of its own: iterations are independent, so the CPU overlaps their long dependency chains.
+/// values = softmax(values) in place (the logits, bias included), subtracting the maximum first so
+/// exp cannot overflow. Scalar and in index order: the same bits in every build.
 @inline(__always)
-func activateGates(_ gate: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, count: Int) {
-    forEachGateVector(count: count) { j, lanes in
-        let activated = fastTanh(loadGateVector(gate + j, lanes: lanes) + loadGateVector(bias + j, lanes: lanes))
-        storeGateVector(activated, gate + j, lanes: lanes)
-    }
-}
-
-/// From gates [tanh(i/2) | tanh(f/2) | tanh(g) | tanh(o/2)] [4H]: c' = σf·c + σi·g, h' = σo·tanh(c'),
-/// written to the state (hidden, cell) and to `output`, with σ = ½ + ½·tanh.
-@inline(__always)
-func updateCell(gates: UnsafePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-                cell: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, count h: Int) {
-    let half = GateVector(repeating: 0.5)
-    let forget = gates + h, candidate = gates + 2 * h, outputGate = gates + 3 * h
-    forEachGateVector(count: h) { j, lanes in
-        let i = loadGateVector(gates + j, lanes: lanes), f = loadGateVector(forget + j, lanes: lanes)
-        let g = loadGateVector(candidate + j, lanes: lanes), o = loadGateVector(outputGate + j, lanes: lanes)
-        let newCell = (half + half * f) * loadGateVector(cell + j, lanes: lanes) + (half + half * i) * g
-        let value = (half + half * o) * fastTanh(newCell)
-        storeGateVector(newCell, cell + j, lanes: lanes)
-        storeGateVector(value, hidden + j, lanes: lanes)
-        storeGateVector(value, output + j, lanes: lanes)
-    }
-}
-
-/// values[j] = softmax(values + bias)[j], subtracting the maximum first so exp cannot overflow.
-@inline(__always)
-func softmax(_ values: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, count: Int) {
+func softmax(_ values: UnsafeMutablePointer<Float>, count: Int) {
     var maximum = -Float.infinity
-    for j in 0..<count {
-        values[j] += bias[j]
-        maximum = max(maximum, values[j])
-    }
+    for j in 0..<count { maximum = max(maximum, values[j]) }
     var sum: Float = 0
     for j in 0..<count {
         values[j] = fastExp(values[j] - maximum)

@@ -1,11 +1,14 @@
-// step-bench: rows/s of LSTMStepper on one BLAS thread, for the model shape of the PyTorch peer
-// (../shared/peers/torch_lstm_stream.py): I=28, H=128, L=1, C=10, random weights. B=1 uses the
-// single-row `step`, larger B `stepBatch`. Each configuration: calibrated repetitions of about
+// step-bench: rows/s of LSTMStepper (lstmd's own kernels, one thread), for the model shape of the
+// PyTorch peer (../shared/peers/torch_lstm_stream.py): I=28, H=128, L=1, C=10, random weights.
+// B=1 uses the single-row `step`, larger B `stepBatch`. Beside it, the same step through OpenBLAS
+// on one thread (OpenBLASStep.swift, the path lstmd used before), the OpenBLAS kernel the machine
+// picked, and one core's FP32 peak. Each configuration: calibrated repetitions of about
 // --min-time seconds, median reported; state reset every 28 rows as in the peer. Like the peer,
 // each configuration first waits (up to 30 s) for other processes to use < 10 % of the machine, and
 // reports the share of CPU they used while it ran (0 = quiet, 0.5 = one of two cores busy).
 //
-//   step-bench [--batches 1,8,64,256,1024] [--min-time 1.0] [--reps 5] [--json]
+//   step-bench [--batches 1,8,64,256,1024] [--min-time 1.0] [--reps 5] [--paths kernels,openblas] [--json]
+//   step-bench --hash      a hash over the bits of many steps and streams (BitsHash.swift)
 import Foundation
 import LSTMCore
 
@@ -14,6 +17,7 @@ struct Options {
     var minTime = 1.0
     var reps = 5
     var jsonOnly = false
+    var paths = ["kernels", "openblas"]
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -23,20 +27,24 @@ struct Options {
             case "--min-time": minTime = Double(iterator.next() ?? "") ?? minTime
             case "--reps": reps = Int(iterator.next() ?? "") ?? reps
             case "--json": jsonOnly = true
+            case "--paths": paths = (iterator.next() ?? "").split(separator: ",").map(String.init)
             default:
-                FileHandle.standardError.write(Data("usage: step-bench [--batches 1,8,...] [--min-time s] [--reps n] [--json]\n".utf8))
+                FileHandle.standardError.write(Data("usage: step-bench [--batches 1,8,...] [--min-time s] [--reps n] [--paths kernels,openblas] [--json]\n".utf8))
                 exit(2)
             }
         }
-        precondition(!batches.isEmpty && batches.allSatisfy { $0 >= 1 } && reps >= 1 && minTime > 0, "bad options")
+        precondition(!batches.isEmpty && batches.allSatisfy { $0 >= 1 } && reps >= 1 && minTime > 0
+                     && !paths.isEmpty && paths.allSatisfy { ["kernels", "openblas"].contains($0) }, "bad options")
     }
 }
 
 struct Result: Encodable {
+    var path: String
     var batch: Int
     var stepsPerRep: Int
     var reps: Int
     var rowsPerSecondMedian: Double
+    var rowsPerCPUSecondMedian: Double
     var rowsPerSecondMin: Double
     var rowsPerSecondMax: Double
     var stepMicrosecondsMedian: Double
@@ -45,11 +53,12 @@ struct Result: Encodable {
     var foreignShare: Double
 
     enum CodingKeys: String, CodingKey {
-        case batch, reps
+        case path, batch, reps
         case foreignShareBefore = "foreign_cpu_share_before"
         case foreignShare = "foreign_cpu_share"
         case stepsPerRep = "steps_per_rep"
         case rowsPerSecondMedian = "rows_per_s_median"
+        case rowsPerCPUSecondMedian = "rows_per_cpu_s_median"
         case rowsPerSecondMin = "rows_per_s_min"
         case rowsPerSecondMax = "rows_per_s_max"
         case stepMicrosecondsMedian = "step_us_median"
@@ -63,6 +72,8 @@ struct Report: Encodable {
     var hiddenSize: Int
     var classes: Int
     var blasThreads: Int
+    var openBLASCore: String
+    var peakGFLOPs: Double
     var flopsPerRowStep: Int
     var results: [Result]
 
@@ -72,6 +83,8 @@ struct Report: Encodable {
         case hiddenSize = "H"
         case classes
         case blasThreads = "blas_threads"
+        case openBLASCore = "openblas_corename"
+        case peakGFLOPs = "peak_gflops"
         case flopsPerRowStep = "flops_per_row_step"
     }
 }
@@ -126,16 +139,27 @@ func waitQuiet() -> Double {
     }
 }
 
+/// CPU seconds this thread ran during `body`: unlike wall time, not inflated while other processes
+/// hold the core (still slowed by whatever shares its caches or its other hyperthread).
+func threadCPUSeconds(_ body: () -> Void) -> Double {
+    var start = timespec(), end = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start)
+    body()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end)
+    return Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+}
+
 func seconds(_ body: () -> Void) -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-func measure(model: LSTMModel, batch: Int, options: Options) -> Result {
+func measure(model: LSTMModel, batch: Int, path: String, options: Options) -> Result {
     let shape = model.shape
     let rows = 28
     let stepper = model.makeStepper(maxBatch: batch)
+    let reference = OpenBLASStep(model: model)
     let states = UnsafeMutablePointer<Float>.allocate(capacity: batch * shape.stateCount)
     let pointers = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: batch)
     let inputs = UnsafeMutablePointer<Float>.allocate(capacity: rows * batch * shape.inputSize)
@@ -152,7 +176,9 @@ func measure(model: LSTMModel, batch: Int, options: Options) -> Result {
                 for b in 0..<batch { stepper.resetState(pointers[b]) }
             }
             let x = inputs + (k % rows) * batch * shape.inputSize
-            if batch == 1 {
+            if path == "openblas" {
+                reference.step(count: batch, inputs: x, states: pointers, probabilities: probabilities)
+            } else if batch == 1 {
                 stepper.step(input: x, state: states, probabilities: probabilities)
             } else {
                 stepper.stepBatch(count: batch, inputs: x, states: pointers, probabilities: probabilities)
@@ -169,30 +195,53 @@ func measure(model: LSTMModel, batch: Int, options: Options) -> Result {
     }
     steps = max(1, Int(Double(steps) * options.minTime / max(elapsed, 1e-9)))
     let before = waitQuiet()
-    var rates: [Double] = []
+    var rates: [Double] = [], cpuRates: [Double] = []
     let during = foreignShare {
-        rates = (0..<options.reps).map { _ in Double(batch * steps) / seconds { run(steps) } }.sorted()
+        for _ in 0..<options.reps {
+            var cpu = 0.0
+            rates.append(Double(batch * steps) / seconds { cpu = threadCPUSeconds { run(steps) } })
+            cpuRates.append(Double(batch * steps) / cpu)
+        }
+        rates.sort()
+        cpuRates.sort()
     }
-    let median = rates.count % 2 == 1 ? rates[rates.count / 2] : (rates[rates.count / 2 - 1] + rates[rates.count / 2]) / 2
-    return Result(batch: batch, stepsPerRep: steps, reps: options.reps, rowsPerSecondMedian: median,
+    func median(_ values: [Double]) -> Double {
+        values.count % 2 == 1 ? values[values.count / 2] : (values[values.count / 2 - 1] + values[values.count / 2]) / 2
+    }
+    let medianRate = median(rates)
+    return Result(path: path, batch: batch, stepsPerRep: steps, reps: options.reps, rowsPerSecondMedian: medianRate,
+                  rowsPerCPUSecondMedian: median(cpuRates),
                   rowsPerSecondMin: rates.first!, rowsPerSecondMax: rates.last!,
-                  stepMicrosecondsMedian: 1e6 * Double(batch) / median,
-                  gflopsMedian: median * Double(shape.flopsPerRow) / 1e9,
+                  stepMicrosecondsMedian: 1e6 * Double(batch) / medianRate,
+                  gflopsMedian: medianRate * Double(shape.flopsPerRow) / 1e9,
                   foreignShareBefore: before, foreignShare: during)
 }
 
+if CommandLine.arguments.dropFirst().first == "--hash" {
+    print(String(stepBitsHash(), radix: 16))
+    exit(0)
+}
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 BLASThreads.set(1)
 let model = randomModel(LSTMShape(inputSize: 28, hiddenSize: 128, layers: 1, classes: 10))
 var report = Report(inputSize: 28, hiddenSize: 128, classes: 10, blasThreads: BLASThreads.current,
+                    openBLASCore: openBLASCoreName(), peakGFLOPs: measurePeakGFLOPs(),
                     flopsPerRowStep: model.shape.flopsPerRow, results: [])
+if !options.jsonOnly {
+    print("OpenBLAS kernel \(report.openBLASCore), one core's FP32 peak (separate mul and add) "
+          + String(format: "%.1f GFLOP/s", report.peakGFLOPs))
+}
+// Paths alternate per batch size, so that both see the machine in the same state.
 for batch in options.batches {
-    let result = measure(model: model, batch: batch, options: options)
-    report.results.append(result)
-    if !options.jsonOnly {
-        print(String(format: "B=%-5d %12.0f rows/s  (min %.0f, max %.0f)  %9.2f µs/step  %6.2f GFLOP/s  foreign CPU %.2f",
-                     batch, result.rowsPerSecondMedian, result.rowsPerSecondMin, result.rowsPerSecondMax,
-                     result.stepMicrosecondsMedian, result.gflopsMedian, result.foreignShare))
+    for path in options.paths {
+        let result = measure(model: model, batch: batch, path: path, options: options)
+        report.results.append(result)
+        if !options.jsonOnly {
+            print(path.padding(toLength: 9, withPad: " ", startingAt: 0) + String(format: "B=%-5d %12.0f rows/s  (min %.0f, max %.0f; %.0f per CPU-second)  %9.2f µs/step  %6.2f GFLOP/s  foreign CPU %.2f",
+                         batch, result.rowsPerSecondMedian, result.rowsPerSecondMin, result.rowsPerSecondMax,
+                         result.rowsPerCPUSecondMedian,
+                         result.stepMicrosecondsMedian, result.gflopsMedian, result.foreignShare))
+        }
     }
 }
 let encoder = JSONEncoder()
