@@ -4,8 +4,6 @@
 // Scripts/fuzz.sh, which builds with `--sanitize fuzzer --sanitize address`.
 import PackageDescription
 
-let targets = ["fuzz-model", "fuzz-snapshot", "fuzz-ingest", "fuzz-prediction", "fuzz-control", "fuzz-config", "fuzz-idx"]
-
 let package = Package(
     name: "lstmd-fuzz",
     platforms: [.macOS(.v15)],
@@ -23,6 +21,7 @@ let package = Package(
         .executableTarget(name: "fuzz-ingest", dependencies: ["FuzzSupport", .product(name: "WireProtocol", package: "lstmd")]),
         .executableTarget(name: "fuzz-prediction", dependencies: ["FuzzSupport", .product(name: "WireProtocol", package: "lstmd")]),
         .executableTarget(name: "fuzz-control", dependencies: ["FuzzSupport", .product(name: "WireProtocol", package: "lstmd")]),
+        .executableTarget(name: "fuzz-control-reply", dependencies: ["FuzzSupport", .product(name: "WireProtocol", package: "lstmd")]),
         .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport", .product(name: "LSTMServer", package: "lstmd")]),
         .executableTarget(name: "fuzz-idx", dependencies: ["FuzzSupport", .product(name: "MNIST", package: "lstmd")]),
     ],

@@ -90,7 +90,7 @@ for name, text in [
     ("reply-streams", '{"ok":true,"streams":[{"id":"a","next_row":2,"model":"abc","idle_seconds":0.5}]}'),
     ("reply-error", '{"ok":false,"error":{"code":"unknown_stream","message":"no stream a"}}'),
 ]:
-    write("control", name, text.encode())
+    write("control-reply" if name.startswith("reply-") else "control", name, text.encode())
 
 # --- config ---------------------------------------------------------------------------------------
 here = os.path.dirname(os.path.abspath(__file__))

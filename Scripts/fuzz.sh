@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every lstmd parser of outside bytes.
 #
 #   Scripts/fuzz.sh TARGET SECONDS [libFuzzer flags…]   one target: model snapshot ingest prediction
-#                                                        control config idx
+#                                                        control control-reply config idx
 #   Scripts/fuzz.sh all SECONDS                          each target in turn, SECONDS each
 #
 # Builds Fuzz/ (a separate package; release, -sanitize=fuzzer,address), then runs each target from
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
-targets=(model snapshot ingest prediction control config idx)
+targets=(model snapshot ingest prediction control control-reply config idx)
 if [[ $# -lt 2 ]]; then
     echo "usage: $0 TARGET|all SECONDS [libFuzzer flags…]   (targets: ${targets[*]})" >&2
     exit 2
