@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "LSTMCore", targets: ["LSTMCore"]),
         // The engine with the vocabulary its API speaks (stream ids, row encodings, error codes, counters).
         .library(name: "LSTMStreaming", targets: ["LSTMStreaming", "WireProtocol"]),
+        .library(name: "MNIST", targets: ["MNIST"]),
+        // The daemon as a library, for the fuzz targets of Fuzz/ (a separate package).
+        .library(name: "LSTMServer", targets: ["LSTMServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,7 +25,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian, each wrapped once.
@@ -59,7 +62,9 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [

@@ -16,7 +16,8 @@ public final class LSTMModel: Sendable {
     /// "0" … "C-1".
     ///
     /// - Precondition: `parameters.validate()` does not throw, `metadata.labels` is empty or has C
-    ///   entries, `inputScale` is finite and > 0, `sequenceLength` is nil or ≥ 1. (A file is checked
+    ///   entries, `inputScale` is within `ModelMetadata.inputScaleRange`, `sequenceLength` is nil or
+    ///   within 1…`ModelMetadata.maxSequenceLength`. (A file is checked
     ///   with errors instead, by `load`.)
     public convenience init(parameters: LSTMParameters, metadata: ModelMetadata) {
         do {
@@ -28,8 +29,9 @@ public final class LSTMModel: Sendable {
         if metadata.labels.isEmpty { metadata.labels = ModelMetadata.defaultLabels(classes: parameters.shape.classes) }
         precondition(metadata.labels.count == parameters.shape.classes,
                      "\(metadata.labels.count) labels for \(parameters.shape.classes) classes")
-        precondition(metadata.inputScale.isFinite && metadata.inputScale > 0, "input scale \(metadata.inputScale)")
-        precondition((metadata.sequenceLength ?? 1) >= 1, "sequence length \(metadata.sequenceLength ?? 0)")
+        precondition(ModelMetadata.inputScaleRange.contains(metadata.inputScale), "input scale \(metadata.inputScale)")
+        precondition((1...ModelMetadata.maxSequenceLength).contains(metadata.sequenceLength ?? 1),
+                     "sequence length \(metadata.sequenceLength ?? 0)")
         let bytes = Self.serialize(parameters: parameters, metadata: metadata)
         self.init(parameters: parameters, metadata: metadata, sha256: Self.hexSHA256(bytes))
     }
@@ -40,15 +42,18 @@ public final class LSTMModel: Sendable {
         self.sha256 = sha256
     }
 
-    /// Loads and validates a safetensors model file.
+    /// The largest model file `load(contentsOf:)` reads: 2 GiB (H = 2048, L = 4 takes 0.5 GiB).
+    public static let maxFileByteCount = 1 << 31
+
+    /// Loads and validates a safetensors model file: a regular file of at most `maxFileByteCount`.
     public static func load(contentsOf url: URL) throws(ModelError) -> LSTMModel {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: url)
+            bytes = try RegularFile.read(path: url.path, maxByteCount: maxFileByteCount)
         } catch {
-            throw .unreadableFile(path: url.path, reason: (error as NSError).localizedDescription)
+            throw .unreadableFile(path: url.path, reason: error.description)
         }
-        return try load(bytes: [UInt8](data))
+        return try load(bytes: bytes)
     }
 
     /// Loads and validates a model from the bytes of a safetensors file. Never traps, whatever the

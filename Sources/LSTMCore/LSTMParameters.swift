@@ -16,6 +16,17 @@ public struct LSTMShape: Sendable, Equatable, Codable {
         self.classes = classes
     }
 
+    /// The largest sizes a model may have. Checked before any size is multiplied, so that every
+    /// product of them (4H, 4H·(I+H), 2·L·H + C) stays far inside `Int`.
+    public enum Limits {
+        /// I and H: 2²⁰ (a layer of that width already needs terabytes of weights).
+        public static let maxWidth = 1 << 20
+        /// L.
+        public static let maxLayers = 1024
+        /// C: a prediction carries its argmax class in one byte and 255 marks an ERROR (LSP/1).
+        public static let maxClasses = 255
+    }
+
     /// Floats of one stream's state: for each layer k, h_k [H] then c_k [H].
     public var stateCount: Int { 2 * layers * hiddenSize }
 
@@ -63,6 +74,8 @@ public struct LSTMParameters: Sendable, Equatable {
         guard shape.inputSize >= 1, shape.hiddenSize >= 1, shape.layers >= 1, shape.classes >= 1 else {
             throw .inconsistentShapes("model sizes must be positive: input \(shape.inputSize), hidden \(shape.hiddenSize), layers \(shape.layers), classes \(shape.classes)")
         }
+        let given = "the model's shape"
+        try Self.checkLimits(shape, sources: (given, given, given, given))
         guard layers.count == shape.layers else {
             throw .inconsistentShapes("\(layers.count) layer parameter sets for a model with \(shape.layers) layers")
         }
@@ -85,6 +98,20 @@ public struct LSTMParameters: Sendable, Equatable {
     /// Throws the first size or finiteness problem, naming the tensor.
     public func validate() throws(ModelError) {
         _ = try LSTMParameters(shape: shape, layers: layers, fcWeight: fcWeight, fcBias: fcBias)
+    }
+
+    /// Throws when I, H, L or C is beyond `LSTMShape.Limits`, naming where the size was read.
+    static func checkLimits(_ shape: LSTMShape,
+                            sources: (input: String, hidden: String, layers: String, classes: String)) throws(ModelError) {
+        let widthReason = "wider layers are refused before their sizes are multiplied"
+        let checks = [("input size I", shape.inputSize, LSTMShape.Limits.maxWidth, sources.input, widthReason),
+                      ("hidden size H", shape.hiddenSize, LSTMShape.Limits.maxWidth, sources.hidden, widthReason),
+                      ("layer count L", shape.layers, LSTMShape.Limits.maxLayers, sources.layers, "deeper models are refused"),
+                      ("class count C", shape.classes, LSTMShape.Limits.maxClasses, sources.classes,
+                       "a prediction carries its class in one byte and 255 marks an error")]
+        for (size, value, limit, source, reason) in checks where value > limit {
+            throw .sizeLimitExceeded(size: size, value: value, limit: limit, source: source, reason: reason)
+        }
     }
 
     private static func check(_ values: [Float], _ name: String, _ dimensions: [Int]) throws(ModelError) {
@@ -143,6 +170,14 @@ extension LSTMParameters {
             throw .inconsistentShapes("\(hhName) \(hh.shape) must be a matrix [4H, H] with H ≥ 1")
         }
         let h = hh.shape[1]
+        let ihName = TensorName.layer(0).weightIH
+        let inputSize = tensors[ihName]!.shape.last ?? 0
+        let fc = tensors[TensorName.fcWeight]!
+        // Before any size is multiplied; each named by the tensor it is read from.
+        try Self.checkLimits(
+            LSTMShape(inputSize: inputSize, hiddenSize: h, layers: layerCount, classes: fc.shape.first ?? 0),
+            sources: (input: "\(ihName) \(tensors[ihName]!.shape)", hidden: "\(hhName) \(hh.shape)",
+                      layers: "the lstm.weight_ih_l{k} tensors", classes: "\(TensorName.fcWeight) \(fc.shape)"))
         guard hh.shape[0] == 4 * h else {
             throw .inconsistentShapes("\(hhName) \(hh.shape) must be [4H, H]: \(hh.shape[0]) rows, expected 4 × \(h) = \(4 * h)")
         }
@@ -169,7 +204,6 @@ extension LSTMParameters {
             return tensor
         }
 
-        let inputSize = tensors[TensorName.layer(0).weightIH]!.shape.last ?? 0
         var layers: [LSTMLayerParameters] = []
         for k in 0..<layerCount {
             let names = TensorName.layer(k)
@@ -184,7 +218,6 @@ extension LSTMParameters {
             throw .inconsistentShapes("\(TensorName.layer(0).weightIH) \(tensors[TensorName.layer(0).weightIH]!.shape) has no input columns")
         }
 
-        let fc = tensors[TensorName.fcWeight]!
         guard fc.shape.count == 2, fc.shape[1] == h, fc.shape[0] >= 1 else {
             throw disagreement(TensorName.fcWeight, fc, "[C, \(h)] with C ≥ 1")
         }

@@ -3,7 +3,7 @@
 public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     // MARK: Files
 
-    /// The file could not be read.
+    /// The file could not be read: missing, not a regular file, larger than the limit, unreadable.
     case unreadableFile(path: String, reason: String)
     /// The model could not be written.
     case unwritableFile(path: String, reason: String)
@@ -14,8 +14,9 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case fileTooShort(byteCount: Int)
     /// The header length prefix points past the end of the file.
     case truncatedHeader(declaredLength: UInt64, availableBytes: Int)
-    /// The header length prefix is larger than the safetensors limit (100,000,000 bytes).
-    case headerTooLarge(declaredLength: UInt64, limit: Int)
+    /// The header length prefix is larger than the safetensors limit (100,000,000 bytes). The
+    /// prefix itself is not kept: beyond the limit it is more likely eight bytes of some other file.
+    case headerTooLarge(limit: Int)
     /// The header is not valid UTF-8 JSON.
     case invalidHeaderJSON(reason: String)
     /// The header is JSON but not a JSON object.
@@ -43,6 +44,9 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case unexpectedTensor(String)
     /// Tensor shapes that do not fit together; the message names the tensors and their shapes.
     case inconsistentShapes(String)
+    /// A model size (I, H, L or C) beyond what lstmd serves (`LSTMShape.Limits`); `source` names the
+    /// tensor and shape it was read from, `reason` why the limit exists.
+    case sizeLimitExceeded(size: String, value: Int, limit: Int, source: String, reason: String)
     /// A NaN or infinity in a weight.
     case nonFiniteWeight(tensor: String, index: Int, value: Float)
     /// A `__metadata__` value that is malformed or out of range.
@@ -58,8 +62,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "not a safetensors file: \(byteCount) bytes, fewer than the 8-byte header length"
         case let .truncatedHeader(declared, available):
             return "truncated safetensors header: the length prefix says \(declared) bytes but only \(available) follow it"
-        case let .headerTooLarge(declared, limit):
-            return "safetensors header length \(declared) exceeds the limit of \(limit) bytes"
+        case let .headerTooLarge(limit):
+            return "not a safetensors file: its header length prefix exceeds the limit of \(limit) bytes"
         case let .invalidHeaderJSON(reason):
             return "safetensors header is not valid JSON: \(reason)"
         case .headerNotObject:
@@ -84,6 +88,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unexpected tensor \(name) (expected only lstm.weight_ih_l{k}, lstm.weight_hh_l{k}, lstm.bias_ih_l{k}, lstm.bias_hh_l{k}, fc.weight, fc.bias)"
         case let .inconsistentShapes(message):
             return message
+        case let .sizeLimitExceeded(size, value, limit, source, reason):
+            return "\(size) = \(value) read from \(source) exceeds the limit of \(limit): \(reason)"
         case let .nonFiniteWeight(tensor, index, value):
             return "tensor \(tensor) holds \(value) at flat index \(index)"
         case let .invalidMetadataValue(key, value, reason):

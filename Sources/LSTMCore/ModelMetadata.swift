@@ -9,6 +9,12 @@ public struct ModelMetadata: Sendable, Equatable, Codable {
     /// The newest `format_version` this module reads (and the one it writes).
     public static let currentFormatVersion = 1
 
+    /// `input_scale` lies in this range: beyond it, a pixel of 255 or one of 1/255 would scale to an
+    /// infinity or to nothing useful.
+    public static let inputScaleRange: ClosedRange<Float> = 1e-9...1e9
+    /// The longest `sequence_length`: rows are numbered by an unsigned 32-bit integer (LSP/1).
+    public static let maxSequenceLength = Int(UInt32.max) + 1
+
     /// Keys of the `__metadata__` map.
     public enum Key {
         public static let format = "format"
@@ -32,7 +38,7 @@ public struct ModelMetadata: Sendable, Equatable, Codable {
     /// cannot count rows and relies on the client's LAST flag to end a sequence.
     public var sequenceLength: Int?
     /// Factor applied to raw input values before the model sees them: 1 when inputs are already
-    /// scaled, 1/255 when the client sends uint8 pixels. Finite and > 0.
+    /// scaled, 1/255 when the client sends uint8 pixels. Within `inputScaleRange`.
     public var inputScale: Float
     /// One name per class; empty means "0" … "C-1" (filled in by `LSTMModel.init`).
     public var labels: [String]
@@ -76,6 +82,10 @@ public struct ModelMetadata: Sendable, Equatable, Codable {
             guard let length = Int(text), length >= 1 else {
                 throw .invalidMetadataValue(key: Key.sequenceLength, value: text, reason: "not a positive integer")
             }
+            guard length <= Self.maxSequenceLength else {
+                throw .invalidMetadataValue(key: Key.sequenceLength, value: text,
+                                            reason: "rows are numbered by 32 bits: at most \(Self.maxSequenceLength)")
+            }
             sequenceLength = length
         }
 
@@ -84,6 +94,10 @@ public struct ModelMetadata: Sendable, Equatable, Codable {
             // Float("nan"), Float("inf") parse: reject them with non-positive values.
             guard let scale = Float(text), scale.isFinite, scale > 0 else {
                 throw .invalidMetadataValue(key: Key.inputScale, value: text, reason: "not a finite positive number")
+            }
+            guard Self.inputScaleRange.contains(scale) else {
+                throw .invalidMetadataValue(key: Key.inputScale, value: text,
+                                            reason: "outside \(Self.inputScaleRange.lowerBound)…\(Self.inputScaleRange.upperBound)")
             }
             inputScale = scale
         }

@@ -53,7 +53,7 @@ public struct SafetensorsFile: Sendable, Equatable {
         guard bytes.count >= 8 else { throw .fileTooShort(byteCount: bytes.count) }
         let declared = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard declared <= UInt64(Self.maxHeaderLength) else {
-            throw .headerTooLarge(declaredLength: declared, limit: Self.maxHeaderLength)
+            throw .headerTooLarge(limit: Self.maxHeaderLength)
         }
         let headerLength = Int(declared)
         guard headerLength <= bytes.count - 8 else {

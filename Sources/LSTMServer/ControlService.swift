@@ -55,7 +55,7 @@ final class ControlService {
             return .status(status(now: now))
         case .streams:
             return .streams(StreamsReply(streams: engine.liveStreams(now: now).map { summary in
-                StreamInfo(id: summary.id, nextRow: UInt32(summary.nextRow), model: summary.modelSHA256,
+                StreamInfo(id: summary.id, nextRow: UInt32(clamping: summary.nextRow), model: summary.modelSHA256,
                            idleSeconds: summary.idleSeconds)
             }))
         case let .drop(stream):
@@ -64,7 +64,7 @@ final class ControlService {
             }
             logger.info("dropped by operator", metadata: ["stream": "\(stream.string)", "code": "dropped"])
             output.endedByDaemon(stream, .dropped, "dropped by the operator's drop command", nextRow: dropped.nextRow, sequence: dropped.sequence)
-            return .drop(DropReply(stream: stream, nextRow: UInt32(dropped.nextRow)))
+            return .drop(DropReply(stream: stream, nextRow: UInt32(clamping: dropped.nextRow)))
         case let .reload(path):
             try registry.reload(path)
             return .reload(ReloadReply(model: ModelRegistry.info(registry.current),

@@ -34,10 +34,12 @@ public final class Daemon: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
+        if let directory = configuration.stateDirectory, let problem = SnapshotStore.unusableDirectory(directory) {
+            throw ConfigurationError.invalidValue(key: "state-dir", message: "'\(directory)' cannot hold snapshots: \(problem)")
+        }
         guard let path = configuration.model ?? defaultModel?.path else {
             throw DaemonError.noModel
         }
-        BLASThreads.set(configuration.blasThreads)
         initialModel = try LoadedModel(path: path, isDefault: configuration.model == nil)
         context = try ZMQContext()
         notifier = SystemdNotifier(environment: environment)

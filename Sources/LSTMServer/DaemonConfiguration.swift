@@ -48,8 +48,6 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var drainTimeoutSeconds = 10.0
     /// `host:port` of the Prometheus metrics HTTP endpoint; nil disables it.
     public var metrics: String?
-    /// OpenBLAS threads for row steps (1 is fastest for small batches on 2 cores).
-    public var blasThreads = 1
     /// swift-log level name: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
 
@@ -78,6 +76,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw .unreadableFile(path: path, reason: error.localizedDescription)
         }
+        // toml++ aborts the process on some malformed table headers: refuse those first.
+        if let problem = TOMLHeaderCheck.problem(in: text) { throw .malformedFile(path: path, reason: problem) }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
             throw .malformedFile(path: path, reason: "\(error.description) (line \(error.source.begin.line), column \(error.source.begin.column))")

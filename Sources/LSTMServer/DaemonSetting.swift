@@ -123,9 +123,9 @@ public struct DaemonSetting {
                     help: "Most live streams; a new stream beyond it is refused with a 'capacity' error."),
             seconds("idle-timeout", \.idleTimeoutSeconds, zero: "never",
                     help: "Seconds without a row before a stream is evicted with an 'evicted' error; 0 never evicts."),
-            integer("pub-hwm", \.publishHighWaterMark, 0...Int.max, valueName: "n",
+            integer("pub-hwm", \.publishHighWaterMark, 0...Int(Int32.max), valueName: "n",
                     help: "Predictions queued per subscriber before PUB drops them; 0 is unlimited."),
-            integer("results-hwm", \.resultsHighWaterMark, 1...Int.max, valueName: "n",
+            integer("results-hwm", \.resultsHighWaterMark, 1...Int(Int32.max), valueName: "n",
                     help: "Messages queued per client each way on the results path before backpressure."),
             integer("max-message-size", \.maxMessageSize, 64...Int.max, valueName: "bytes",
                     help: "Transport limit on an ingest message, in bytes: libzmq disconnects a peer that sends a larger one; smaller malformed messages get their own error."),
@@ -135,7 +135,6 @@ public struct DaemonSetting {
                     help: "Seconds between snapshots of live streams into --state-dir while serving; 0 only at a graceful stop."),
             seconds("drain-timeout", \.drainTimeoutSeconds, zero: nil,
                     help: "Seconds a graceful stop may take to drain queued rows and write the snapshot."),
-            integer("blas-threads", \.blasThreads, 1...64, valueName: "n", help: "OpenBLAS threads for row steps."),
             text("log-level", \.logLevel, valueName: "level",
                  help: "Log level: trace, debug, info, notice, warning, error, critical.",
                  check: { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0)
@@ -211,8 +210,12 @@ public struct DaemonSetting {
             })
     }
 
-    /// A number of seconds: an integer or a floating-point number, finite, not negative; 0 means
-    /// `zero` (nil: 0 is not allowed).
+    /// The longest duration a setting takes: a year, far below where seconds stop fitting the
+    /// loop's 64-bit nanosecond clock (about 584 years).
+    static let maxSeconds: Double = 365 * 24 * 3600
+
+    /// A number of seconds: an integer or a floating-point number, finite, not negative, at most
+    /// `maxSeconds`; 0 means `zero` (nil: 0 is not allowed).
     private static func seconds(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, Double>,
                                 zero: String?, help: String) -> DaemonSetting {
         DaemonSetting(
@@ -231,13 +234,39 @@ public struct DaemonSetting {
             },
             check: { configuration in
                 let value = configuration[keyPath: property]
-                if value.isFinite && (value > 0 || (value == 0 && zero != nil)) { return nil }
-                return zero.map { "must be 0 (\($0)) or a positive number of seconds, got \(value)" }
-                    ?? "must be a positive number of seconds, got \(value)"
+                if value.isFinite && value <= maxSeconds && (value > 0 || (value == 0 && zero != nil)) { return nil }
+                let limit = "at most \(Int(maxSeconds)) (a year)"
+                return zero.map { "must be 0 (\($0)) or a positive number of seconds \(limit), got \(value)" }
+                    ?? "must be a positive number of seconds \(limit), got \(value)"
             })
     }
 
-    private static func endpointProblem(_ endpoint: String, key: String) -> String? {
-        endpoint.contains("://") ? nil : "'\(endpoint)' is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:5555, ipc:///run/lstmd/\(key))"
+    /// Why `endpoint` is not one lstmd can bind, or nil: `tcp://HOST:PORT` (PORT 1-65535, or `*` for
+    /// any free port), `ipc://PATH` (at most 107 bytes, what a Unix socket address holds) or
+    /// `inproc://NAME`. libzmq itself takes some malformed ones silently (port 99999 binds a random port).
+    static func endpointProblem(_ endpoint: String, key: String) -> String? {
+        let example = "e.g. tcp://127.0.0.1:5555, ipc:///run/lstmd/\(key)"
+        guard let separator = endpoint.range(of: "://") else { return "'\(endpoint)' is not a ZeroMQ endpoint (\(example))" }
+        let transport = endpoint[..<separator.lowerBound], address = endpoint[separator.upperBound...]
+        switch transport {
+        case "tcp":
+            guard let colon = address.lastIndex(of: ":"), colon != address.startIndex else {
+                return "'\(endpoint)' has no host:port (\(example))"
+            }
+            let port = address[address.index(after: colon)...]
+            if port == "*" { return nil }
+            guard let number = Int(port), (1...65_535).contains(number) else {
+                return "'\(endpoint)' has port '\(port)'; a port is 1 to 65535, or * for any free one"
+            }
+            return nil
+        case "ipc":
+            guard !address.isEmpty else { return "'\(endpoint)' has no path" }
+            return address.utf8.count <= 107 ? nil
+                : "'\(endpoint)' has a path of \(address.utf8.count) bytes; a Unix socket path holds at most 107"
+        case "inproc":
+            return address.isEmpty ? "'\(endpoint)' has no name" : nil
+        default:
+            return "'\(endpoint)' uses transport '\(transport)'; lstmd binds tcp, ipc or inproc (\(example))"
+        }
     }
 }

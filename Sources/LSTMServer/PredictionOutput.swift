@@ -66,7 +66,7 @@ final class PredictionOutput {
 
     /// Tells a stream's clients that the daemon ended it, then forgets its ROUTER binding.
     func endedByDaemon(_ stream: StreamID, _ code: ErrorCode, _ message: String, nextRow: Int?, sequence: UInt32?) {
-        deliverError(WireError(code, message, streamID: stream, row: nextRow.map { UInt32($0) }, sequence: sequence), to: nil)
+        deliverError(WireError(code, message, streamID: stream, row: nextRow.map { UInt32(clamping: $0) }, sequence: sequence), to: nil)
         results?.unbind(stream)
     }
 

@@ -15,6 +15,29 @@ struct SnapshotStore {
 
     var file: URL { directory.appendingPathComponent("streams.safetensors") }
 
+    /// Makes sure snapshots can be written at all, before the daemon serves: the directory exists
+    /// (created 0700 when missing) and a file can be created in it. Otherwise every stream would be
+    /// lost at the first stop. Returns why not, or nil.
+    static func unusableDirectory(_ path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                return "it does not exist and cannot be created (\(String(cString: strerror(errno))))"
+            }
+            isDirectory = true
+        }
+        guard isDirectory.boolValue else { return "it is not a directory" }
+        let probe = path + "/.lstmd-write-check-\(getpid())"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return "no file can be created in it (\(String(cString: strerror(errno))))" }
+        close(fd)
+        unlink(probe)
+        return nil
+    }
+
     /// Restores the snapshot when there is one for the serving model; otherwise says why and moves it
     /// aside. Never throws: a bad snapshot must not keep the daemon from serving.
     func restore(into engine: StreamEngine, now: UInt64) {

@@ -36,6 +36,10 @@ public struct StreamSnapshot: Sendable, Equatable {
 
     public static let format = "lstmd-snapshot"
     public static let formatVersion = 2
+    /// The largest snapshot file read: 8 GiB (100,000 streams of H = 1024, L = 4 take 3.3 GB).
+    public static let maxFileByteCount = 1 << 33
+    /// The largest next row: rows are numbered by an unsigned 32-bit integer on the wire.
+    public static let maxNextRow = Int(UInt32.max)
 
     /// SHA-256 of the model the streams run on; a snapshot only restores onto that model.
     public var modelSHA256: String
@@ -97,32 +101,55 @@ public struct StreamSnapshot: Sendable, Equatable {
         else {
             throw .malformed("tensors 'state' and 'last_probabilities' must have \(ids.count) rows, one per stream id and next row")
         }
-        guard Set(ids).count == ids.count, !ids.contains(""), rows.allSatisfy({ $0 > 0 }) else {
-            throw .malformed("stream ids must be unique and non-empty and next rows positive")
-        }
         let checksum = Self.contentsSHA256(modelSHA256: sha, ids: meta["stream_ids"]!, sequences: meta["sequences"]!,
                                            nextRows: meta["next_rows"]!, state: state.values, lastProbabilities: last.values)
         guard meta["contents_sha256"] == checksum else {
             throw .malformed("contents_sha256 is \(meta["contents_sha256"].map { "'\($0)'" } ?? "missing"), the contents hash to '\(checksum)'")
         }
-        if let bad = (state.values + last.values).firstIndex(where: { !$0.isFinite }) {
-            throw .malformed("value \(bad) of the saved states is not finite")
-        }
         let width = state.shape[1]
         let classes = last.shape[1]
+        // The safetensors reader checked that each tensor holds rows × columns values: slices fit.
         modelSHA256 = sha
         stateCount = width
         self.classes = classes
-        streams = ids.indices.map { i in
-            Stream(id: ids[i], sequence: sequences[i], nextRow: rows[i], state: Array(state.values[(i * width)..<((i + 1) * width)]),
-                   lastProbabilities: Array(last.values[(i * classes)..<((i + 1) * classes)]))
+        streams = []
+        streams.reserveCapacity(ids.count)
+        for i in ids.indices {
+            streams.append(Stream(id: ids[i], sequence: sequences[i], nextRow: rows[i],
+                                  state: Array(state.values[(i * width)..<((i + 1) * width)]),
+                                  lastProbabilities: Array(last.values[(i * classes)..<((i + 1) * classes)])))
+        }
+        try validate()
+    }
+
+    /// Checks every stream: a unique non-empty id, a next row in 1…`maxNextRow`, `stateCount` state
+    /// values and `classes` probabilities, all finite. A restore checks it again, because a snapshot
+    /// made in memory skips the file's checks.
+    public func validate() throws(SnapshotError) {
+        var seen = Set<String>()
+        for stream in streams {
+            let name = stream.id.count > 64 ? "'\(stream.id.prefix(64))…'" : "'\(stream.id)'"
+            guard !stream.id.isEmpty else { throw .malformed("a stream id is empty") }
+            guard seen.insert(stream.id).inserted else { throw .malformed("stream \(name) appears twice") }
+            guard (1...Self.maxNextRow).contains(stream.nextRow) else {
+                throw .malformed("stream \(name) has next row \(stream.nextRow), outside 1…\(Self.maxNextRow)")
+            }
+            guard stream.state.count == stateCount, stream.lastProbabilities.count == classes else {
+                throw .malformed("stream \(name) has \(stream.state.count) state values and \(stream.lastProbabilities.count) probabilities, expected \(stateCount) and \(classes)")
+            }
+            if let bad = (stream.state + stream.lastProbabilities).firstIndex(where: { !$0.isFinite }) {
+                throw .malformed("value \(bad) of stream \(name)'s saved state is not finite")
+            }
         }
     }
 
+    /// Reads a regular file of at most `maxFileByteCount` bytes.
     public init(contentsOf url: URL) throws(SnapshotError) {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw .unreadable(path: url.path, reason: error.localizedDescription) }
-        try self.init(bytes: [UInt8](data))
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(path: url.path, maxByteCount: Self.maxFileByteCount) } catch {
+            throw .unreadable(path: url.path, reason: error.description)
+        }
+        try self.init(bytes: bytes)
     }
 
     /// SHA-256 (hex) over everything a snapshot restores: the model hash, the three metadata
@@ -176,6 +203,7 @@ extension StreamEngine {
 
     /// Recreates the snapshot's streams on the current model; the engine must not hold any of them.
     public func restore(_ snapshot: StreamSnapshot, now: UInt64) throws(SnapshotError) {
+        try snapshot.validate()
         guard snapshot.modelSHA256 == currentModel.sha256 else {
             throw .modelMismatch(snapshot: snapshot.modelSHA256, serving: currentModel.sha256)
         }

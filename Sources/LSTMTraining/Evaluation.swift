@@ -1,6 +1,8 @@
 import LSTMCore
 /// Accuracy of a model on a labelled set, per class, with its confusion matrix.
 public struct Evaluation: Sendable, Equatable {
+    /// Rows and columns of `confusion`: the model's classes, or more when a label is beyond them
+    /// (a 3-class model on digits 0…9 gets a 10 × 10 matrix; labels it cannot predict count as wrong).
     public let classes: Int
     /// confusion[truth * classes + predicted]: how often class `truth` was predicted as `predicted`.
     public let confusion: [Int]
@@ -45,10 +47,11 @@ public struct Evaluation: Sendable, Equatable {
                 }
             }
         }
-        var confusion = [Int](repeating: 0, count: classes * classes)
+        let size = max(classes, 1 + Int(images.labels.max() ?? 0))
+        var confusion = [Int](repeating: 0, count: size * size)
         for (index, predicted) in predictions.enumerated() {
-            confusion[Int(images.labels[index]) * classes + predicted] += 1
+            confusion[Int(images.labels[index]) * size + predicted] += 1
         }
-        return Evaluation(classes: classes, confusion: confusion, predictions: predictions)
+        return Evaluation(classes: size, confusion: confusion, predictions: predictions)
     }
 }

@@ -17,7 +17,12 @@ public enum IDX {
         } catch {
             throw .unreadable(file: url.path, reason: readFailureReason(error, url: url))
         }
-        return Gzip.isCompressed(stored) ? try Gzip.decompress(stored, file: url.path) : stored
+        return try decoded(stored, file: url.path)
+    }
+
+    /// A file's stored bytes, decompressed when they start with the gzip magic. `file` names it in errors.
+    public static func decoded(_ stored: [UInt8], file: String) throws(MNISTError) -> [UInt8] {
+        Gzip.isCompressed(stored) ? try Gzip.decompress(stored, file: file) : stored
     }
 
     /// The labels of an idx1 file's (decompressed) bytes, each checked to be a digit 0...9.

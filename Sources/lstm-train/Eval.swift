@@ -53,7 +53,9 @@ struct Eval: ParsableCommand {
         print("model \(model): H = \(loaded.shape.hiddenSize), \(loaded.shape.layers) layer(s), input scale \(scale)")
         print("accuracy \(percent(evaluation.accuracy)) (\(evaluation.correct)/\(evaluation.count))")
         print("")
-        print(report(evaluation, labels: loaded.metadata.labels))
+        // Labels beyond the model's classes (a model of fewer than 10) are named by their number.
+        let labels = loaded.metadata.labels + (loaded.metadata.labels.count..<max(evaluation.classes, loaded.metadata.labels.count)).map(String.init)
+        print(report(evaluation, labels: labels))
     }
 
     private func report(_ e: Evaluation, labels: [String]) -> String {

@@ -15,7 +15,7 @@ struct LoaderErrorTests {
         var truncated: [UInt8] = [100, 0, 0, 0, 0, 0, 0, 0]
         truncated += Array("{}".utf8)
         #expect(loadError(truncated) == .truncatedHeader(declaredLength: 100, availableBytes: 2))
-        #expect(loadError([UInt8](repeating: 0xFF, count: 16)) == .headerTooLarge(declaredLength: .max, limit: 100_000_000))
+        #expect(loadError([UInt8](repeating: 0xFF, count: 16)) == .headerTooLarge(limit: 100_000_000))
 
         if case .invalidHeaderJSON? = loadError(rawFile(header: "{not json")) {} else { Issue.record("bad JSON accepted") }
         if case .invalidHeaderJSON? = loadError([2, 0, 0, 0, 0, 0, 0, 0, 0xC3, 0x28]) {} else { Issue.record("bad UTF-8 accepted") }

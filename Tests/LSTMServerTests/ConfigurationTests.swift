@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import LSTMServer
 import Testing
 import WireProtocol
@@ -103,8 +104,55 @@ import WireProtocol
         try DaemonSetting.apply(arguments: ["--publish", "final", "--results=none", "--state-dir", "/tmp/s"], to: &configuration)
         #expect(configuration.publish == .final && configuration.results == nil && configuration.stateDirectory == "/tmp/s")
         try DaemonSetting.apply(arguments: ["--drain-timeout", "0"], to: &configuration)
-        #expect(throws: ConfigurationError.invalidValue(key: "drain-timeout", message: "must be a positive number of seconds, got 0.0")) {
+        #expect(throws: ConfigurationError.invalidValue(key: "drain-timeout", message: "must be a positive number of seconds at most 31536000 (a year), got 0.0")) {
             try configuration.validate()
+        }
+    }
+
+    /// Values that used to be accepted and then trapped or misbehaved (issue 14): durations beyond
+    /// the nanosecond clock, ports libzmq silently replaces, high-water marks beyond a C int.
+    @Test(arguments: [
+        (["--idle-timeout", "1e11"], "idle-timeout"), (["--snapshot-interval", "1e11"], "snapshot-interval"),
+        (["--drain-timeout", "1e11"], "drain-timeout"), (["--drain-timeout", "inf"], "drain-timeout"),
+        (["--ingest", "tcp://127.0.0.1:99999"], "ingest"), (["--control", "tcp://127.0.0.1:0"], "control"),
+        (["--predictions", "tcp://:5556"], "predictions"), (["--results", "udp://127.0.0.1:5"], "results"),
+        (["--ingest", "ipc://" + String(repeating: "x", count: 108)], "ingest"), (["--control", "inproc://"], "control"),
+        (["--results-hwm", "99999999999"], "results-hwm"), (["--pub-hwm", "2147483648"], "pub-hwm"),
+    ])
+    func absurdValuesAreRefusedNamingTheKey(arguments: [String], key: String) throws {
+        var configuration = DaemonConfiguration()
+        try DaemonSetting.apply(arguments: arguments, to: &configuration)
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        do { try configuration.validate() } catch {
+            guard case let .invalidValue(named, _) = error else { Issue.record("\(error)"); return }
+            #expect(named == key)
+        }
+    }
+
+    @Test func endpointsLstmdCanBindAreAccepted() throws {
+        var configuration = DaemonConfiguration()
+        try DaemonSetting.apply(arguments: ["--ingest", "tcp://*:5555", "--predictions", "tcp://[::1]:5556",
+                                            "--control", "ipc:///run/lstmd/control", "--results", "inproc://r",
+                                            "--idle-timeout", "31536000"], to: &configuration)
+        try configuration.validate()
+    }
+
+    /// A state directory that cannot hold snapshots is refused at start, not at the first stop
+    /// (when every stream would be lost); a missing one is created.
+    @Test func anUnusableStateDirectoryIsRefusedAtStart() throws {
+        let base = NSTemporaryDirectory() + "lstmd-state-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var configuration = DaemonConfiguration()
+        configuration.stateDirectory = base + "/new"
+        // No model is given, so the daemon stops there (`noModel`), after the state directory's check.
+        #expect(throws: DaemonError.self) { _ = try Daemon(configuration: configuration, defaultModel: nil, logger: Logger(label: "t")) }
+        #expect(FileManager.default.fileExists(atPath: base + "/new"), "a missing state directory is created")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: base + "/file"))
+        for directory in [base + "/file", "/proc/lstmd-none"] {
+            configuration.stateDirectory = directory
+            #expect(throws: ConfigurationError.self) {
+                _ = try Daemon(configuration: configuration, defaultModel: nil, logger: Logger(label: "t"))
+            }
         }
     }
 

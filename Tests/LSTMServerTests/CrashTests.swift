@@ -66,7 +66,8 @@ import ZeroMQ
             switch message.header.kind {
             case .partial, .final:
                 let want = expected[sequence.digit][Int(message.header.row)]
-                if zip(message.probabilities, want).contains(where: { abs($0 - $1) > 1e-5 }) || message.probabilities.count != want.count {
+                // The row-step kernels are batch-invariant: a prediction equals the offline one bit for bit.
+                if message.probabilities.map(\.bitPattern) != want.map(\.bitPattern) {
                     wrong.append("\(sequence.id) seq \(number) row \(message.header.row)")
                 }
                 sequence.seen.insert(Int(message.header.row))

@@ -1,4 +1,5 @@
 import Foundation
+import LSTMCore
 import Testing
 import TestSupport
 
@@ -59,4 +60,19 @@ func evalAndInfoDescribeAPyTorchModel() throws {
     #expect(info.output.contains("num_units H = 16"))
     #expect(info.output.contains("lstm.weight_hh_l0   [64 × 16]"))
     #expect(info.output.contains("total") && info.output.contains("3114"))
+}
+
+/// A model of fewer classes than the digits' labels used to crash `eval` (index out of range).
+@Test(.enabled(if: built, "lstm-train not built (swift build)"))
+func evalOfAThreeClassModelReportsLabelsItCannotPredict() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("lstmd-3-classes-\(getpid()).safetensors")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try makeRandomModel(inputSize: 28, hidden: 4, layers: 1, classes: 3, sequenceLength: 28).write(to: file)
+    let result = try #require(try lstmTrain(["eval", file.path,
+                                             "--images", Fixtures.url("mnist-t10k-100-images-idx3-ubyte.gz").path,
+                                             "--labels", Fixtures.url("mnist-t10k-100-labels-idx1-ubyte.gz").path]))
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.output.contains("accuracy"))
+    // Rows for the labels 3…9 that no prediction can match, named by their number.
+    #expect(result.output.contains("\n       9 "), "\(result.output)")
 }

@@ -258,3 +258,16 @@ func defaultModelReachesTargetAccuracyOnFullTestSet() throws {
     #expect(evaluation.count == 10_000)
     #expect(evaluation.accuracy >= 0.988, "accuracy \(evaluation.accuracy)")
 }
+
+/// Labels beyond the model's classes widen the confusion matrix and count as wrong.
+@Test func evaluationOfAModelWithFewerClassesThanLabels() throws {
+    let digits = try fixtureDigits(100)
+    let model = try makeRandomModel(inputSize: 28, hidden: 4, layers: 1, classes: 3, sequenceLength: 28)
+    let evaluation = Evaluation.run(model: model, images: digits, inputScale: 1.0 / 255.0, threads: 2)
+    #expect(evaluation.classes == 10)
+    #expect(evaluation.confusion.reduce(0, +) == 100)
+    #expect(evaluation.predictions.allSatisfy { (0..<3).contains($0) })
+    let predictable = zip(evaluation.predictions, digits.labels).filter { Int($1) == $0 }.count
+    #expect(evaluation.correct == predictable)
+    for c in 3..<10 { #expect(evaluation.classAccuracy(c) == 0 || evaluation.classAccuracy(c) == nil) }
+}
