@@ -51,7 +51,8 @@ class ControlError(RuntimeError):
 class Client:
     """Connects to one daemon. `lossless=True` sends rows on a DEALER to the daemon's ROUTER and receives
     every prediction of its streams there; otherwise rows go to PUSH and predictions come from SUB, which
-    may drop messages (a stream then recovers a lost PARTIAL by resending its last row, see `Stream`).
+    may drop messages (a stream then recovers lost PARTIALs by resending its rows from the first whose
+    prediction is missing, see `Stream._recover`).
 
     `timeout`: seconds a stream waits for its next message before giving up (TimeoutError).
     `subscription_wait`: seconds for a SUB subscription to reach the daemon before rows are sent.
@@ -249,10 +250,11 @@ class Stream:
 
     def send(self, values: Any, *, last: bool = False) -> int:
         """Sends the next row (bytes / ints as uint8, floats as float32); returns its row index. Row 0
-        begins a new sequence, with a new sequence number."""
-        sequence = self.client._new_sequence() if self.next_row == 0 else self.sequence
+        begins a new sequence, with a new sequence number (so does the first row sent, whatever its index)."""
+        begins = self.next_row == 0 or self.sequence is None
+        sequence = self.client._new_sequence() if begins else self.sequence
         frames = encode_row(self.id, self.next_row, values, last=last, sequence=sequence)
-        if self.next_row == 0:
+        if begins:
             self._begin(sequence)
         self.client._send(frames)
         self._unanswered.append(frames)
