@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
+
+from conftest import ROOT
 
 zmq = pytest.importorskip("zmq")
 import zmq.utils.z85  # noqa: E402
@@ -140,3 +144,18 @@ def test_bad_keys_are_named(tmp_path) -> None:
         lstmd.Client(server_key=public, secret_key=secret, public_key=other)
     with pytest.raises(ValueError, match="without the daemon's server_key"):
         lstmd.Client(secret_key=secret)
+
+
+@pytest.mark.parametrize("router", [False, True], ids=["pub", "router"])
+def test_the_example_takes_server_key_and_key_prefix(keys, router: bool) -> None:
+    directory, stand_in, *_ = keys
+    script = ROOT / "Protocols" / "examples" / "stream_digit.py"
+    arguments = [sys.executable, str(script), "--ingest", stand_in.endpoints.ingest,
+                 "--predictions", stand_in.endpoints.predictions, "--timeout", "3",
+                 "--server-key", str(directory / "server.pub"), "--key", str(directory / "client")]
+    if router:
+        arguments += ["--router", stand_in.endpoints.results]
+    result = subprocess.run(arguments, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FINAL   row  0" in result.stdout          # the stand-in ends every stream at its first row
+    assert stand_in.refused == 0

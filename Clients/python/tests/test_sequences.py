@@ -81,4 +81,5 @@ def test_a_stream_continues_across_a_daemon_restart(daemon_factory, tmp_path, lo
         assert [m.row for m in after] == list(range(14, 28))
         assert after[-1].final
         assert after[-1].probabilities == uninterrupted.probabilities   # bitwise
+        assert stream.resends == 0 if lossless else stream.resends <= 1   # PUB: row 14 again, at most
         assert client.status()["counters"]["streams_restored"] == 1
