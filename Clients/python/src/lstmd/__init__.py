@@ -1,7 +1,7 @@
 """lstmd: a Python client for the lstmd streaming LSTM daemon (`lstmd.Client`), rendezvous routing of
 streams over several daemons (`lstmd.ShardedClient`), and converters of Keras and TensorFlow LSTM
 classifiers to its model file (`python -m lstmd.convert`, `lstmd.convert`)."""
-__version__ = "0.2.0"
+__version__ = "0.1.0"
 
 from .wire import Kind, Prediction, ProtocolError, StreamError  # noqa: E402
 
