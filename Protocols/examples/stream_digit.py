@@ -4,19 +4,20 @@
     stream_digit.py                          # built-in synthetic "7", PUSH rows + SUB predictions
     stream_digit.py --data DIR --index 0     # MNIST test image 0 from DIR/t10k-images-idx3-ubyte.gz
     stream_digit.py --router                 # lossless path: DEALER to the daemon's ROUTER
+    stream_digit.py --server-key lstmd.pub --key client   # CURVE: the daemon's public key, client.key/.pub
     stream_digit.py --selftest               # check the package's codec against ../stream-protocol.md
 
 Needs pyzmq and the package (`pip install ./Clients/python`); run from a checkout, it uses the
 checkout's copy (Clients/python/src). The spec: ../stream-protocol.md.
 """
-import argparse, gzip, os, re, struct, sys
+import argparse, gzip, os, struct, sys
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[2] / "Clients" / "python" / "src"
 if CHECKOUT.is_dir():   # in a checkout, its own copy of the package, installed or not
     sys.path.insert(0, str(CHECKOUT))
 import lstmd
-from lstmd import wire
+from lstmd import wire_examples
 
 
 def load_mnist(directory, index):
@@ -45,7 +46,11 @@ def synthetic_seven():
 
 def stream(args, image):
     endpoints = lstmd.Endpoints(ingest=args.ingest, predictions=args.predictions, results=args.router or "none")
-    with lstmd.Client(endpoints, lossless=bool(args.router), timeout=args.timeout) as client:
+    keys = {}
+    if args.key:
+        keys = {"secret_key": args.key + ".key", "public_key": args.key + ".pub"}
+    with lstmd.Client(endpoints, lossless=bool(args.router), timeout=args.timeout, server_key=args.server_key,
+                      **keys) as client:
         digit = client.stream(args.stream)
         digit.send_rows(image)
         try:
@@ -62,21 +67,10 @@ def stream(args, image):
 
 
 def selftest():
-    """Encodes and decodes the examples of ../stream-protocol.md with lstmd.wire and compares bytes."""
+    """Encodes and decodes every example of ../stream-protocol.md (LSP/1 and LSP/2) with lstmd.wire."""
     spec = (Path(__file__).resolve().parent.parent / "stream-protocol.md").read_text()
-    examples = {}
-    for block in re.findall(r"```wire\n(.*?)```", spec, re.S):
-        lines = block.splitlines()
-        examples[lines[0].split()[0]] = [
-            text[5:].encode() if text.startswith("json ") else bytes.fromhex(text.split(";")[0])
-            for text in (line.split("] ", 1)[1] for line in lines[1:])]
-    assert wire.encode_row("digit-7", 0, [0, 128, 255, 16]) == examples["E1"]
-    assert wire.encode_row("digit-7", 27, [0.0, 0.5, 1.0, -2.0], last=True) == examples["E3"]
-    assert wire.encode_end("digit-7", 3) == examples["E6"]
-    assert wire.decode_prediction(examples["E4"]).probabilities == (0, 0, 0.125, 0, 0, 0, 0, 0.75, 0.125, 0)
-    assert wire.decode_prediction(examples["E8"]).code == "bad_flags"
-    assert wire.decode_prediction(examples["E10"]).row is None
-    print(f"selftest ok: {len(examples)} examples of stream-protocol.md checked")
+    names = wire_examples.check_spec_examples(spec)
+    print(f"selftest ok: {len(names)} examples of stream-protocol.md checked ({names[0]}–{names[-1]})")
     return 0
 
 
@@ -90,8 +84,15 @@ def main():
     parser.add_argument("--index", type=int, default=0, help="test image index (with --data)")
     parser.add_argument("--stream", help="stream id (default: host/pid/…)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each prediction")
+    parser.add_argument("--server-key", metavar="FILE",
+                        help="use CURVE: the daemon's public key (a .pub file or a Z85 key)")
+    parser.add_argument("--key", metavar="PREFIX",
+                        help="with --server-key: the client's key pair PREFIX.key and PREFIX.pub "
+                             "(as `lstm-client keygen` writes; default: a fresh pair)")
     parser.add_argument("--selftest", action="store_true", help="check the codec against the spec and exit")
     args = parser.parse_args()
+    if args.key and not args.server_key:
+        parser.error("--key needs --server-key")
     if args.selftest:
         return selftest()
     if args.data:

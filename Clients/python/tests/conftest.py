@@ -44,8 +44,18 @@ class Daemon:
         for name, endpoint in self.endpoints.items():
             args += [f"--{name}", endpoint]
         self.log = open(directory / "lstmd.log", "w+")
-        self.process = subprocess.Popen(args + extra, stdout=self.log, stderr=subprocess.STDOUT)
+        self.args = args + extra
+        self.process = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
+
+    def restart(self) -> int:
+        """SIGTERM (a graceful stop: snapshot with --state-dir), then the same command on the same
+        endpoints; returns the stopped process's exit status."""
+        self.process.terminate()
+        status = self.process.wait(20)
+        self.process = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+        return status
 
     def _wait_ready(self) -> None:
         import zmq

@@ -11,56 +11,55 @@ from collections import Counter
 import pytest
 
 from conftest import FIXTURES, ROOT
-from lstmd import wire
+from lstmd import wire, wire_examples
 from lstmd.rendezvous import choose, weight
 
 SPEC = (ROOT / "Protocols" / "stream-protocol.md").read_text()
 
 
-def spec_examples() -> dict:
-    examples = {}
-    for block in re.findall(r"```wire\n(.*?)```", SPEC, re.S):
-        lines = block.splitlines()
-        frames = []
-        for line in lines[1:]:
-            text = line.split("] ", 1)[1]
-            frames.append(text[5:].encode() if text.startswith("json ") else bytes.fromhex(text.split(";")[0]))
-        examples[lines[0].split()[0]] = frames
-    return examples
+def test_the_codec_reproduces_every_example_of_the_spec() -> None:
+    """E1–E16 (LSP/1 and LSP/2); the same check as `stream_digit.py --selftest`."""
+    names = wire_examples.check_spec_examples(SPEC)
+    assert len(names) == 16 and {"E1", "E12", "E15", "E16"} <= set(names)
 
 
-def test_encoding_matches_the_spec_examples() -> None:
-    e = spec_examples()
-    assert wire.encode_row("digit-7", 0, [0, 128, 255, 16]) == e["E1"]
-    assert wire.encode_row("digit-7", 0, b"\x00\x80\xff\x10") == e["E1"]
-    assert wire.encode_row("digit-7", 14, bytes(12) + b"\x40\xff\xff\x40" + bytes(12)) == e["E2"]
-    assert wire.encode_row("digit-7", 27, [0.0, 0.5, 1.0, -2.0], last=True) == e["E3"]
-    assert wire.encode_end("digit-7", 3) == e["E6"]
+def test_the_spec_check_catches_a_codec_that_differs(monkeypatch) -> None:
+    monkeypatch.setattr(wire, "VERSION", 3)
+    with pytest.raises(AssertionError, match="E12"):
+        wire_examples.check_spec_examples(SPEC)
+    monkeypatch.undo()
+    with pytest.raises(AssertionError, match="without a check"):
+        wire_examples.check_spec_examples(SPEC + "\n```wire\nE99 extra\n[1] 00\n```\n")
 
 
-def test_decoding_matches_the_spec_examples() -> None:
-    e = spec_examples()
-    probabilities = (0, 0, 0.125, 0, 0, 0, 0, 0.75, 0.125, 0)
-    assert wire.decode_prediction(e["E4"]) == wire.Prediction(b"digit-7", wire.Kind.PARTIAL, 14, 7, probabilities)
-    final = wire.decode_prediction(e["E5"])
-    assert final.final and final.row == 27 and final.kind is wire.Kind.FINAL
-    error = wire.decode_prediction(e["E8"])
-    assert isinstance(error, wire.StreamError) and (error.code, error.row) == ("bad_flags", 3)
-    assert wire.decode_prediction(e["E10"]) == wire.StreamError(
-        b"$errors", None, "bad_stream_id",
-        "stream id starts with '$', which is reserved for daemon topics such as $errors")
-    assert wire.decode_prediction(e["E11"]).code == "gap"
+def test_version_2_and_version_1_headers() -> None:
+    examples = wire_examples.parse_examples(SPEC)
+    v2, v1 = wire.decode_prediction(examples["E13"]), wire.decode_prediction(examples["E4"])
+    assert (v2.sequence, v2.row, v1.sequence, v1.row) == (42, 14, None, 14)
+    assert wire.decode_prediction(examples["E15"]).sequence == 43
+    assert wire.encode_row("s", 0, b"\x01", sequence=0xFFFF_FFFF)[1][8:] == b"\xff\xff\xff\xff"
+    with pytest.raises(wire.ProtocolError, match="sequence number 4294967296 out of range"):
+        wire.encode_row("s", 0, b"\x01", sequence=1 << 32)
+    body = bytes(40)
+    with pytest.raises(wire.ProtocolError, match="version 1 prediction header of 12 bytes; expected 8"):
+        wire.decode_prediction([b"s", b"\x01" + bytes(11), body])
+    with pytest.raises(wire.ProtocolError, match="version 2 prediction header of 8 bytes; expected 12"):
+        wire.decode_prediction([b"s", b"\x02" + bytes(7), body])
+    with pytest.raises(wire.ProtocolError, match="protocol version 3; expected 1 or 2"):
+        wire.decode_prediction([b"s", b"\x03" + bytes(11), body])
+    with pytest.raises(wire.ProtocolError, match="header of 10 bytes"):
+        wire.decode_prediction([b"s", b"\x02" + bytes(9), body])
 
 
 def test_numpy_rows_and_bad_values() -> None:
     np = pytest.importorskip("numpy")
-    assert wire.encode_row("s", 1, np.array([1, 2], np.uint8))[2] == b"\x01\x02"
-    assert wire.encode_row("s", 1, np.array([0.5], np.float32))[1][2] == wire.DType.FLOAT32
+    assert wire.encode_row("s", 1, np.array([1, 2], np.uint8), sequence=7)[2] == b"\x01\x02"
+    assert wire.encode_row("s", 1, np.array([0.5], np.float32), sequence=7)[1][2] == wire.DType.FLOAT32
     for bad_id in ("", "$x", "a\x00b", "x" * 256, b"\xff"):
         with pytest.raises(wire.ProtocolError):
-            wire.encode_row(bad_id, 0, b"\x00")
+            wire.encode_row(bad_id, 0, b"\x00", sequence=7)
     with pytest.raises(wire.ProtocolError, match="0…255"):
-        wire.encode_row("s", 0, [256])
+        wire.encode_row("s", 0, [256], sequence=7)
     with pytest.raises(wire.ProtocolError, match="2 frames; expected 3"):
         wire.decode_prediction([b"s", b"\x01\x00\x00\x00\x00\x00\x00\x00"])
 
@@ -153,7 +152,7 @@ def test_errors_are_typed(request, mode: str) -> None:
 
 def test_end_and_control_calls(client) -> None:
     import lstmd
-    assert client.ping()["protocol_version"] == 1
+    assert client.ping()["protocol_version"] == 2
     stream = client.stream()
     stream.send(digit()[0])
     assert next(iter(stream)).row == 0
@@ -208,6 +207,6 @@ def test_a_prediction_lost_on_pub_is_recovered_by_resending_the_last_row(daemon_
             if message.row == 3:
                 break
         assert rows[-1] == 3 and rows == sorted(set(rows))
-        assert stream.resends == (0 if rows[0] == 0 else 1)
+        assert stream.resends == (0 if rows[0] == 0 else 3)   # rows 1–3: row 0 would restart the stream
         status = client.status()["counters"]
         assert status["duplicates"] == stream.resends

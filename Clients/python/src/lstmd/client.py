@@ -17,6 +17,7 @@ import collections
 import itertools
 import json
 import os
+import secrets
 import socket
 import time
 import uuid
@@ -25,7 +26,9 @@ from typing import Any, AsyncIterator, Deque, Dict, Iterable, Iterator, Optional
 
 import zmq
 
-from .wire import ERRORS_TOPIC, Message, StreamError, StreamID, decode_prediction, encode_end, encode_row, stream_id_bytes
+from .curve import CurveKeys, KeySource
+from .wire import (ERRORS_TOPIC, SEQUENCE_LIMIT, Message, StreamError, StreamID, decode_prediction, encode_end,
+                   encode_row, stream_id_bytes)
 
 
 @dataclass(frozen=True)
@@ -48,16 +51,32 @@ class ControlError(RuntimeError):
 class Client:
     """Connects to one daemon. `lossless=True` sends rows on a DEALER to the daemon's ROUTER and receives
     every prediction of its streams there; otherwise rows go to PUSH and predictions come from SUB, which
-    may drop messages (a stream then recovers a lost PARTIAL by resending its last row, see `Stream`).
+    may drop messages (a stream then recovers lost PARTIALs by resending its rows from the first whose
+    prediction is missing, see `Stream._recover`).
 
     `timeout`: seconds a stream waits for its next message before giving up (TimeoutError).
-    `subscription_wait`: seconds for a SUB subscription to reach the daemon before rows are sent."""
+    `subscription_wait`: seconds for a SUB subscription to reach the daemon before rows are sent.
+    `server_key`: the daemon's CURVE public key (stream-protocol.md §14), with the client's `public_key` and
+    `secret_key` — each a Z85 string or a key file (`lstm-client keygen`: NAME.key, NAME.pub); set on
+    every socket. Without a secret key the client uses a fresh key pair.
+
+    Every sequence a stream sends gets a new sequence number (LSP/2, §6.1) from a per-client counter that
+    starts at a random 32-bit value, as the spec recommends: numbers never repeat within a client (for
+    2^32 sequences), and a client started again with the same stream ids is unlikely (2^-32) to reuse the
+    number of a sequence a daemon restored from a snapshot. A clock would repeat numbers when it steps
+    back or when two sequences start within one tick."""
 
     RECEIVE_BUDGET = 10_000   # most messages read in one go, so a busy socket cannot hold the caller
 
     def __init__(self, endpoints: Endpoints = Endpoints(), *, lossless: bool = False, timeout: float = 5.0,
-                 subscription_wait: float = 0.2, context: Optional[zmq.Context] = None):
+                 subscription_wait: float = 0.2, context: Optional[zmq.Context] = None,
+                 server_key: Optional[KeySource] = None, public_key: Optional[KeySource] = None,
+                 secret_key: Optional[KeySource] = None):
         self.endpoints, self.lossless, self.timeout = endpoints, lossless, timeout
+        if server_key is None and (public_key is not None or secret_key is not None):
+            raise ValueError("client CURVE keys were given without the daemon's server_key")
+        self._curve = CurveKeys.make(server_key, public_key, secret_key) if server_key is not None else None
+        self._next_sequence_number = secrets.randbits(32)
         self.subscription_wait = subscription_wait
         self._context = context or zmq.Context.instance()
         self._queues: Dict[bytes, Deque[Message]] = {}
@@ -85,6 +104,8 @@ class Client:
     def _socket(self, kind: int, endpoint: str, receive_hwm: Optional[int] = None) -> zmq.Socket:
         sock = self._context.socket(kind)
         sock.setsockopt(zmq.LINGER, 1000)
+        if self._curve is not None:
+            self._curve.apply(sock)
         if receive_hwm is not None:
             sock.setsockopt(zmq.RCVHWM, receive_hwm)   # before connect: it sizes the connection's queue
         sock.connect(endpoint)
@@ -122,6 +143,11 @@ class Client:
         stream = self.stream(stream_id)
         stream.send_rows(rows)
         return stream.result()
+
+    def _new_sequence(self) -> int:
+        number = self._next_sequence_number
+        self._next_sequence_number = (number + 1) % SEQUENCE_LIMIT
+        return number
 
     def _send(self, frames: list) -> None:
         if self._closed:
@@ -202,33 +228,62 @@ class Client:
 
 class Stream:
     """One stream: `send` rows in order (row indexes are counted for you), iterate its predictions.
-    Iteration ends after the FINAL or an ERROR; it raises TimeoutError when nothing arrives in time."""
+    Iteration ends after the FINAL or an ERROR; it raises TimeoutError when nothing arrives in time.
+
+    Each sequence the stream sends (row 0 to its FINAL) has its own sequence number (`sequence`); the
+    stream's id may carry several in turn (`send_rows` again, or `restart`). Messages about another
+    sequence on the same id (an earlier one, e.g. the `evicted` of a copy a daemon restored) are ignored
+    and counted in `ignored`. After a daemon restart that restored the stream, just go on sending: the
+    rows continue the restored state (stream-protocol.md §6.2)."""
+
+    UNANSWERED_LIMIT = 4096   # rows kept for resending; a sequence longer than this resends only its tail
 
     def __init__(self, client: Client, stream_id: bytes):
         self.client, self.id = client, stream_id
         self.next_row = 0
-        self._last_frames: Optional[list] = None
-        self._last_seen_row = -1
+        self.sequence: Optional[int] = None
+        self._unanswered: Deque[list] = collections.deque(maxlen=self.UNANSWERED_LIMIT)
+        self._last_sent_last = False
         self._done = False
         self.resends = 0   # rows resent to recover predictions PUB dropped
+        self.ignored = 0   # messages about other sequences on this id
 
     def send(self, values: Any, *, last: bool = False) -> int:
-        """Sends the next row (bytes / ints as uint8, floats as float32); returns its row index."""
-        frames = encode_row(self.id, self.next_row, values, last=last)
+        """Sends the next row (bytes / ints as uint8, floats as float32); returns its row index. Row 0
+        begins a new sequence, with a new sequence number (so does the first row sent, whatever its index)."""
+        begins = self.next_row == 0 or self.sequence is None
+        sequence = self.client._new_sequence() if begins else self.sequence
+        frames = encode_row(self.id, self.next_row, values, last=last, sequence=sequence)
+        if begins:
+            self._begin(sequence)
         self.client._send(frames)
-        self._last_frames = frames
+        self._unanswered.append(frames)
+        self._last_sent_last = last
         self.next_row += 1
         return self.next_row - 1
 
+    def _begin(self, sequence: int) -> None:
+        self.sequence = sequence
+        self._unanswered.clear()
+        self._done = False
+        self.client._queues.setdefault(self.id, collections.deque())
+
+    def restart(self) -> None:
+        """The next `send` is row 0 of a new sequence on this id (the daemon restarts a live stream)."""
+        self.next_row = 0
+
     def send_rows(self, rows: Iterable[Any]) -> None:
-        """Sends every row, LAST on the last one."""
+        """Sends a whole sequence, rows 0 … n−1, LAST on the last one; on a stream that already sent rows
+        this is a new sequence."""
         rows = list(rows)
+        self.restart()
         for index, values in enumerate(rows):
             self.send(values, last=index == len(rows) - 1)
 
     def end(self) -> None:
         """Abandons the stream (END): the daemon frees it and publishes nothing more for it."""
-        self.client._send(encode_end(self.id, self.next_row))
+        if self.sequence is not None:
+            self.client._send(encode_end(self.id, self.next_row, sequence=self.sequence))
         self._finish()
 
     @property
@@ -248,26 +303,37 @@ class Stream:
         return self.take()
 
     def take(self) -> Optional[Message]:
-        """The stream's next message already read (by `Client.receive` or another stream), if any."""
+        """The stream's next message already read (by `Client.receive` or another stream), if any;
+        messages about other sequences are skipped."""
         queue = self.client._queues.get(self.id)
-        if not queue:
-            return None
-        message = queue.popleft()
-        if isinstance(message, StreamError) or message.final:
-            self._finish()
-        elif message.row is not None:
-            self._last_seen_row = message.row
-        return message
+        while queue:
+            message = queue.popleft()
+            if self.sequence is None or message.sequence != self.sequence:
+                self.ignored += 1
+                continue
+            if isinstance(message, StreamError) or message.final:
+                self._finish()
+            while self._unanswered and message.row is not None and self._row_of(self._unanswered[0]) <= message.row:
+                self._unanswered.popleft()
+            return message
+        return None
+
+    @staticmethod
+    def _row_of(frames: list) -> int:
+        return int.from_bytes(frames[1][4:8], "little")
 
     def _recover(self) -> bool:
-        """PUB may drop messages: resending the last row makes the daemon publish its prediction again
-        (stream-protocol.md §6 rule 3). Only for a row before the last: a FINAL is not repeated."""
-        if self.client.lossless or self._last_frames is None or self._last_seen_row >= self.next_row - 1:
+        """PUB may drop messages (and drops those published before a reconnected SUB's subscription
+        arrives, e.g. after a daemon restart): resending the rows from the first one whose prediction is
+        missing makes the daemon apply those it lost and publish the last applied row's prediction again
+        (stream-protocol.md §6 rule 3). Row 0 only alone: resent before later rows it would restart the
+        stream. Not once the LAST row was sent: a FINAL is not repeated."""
+        if self.client.lossless or not self._unanswered or self._last_sent_last:
             return False
-        if self._last_frames[1][3] & 1:   # the LAST row: its FINAL cannot be asked for again
-            return False
-        self.client._send(self._last_frames)
-        self.resends += 1
+        rows = list(self._unanswered)
+        for frames in rows[1:] if len(rows) > 1 and self._row_of(rows[0]) == 0 else rows:
+            self.client._send(frames)
+            self.resends += 1
         return True
 
     def __iter__(self) -> Iterator[Message]:
