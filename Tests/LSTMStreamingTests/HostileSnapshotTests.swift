@@ -1,6 +1,6 @@
 import Foundation
 import LSTMCore
-import LSTMStreaming
+@testable import LSTMStreaming
 import TestSupport
 import Testing
 
@@ -17,10 +17,16 @@ import Testing
         return engine.snapshot().serialized()
     }
 
-    /// The valid snapshot with one metadata value replaced.
+    /// The valid snapshot with one metadata value replaced, and its checksum made to match, so that
+    /// the value itself is what the reader judges.
     private func edited(_ bytes: [UInt8], _ key: String, _ value: String) throws -> [UInt8] {
         var file = try SafetensorsFile(bytes: bytes)
         file.metadata[key] = value
+        let meta = file.metadata
+        file.metadata["contents_sha256"] = StreamSnapshot.contentsSHA256(
+            modelSHA256: meta["model_sha256"]!, ids: meta["stream_ids"]!, sequences: meta["sequences"]!,
+            nextRows: meta["next_rows"]!, state: file.tensors["state"]!.values,
+            lastProbabilities: file.tensors["last_probabilities"]!.values)
         return file.serialized()
     }
 
