@@ -49,8 +49,30 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var blasThreads = 1
     /// swift-log level name: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
+    // Issue 15 (security): reload's directory, CURVE keys, protected mode.
+    /// The only directory `reload` loads model files from (relative names are resolved there);
+    /// nil: the directory of `model`, and no reload by path when the embedded model serves.
+    public var modelDirectory: String?
+    /// The daemon's CURVE secret key file (e.g. `$CREDENTIALS_DIRECTORY/lstmd.key`); nil: plain ZeroMQ.
+    public var curveSecretKey: String?
+    /// Public keys of the clients admitted under CURVE: a file, or a directory of `*.pub` files.
+    public var curveAuthorizedKeys: String?
+    /// Public keys admitted under CURVE that may also `reload` and `drop`.
+    public var curveAdminKeys: String?
+    /// Serve plain ZeroMQ on non-loopback tcp endpoints (protected mode off).
+    public var insecure = false
 
     public init() {}
+
+    /// The directory `reload` may load from (see `modelDirectory`).
+    public var reloadDirectory: String? {
+        modelDirectory ?? model.map { ($0 as NSString).deletingLastPathComponent }.map { $0.isEmpty ? "." : $0 }
+    }
+
+    /// Every socket the daemon binds, by name, for the exposure check.
+    public var boundEndpoints: [(socket: String, endpoint: String)] {
+        [("ingest", ingest), ("predictions", predictions), ("control", control)] + (results.map { [("results", $0)] } ?? [])
+    }
 
     /// Checks values that flags and files can both get wrong.
     public func validate() throws(ConfigurationError) {
@@ -79,6 +101,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
                                 ("results", results ?? "tcp://")] {
             try require(endpoint.contains("://"), key, "'\(endpoint)' is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:5555, ipc:///run/lstmd/\(key))")
         }
+        try require(curveSecretKey != nil || (curveAuthorizedKeys == nil && curveAdminKeys == nil),
+                    "curve-authorized-keys", "and curve-admin-keys need curve-secret-key (the daemon's own key)")
+        try require(curveSecretKey == nil || curveAuthorizedKeys != nil || curveAdminKeys != nil,
+                    "curve-secret-key", "needs curve-authorized-keys or curve-admin-keys: the keys of the clients to admit")
         if let metrics {
             try require(Self.parseHostPort(metrics) != nil, "metrics", "'\(metrics)' is not host:port (e.g. 127.0.0.1:9464)")
         }
@@ -169,6 +195,11 @@ public struct DaemonSettings: Decodable, Sendable {
     public var metrics: String?
     public var blasThreads: Int?
     public var logLevel: String?
+    public var modelDir: String?
+    public var curveSecretKey: String?
+    public var curveAuthorizedKeys: String?
+    public var curveAdminKeys: String?
+    public var insecure: Bool?
 
     public init(
         model: String? = nil,
@@ -190,7 +221,12 @@ public struct DaemonSettings: Decodable, Sendable {
         drainTimeout: Double? = nil,
         metrics: String? = nil,
         blasThreads: Int? = nil,
-        logLevel: String? = nil
+        logLevel: String? = nil,
+        modelDir: String? = nil,
+        curveSecretKey: String? = nil,
+        curveAuthorizedKeys: String? = nil,
+        curveAdminKeys: String? = nil,
+        insecure: Bool? = nil
     ) {
         self.model = model
         self.ingest = ingest
@@ -212,6 +248,11 @@ public struct DaemonSettings: Decodable, Sendable {
         self.metrics = metrics
         self.blasThreads = blasThreads
         self.logLevel = logLevel
+        self.modelDir = modelDir
+        self.curveSecretKey = curveSecretKey
+        self.curveAuthorizedKeys = curveAuthorizedKeys
+        self.curveAdminKeys = curveAdminKeys
+        self.insecure = insecure
     }
 
     enum CodingKeys: String, CodingKey {
@@ -221,6 +262,8 @@ public struct DaemonSettings: Decodable, Sendable {
         case maxMessageSize = "max-message-size", stateDir = "state-dir", drainTimeout = "drain-timeout"
         case snapshotInterval = "snapshot-interval", busyPollUs = "busy-poll-us"
         case blasThreads = "blas-threads", logLevel = "log-level"
+        case modelDir = "model-dir", curveSecretKey = "curve-secret-key", curveAuthorizedKeys = "curve-authorized-keys"
+        case curveAdminKeys = "curve-admin-keys", insecure
     }
 
     func apply(to c: inout DaemonConfiguration) {
@@ -244,5 +287,10 @@ public struct DaemonSettings: Decodable, Sendable {
         if let metrics { c.metrics = metrics }
         if let blasThreads { c.blasThreads = blasThreads }
         if let logLevel { c.logLevel = logLevel }
+        if let modelDir { c.modelDirectory = modelDir }
+        if let curveSecretKey { c.curveSecretKey = curveSecretKey }
+        if let curveAuthorizedKeys { c.curveAuthorizedKeys = curveAuthorizedKeys }
+        if let curveAdminKeys { c.curveAdminKeys = curveAdminKeys }
+        if let insecure { c.insecure = insecure }
     }
 }

@@ -29,6 +29,9 @@ final class ServingLoop {
     private let controlEntry: Int
     private let resultsEntry: Int?
     private let received = ZMQMultipart(capacity: 4)
+    private let controlReceived = ZMQMultipart(capacity: 1)
+    /// CURVE settings of every socket; nil serves plain ZeroMQ (issue 15).
+    private let curve: ZMQCurveServer?
 
     // Reusable buffers: the steady state allocates nothing per row.
     private let row: UnsafeMutableBufferPointer<Float>
@@ -52,9 +55,10 @@ final class ServingLoop {
     /// Rows parked for one slow ROUTER peer before the whole ROUTER socket pauses.
     private static let parkLimit = 65_536
 
-    init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, logger: Logger,
-         status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
+    init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, curve: ZMQCurveServer?,
+         logger: Logger, status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
         self.configuration = configuration
+        self.curve = curve
         self.logger = logger
         self.channels = channels
         self.takeRequests = takeRequests
@@ -92,7 +96,10 @@ final class ServingLoop {
             results = nil
         }
         for (socket, name, endpoint) in bindings {
-            do { try socket.bind(endpoint) } catch {
+            do {
+                try curve?.apply(to: socket)
+                try socket.bind(endpoint)
+            } catch {
                 throw DaemonError.bind(socket: name, endpoint: endpoint, reason: String(describing: error))
             }
         }
@@ -336,8 +343,18 @@ final class ServingLoop {
 
     /// Loads a model for new streams; the old one serves its streams until they end. Without a
     /// path it reads the configured model file again (e.g. after an operator replaced it).
+    /// A path must name a file in the model directory (issue 15); the reply says what kind of problem
+    /// a file has, never what it holds, while the log keeps the full error.
     private func reload(_ path: String?) -> Result<LoadedModel, WireError> {
-        let target = path ?? configuredModel.path
+        let target: String
+        do throws(ModelPathError) {
+            target = try path.map { path throws(ModelPathError) in
+                try ModelPathPolicy.resolve(path, in: configuration.reloadDirectory)
+            } ?? configuredModel.path
+        } catch {
+            logger.error("reload refused; the current model keeps serving", metadata: ["error": "\(error)"])
+            return .failure(WireError(.reloadFailed, error.description))
+        }
         channels.notify { try $0.reloading() }
         defer { channels.notify { try $0.ready() } }
         do {
@@ -351,18 +368,29 @@ final class ServingLoop {
             return .success(loaded)
         } catch {
             logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target)", "error": "\(error)"])
-            return .failure(WireError(.reloadFailed, String(describing: error)))
+            let name = path ?? "the configured model"
+            if case let DaemonError.modelLoad(_, modelError) = error {
+                return .failure(WireError(.reloadFailed, "\(name) not loaded: \(modelError.kind); the current model keeps serving (details in the daemon's log)"))
+            }
+            return .failure(WireError(.reloadFailed, "\(name) not loaded: \(error); the current model keeps serving"))
         }
     }
 
     private func serveControl() throws {
-        guard let frames = try control.receiveMultipart(dontWait: true) else { return }
+        guard try control.receiveMultipart(into: controlReceived, dontWait: true) else { return }
+        let frames = controlReceived.frames
+        // Issue 15: the role the ZAP handler gave this peer (nil in plain mode).
+        let userID = controlReceived[0].property("User-Id")
+        controlReceived.removeAll()
         let reply: ControlReply
         if frames.count != 1 {
             reply = ControlReply(WireError(.badRequest, "a control request is one frame of JSON; got \(frames.count) frames"))
         } else {
-            do {
-                reply = try answer(ControlRequest(jsonBytes: frames[0]))
+            do throws(WireError) {
+                let request = try ControlRequest(jsonBytes: frames[0])
+                logger.debug("control request", metadata: ["command": "\(request.command)", "role": "\(userID ?? "plain")"])
+                if let refusal = ControlAccess.refusal(of: request, userID: userID, curve: curve != nil) { throw refusal }
+                reply = try answer(request)
             } catch {
                 reply = ControlReply(error)
             }

@@ -19,7 +19,8 @@ struct LSTMDaemonCommand: ParsableCommand {
             (Protocols/control-protocol.md).
 
             Settings come from --config (TOML; keys are the option names without --), then the \
-            options given here, which win. SIGTERM/SIGINT stop gracefully; SIGHUP reloads the model.
+            options given here, which win. SIGTERM/SIGINT stop gracefully; SIGHUP reloads the model \
+            and the CURVE key lists.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Model file (safetensors). Default: the model embedded in lstmd.", valueName: "path"))
@@ -85,6 +86,22 @@ struct LSTMDaemonCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical. (default: info)", valueName: "level"))
     var logLevel: String?
 
+    // Issue 15 (security).
+    @Option(name: .customLong("model-dir"), help: ArgumentHelp("The only directory 'reload' loads model files from; relative names are resolved there. (default: the directory of --model)", valueName: "path"))
+    var modelDir: String?
+
+    @Option(name: .customLong("curve-secret-key"), help: ArgumentHelp("The daemon's CURVE secret key file (Z85; e.g. $CREDENTIALS_DIRECTORY/lstmd.key; make one with 'lstm-client keygen'): CURVE on every socket. (default: plain ZeroMQ)", valueName: "path"))
+    var curveSecretKey: String?
+
+    @Option(name: .customLong("curve-authorized-keys"), help: ArgumentHelp("Public keys of the clients to admit: a file of Z85 keys, one per line, or a directory of *.pub files; read again on SIGHUP.", valueName: "path"))
+    var curveAuthorizedKeys: String?
+
+    @Option(name: .customLong("curve-admin-keys"), help: ArgumentHelp("Public keys admitted that may also 'reload' and 'drop' (others get 'forbidden'); same forms, read again on SIGHUP.", valueName: "path"))
+    var curveAdminKeys: String?
+
+    @Flag(help: "Serve plain ZeroMQ on tcp endpoints beyond loopback (refused by default without CURVE).")
+    var insecure = false
+
     /// The file settings overlaid with the options given on the command line.
     func resolvedConfiguration() throws -> DaemonConfiguration {
         var c = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(fileAt: path) }
@@ -94,7 +111,8 @@ struct LSTMDaemonCommand: ParsableCommand {
             publish: publish, maxBatch: maxBatch, batchDelayUs: batchDelayUs, busyPollUs: busyPollUs, maxStreams: maxStreams,
             idleTimeout: idleTimeout, pubHwm: pubHwm, resultsHwm: resultsHwm, maxMessageSize: maxMessageSize,
             stateDir: stateDir, snapshotInterval: snapshotInterval, drainTimeout: drainTimeout, metrics: metrics, blasThreads: blasThreads,
-            logLevel: logLevel))
+            logLevel: logLevel, modelDir: modelDir, curveSecretKey: curveSecretKey,
+            curveAuthorizedKeys: curveAuthorizedKeys, curveAdminKeys: curveAdminKeys, insecure: insecure ? true : nil))
         try c.validate()
         return c
     }
