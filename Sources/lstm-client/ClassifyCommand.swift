@@ -57,19 +57,20 @@ struct Classify: ParsableCommand {
         let digit = try loadDigit()
         let id = try streamID(stream ?? "\(hostAndProcess)/classify", option: "--stream")
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout).status())
+        let curve = try endpoints.curve()
+        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
 
         let receiver: ZMQSocket
         let sender: ZMQSocket
         let sendEndpoint: String
         if router {
-            receiver = try StreamSockets.dealer(context, endpoint: endpoints.results)
+            receiver = try StreamSockets.dealer(context, endpoint: endpoints.results, curve: curve)
             sender = receiver
             sendEndpoint = endpoints.results
         } else {
-            receiver = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [id.bytes])
+            receiver = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [id.bytes], curve: curve)
             usleep(StreamSockets.subscriptionSettleMicroseconds)
-            sender = try StreamSockets.pusher(context, endpoint: endpoints.ingest)
+            sender = try StreamSockets.pusher(context, endpoint: endpoints.ingest, curve: curve)
             sendEndpoint = endpoints.ingest
         }
         try zmq("cannot set a receive timeout") { () throws(ZMQError) in

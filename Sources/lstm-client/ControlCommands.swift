@@ -20,7 +20,8 @@ struct ControlOptions: ParsableArguments {
     /// Sends `request` and prints the raw reply with --json, or hands it to `show`.
     func perform(_ request: ControlRequest, show: (ControlClient.Exchange) -> Void) throws {
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let exchange = try ControlClient(context: context, endpoint: endpoints.control, timeout: timeout).send(request)
+        let exchange = try ControlClient(context: context, endpoint: endpoints.control, timeout: timeout,
+                                         curve: endpoints.curve()).send(request)
         if json {
             emit(String(decoding: exchange.raw, as: UTF8.self))
         } else {

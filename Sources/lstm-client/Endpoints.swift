@@ -17,12 +17,32 @@ struct EndpointOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The daemon's lossless results (ROUTER) endpoint, used by a DEALER with --router.", valueName: "endpoint"))
     var results: String = DefaultEndpoints.results
 
+    @Option(name: .customLong("server-key"), help: ArgumentHelp("The daemon's CURVE public key: its .pub file or the 40 Z85 characters; with --key, every socket uses CURVE.", valueName: "key"))
+    var serverKey: String?
+
+    @Option(name: .customLong("key"), help: ArgumentHelp("This client's CURVE secret key file (made by 'lstm-client keygen'); the daemon must list its public key.", valueName: "path"))
+    var key: String?
+
     func validate() throws {
         for (option, endpoint) in [("--ingest", ingest), ("--predictions", predictions),
                                    ("--control", control), ("--results", results)] {
             if let problem = Endpoint.problem(with: endpoint) {
                 throw ValidationError("invalid endpoint '\(endpoint)' for \(option): \(problem)")
             }
+        }
+        if (serverKey == nil) != (key == nil) {
+            throw ValidationError("--server-key and --key go together: CURVE needs the daemon's public key and this client's key pair")
+        }
+    }
+
+    /// The CURVE settings of every socket, read from the key files; nil for plain ZeroMQ.
+    func curve() throws(ClientError) -> ZMQCurveClient? {
+        guard let serverKey, let key else { return nil }
+        do throws(ZMQKeyFileError) {
+            return ZMQCurveClient(serverKey: try ZMQCurveKeyFiles.readPublicKey(serverKey),
+                                  keyPair: try ZMQCurveKeyFiles.readSecretKey(at: key))
+        } catch {
+            throw .invalidArgument(error.description)
         }
     }
 }

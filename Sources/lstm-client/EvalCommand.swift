@@ -53,16 +53,17 @@ struct Eval: ParsableCommand {
     func run() throws {
         Interrupts.install()
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout).status())
+        let curve = try endpoints.curve()
+        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
         let (digits, origin) = try source.load()
         let count = min(limit ?? digits.count, digits.count)
         let transport: Transport = router ? .router
             : pub ? .pubsub
-            : StreamSockets.routerAnswers(context, endpoint: endpoints.results, timeout: 0.5) ? .router : .pubsub
+            : StreamSockets.routerAnswers(context, endpoint: endpoints.results, timeout: 0.5, curve: curve) ? .router : .pubsub
         let prefix = "\(hostAndProcess)/eval-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
         _ = try streamID(prefix, option: "the stream prefix")
         let plan = TrafficPlan(
-            transport: transport, endpoints: endpoints, concurrentStreams: min(streams, count), connections: connections,
+            transport: transport, endpoints: endpoints, curve: curve, concurrentStreams: min(streams, count), connections: connections,
             pacing: .closedLoop, publication: model.publication, digits: digits, imageCount: count, duration: nil,
             drainTimeout: timeout, stallTimeout: timeout, streamPrefix: prefix)
         let result = try TrafficRunner(plan: plan, context: context).run()

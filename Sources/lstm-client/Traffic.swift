@@ -19,6 +19,8 @@ enum Pacing {
 struct TrafficPlan {
     var transport: Transport
     var endpoints: EndpointOptions
+    /// CURVE settings of every socket; nil for plain ZeroMQ.
+    var curve: ZMQCurveClient?
     /// Streams in flight at once; each sends one digit after the other.
     var concurrentStreams: Int
     /// Sockets the rows are spread over (each stream always uses the same one, which keeps its
@@ -134,16 +136,16 @@ final class TrafficRunner {
         switch plan.transport {
         case .pubsub:
             let subscriber = try StreamSockets.subscriber(context, endpoint: plan.endpoints.predictions,
-                                                          prefixes: [Array(plan.streamPrefix.utf8)])
+                                                          prefixes: [Array(plan.streamPrefix.utf8)], curve: plan.curve)
             receivers = [subscriber]
             usleep(StreamSockets.subscriptionSettleMicroseconds)
-            senders = try (0..<plan.connections).map { _ in try StreamSockets.pusher(context, endpoint: plan.endpoints.ingest) }
+            senders = try (0..<plan.connections).map { _ in try StreamSockets.pusher(context, endpoint: plan.endpoints.ingest, curve: plan.curve) }
             try zmq("cannot poll sockets") { () throws(ZMQError) in
                 try poller.add(subscriber, events: .readable)
                 for sender in senders { senderEntries.append(try poller.add(sender, events: [])) }
             }
         case .router:
-            senders = try (0..<plan.connections).map { _ in try StreamSockets.dealer(context, endpoint: plan.endpoints.results) }
+            senders = try (0..<plan.connections).map { _ in try StreamSockets.dealer(context, endpoint: plan.endpoints.results, curve: plan.curve) }
             receivers = senders
             try zmq("cannot poll sockets") { () throws(ZMQError) in
                 for sender in senders { senderEntries.append(try poller.add(sender, events: .readable)) }

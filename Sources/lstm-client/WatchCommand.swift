@@ -43,8 +43,9 @@ struct Watch: ParsableCommand {
     func run() throws {
         Interrupts.install()
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
+        let curve = try endpoints.curve()
         let prefix = stream.map { Array($0.utf8) } ?? []
-        let socket = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [prefix])
+        let socket = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [prefix], curve: curve)
         try zmq("cannot set a receive timeout") { () throws(ZMQError) in try socket.set(.receiveTimeout, .milliseconds(100)) }
         usleep(StreamSockets.subscriptionSettleMicroseconds)
         let what = stream.map { exact ? "stream \"\($0)\"" : "streams starting with \"\($0)\"" } ?? "every stream"

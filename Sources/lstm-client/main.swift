@@ -18,7 +18,7 @@ struct LSTMClient: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Classify.self, Watch.self, Eval.self, Bench.self,
-            Status.self, Streams.self, Drop.self, Reload.self, Ping.self, Metrics.self,
+            Status.self, Streams.self, Drop.self, Reload.self, Ping.self, Metrics.self, Keygen.self,
         ])
 }
 
