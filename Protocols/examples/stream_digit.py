@@ -4,6 +4,7 @@
     stream_digit.py                          # built-in synthetic "7", PUSH rows + SUB predictions
     stream_digit.py --data DIR --index 0     # MNIST test image 0 from DIR/t10k-images-idx3-ubyte.gz
     stream_digit.py --router                 # lossless path: DEALER to the daemon's ROUTER
+    stream_digit.py --server-key lstmd.pub --key alice.key   # CurveZMQ (keys from lstm-client keygen)
     stream_digit.py --selftest               # check the codec against ../stream-protocol.md
 
 Needs only the standard library and pyzmq. The spec: ../stream-protocol.md.
@@ -83,6 +84,27 @@ def show(frames, stream_id):
     return kind == FINAL
 
 
+def read_key(path):
+    """The one Z85 key of a key file (lstm-client keygen's format: '#' comments, text after the key)."""
+    keys = [line.split()[0] for line in Path(path).read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+    if len(keys) != 1 or len(keys[0]) != 40:
+        raise SystemExit(f"{path}: expected one 40-character Z85 key")
+    return keys[0].encode()
+
+
+def secure(sock, args):
+    """CurveZMQ on `sock` when --server-key and --key are given (before connect)."""
+    if args.server_key:
+        import zmq
+        server = args.server_key.encode() if len(args.server_key) == 40 else read_key(args.server_key)
+        secret = read_key(args.key)
+        sock.curve_serverkey = server
+        sock.curve_secretkey = secret
+        sock.curve_publickey = zmq.curve_public(secret)
+    return sock
+
+
 def stream(args, image):
     import zmq                       # only needed when talking to a daemon
     context = zmq.Context()
@@ -90,7 +112,7 @@ def stream(args, image):
     rows = [encode_row(stream_id, r, image[r], last=(r == len(image) - 1)) for r in range(len(image))]
     deadline = time.monotonic() + args.timeout
     if args.router:
-        dealer = context.socket(zmq.DEALER)
+        dealer = secure(context.socket(zmq.DEALER), args)
         dealer.connect(args.router)
         poller = zmq.Poller()
         poller.register(dealer, zmq.POLLIN)
@@ -103,11 +125,11 @@ def stream(args, image):
             if poller.poll(100):
                 done = show(dealer.recv_multipart(), stream_id)
     else:
-        sub = context.socket(zmq.SUB)
+        sub = secure(context.socket(zmq.SUB), args)
         sub.connect(args.predictions)
         sub.setsockopt(zmq.SUBSCRIBE, stream_id.encode())
         sub.setsockopt(zmq.SUBSCRIBE, b"$errors")
-        push = context.socket(zmq.PUSH)
+        push = secure(context.socket(zmq.PUSH), args)
         push.connect(args.ingest)
         time.sleep(0.2)              # let the subscription reach the daemon (slow joiner)
         for frames in rows:
@@ -161,8 +183,12 @@ def main():
     parser.add_argument("--index", type=int, default=0, help="test image index (with --data)")
     parser.add_argument("--stream", help="stream id (default: host/pid/digit)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the FINAL")
+    parser.add_argument("--server-key", help="the daemon's CURVE public key: its .pub file or 40 Z85 characters")
+    parser.add_argument("--key", help="this client's CURVE secret key file (with --server-key)")
     parser.add_argument("--selftest", action="store_true", help="check the codec against the spec and exit")
     args = parser.parse_args()
+    if bool(args.server_key) != bool(args.key):
+        parser.error("--server-key and --key go together")
     if args.selftest:
         return selftest()
     if args.data:
