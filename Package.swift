@@ -48,11 +48,13 @@ let package = Package(
         ]),
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // The one version of the three executables.
+        .target(name: "LSTMDVersion"),
         // Protocol v1 frames and control JSON: encode/decode only.
         .target(name: "WireProtocol"),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [
-            "StreamEngine", "ZeroMQ", "WireProtocol", "LSTMModel",
+            "StreamEngine", "ZeroMQ", "WireProtocol", "LSTMModel", "LSTMDVersion",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -61,7 +63,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [
-            "LSTMServer", "WireProtocol",
+            "LSTMServer", "WireProtocol", "LSTMDVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], resources: [
@@ -69,11 +71,11 @@ let package = Package(
             .copy("Resources/default-model.safetensors"),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
-            "LSTMTraining", "LSTMModel", "MNIST",
+            "LSTMTraining", "LSTMModel", "MNIST", "LSTMDVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
-            "ZeroMQ", "WireProtocol", "MNIST",
+            "ZeroMQ", "WireProtocol", "MNIST", "LSTMDVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], resources: [
@@ -91,7 +93,7 @@ let package = Package(
         .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "ClientTests", dependencies: [
-            "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "WireProtocol", "ZeroMQ",
+            "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "WireProtocol", "ZeroMQ", "LSTMDVersion",
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",

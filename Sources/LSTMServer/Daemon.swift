@@ -28,6 +28,8 @@ public final class Daemon: Sendable {
     private let notifier: SystemdNotifier
     /// The ZAP handler when CURVE is configured (issue 15).
     private let authenticator: CurveAuthenticator?
+    /// Held while the process lives: no second daemon on the same ipc paths (issue 15).
+    private let ipcLock: IPCEndpointLock
 
     /// Loads and validates the model (the configured one, else `defaultModel`). Throws when no model
     /// can be loaded; sockets are bound by ``run()``.
@@ -44,6 +46,7 @@ public final class Daemon: Sendable {
         try ExposurePolicy.check(configuration.boundEndpoints, curve: configuration.curveSecretKey != nil,
                                  insecure: configuration.insecure)
         initialModel = try LoadedModel(path: path, isDefault: configuration.model == nil)
+        ipcLock = try IPCEndpointLock(configuration.boundEndpoints)
         let context = try ZMQContext()
         self.context = context
         notifier = SystemdNotifier(environment: environment)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LSTMDVersion
 import LSTMModel
 import StreamEngine
 import WireProtocol
@@ -445,7 +446,7 @@ final class ServingLoop {
 
     private func status(_ now: UInt64) -> StatusReply {
         StatusReply(
-            version: lstmdVersion, uptimeSeconds: uptime(now), publication: configuration.publish,
+            version: LSTMDVersion.current, uptimeSeconds: uptime(now), publication: configuration.publish,
             model: info(current), previousModels: previousModels(), counters: counters(),
             liveStreams: engine.liveStreamCount, maxStreams: configuration.maxStreams,
             idleTimeoutSeconds: configuration.idleTimeoutSeconds)
@@ -504,9 +505,6 @@ final class ServingLoop {
         ])
     }
 }
-
-/// The daemon's version, reported by `status`.
-public let lstmdVersion = "0.1.0"
 
 extension StreamError {
     /// The protocol error code for this engine error.

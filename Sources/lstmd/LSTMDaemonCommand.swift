@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import LSTMDVersion
 import LSTMServer
 import WireProtocol
 
@@ -21,7 +22,8 @@ struct LSTMDaemonCommand: ParsableCommand {
             Settings come from --config (TOML; keys are the option names without --), then the \
             options given here, which win. SIGTERM/SIGINT stop gracefully; SIGHUP reloads the model \
             and the CURVE key lists.
-            """)
+            """,
+        version: LSTMDVersion.current)
 
     @Option(name: .long, help: ArgumentHelp("Model file (safetensors). Default: the model embedded in lstmd.", valueName: "path"))
     var model: String?

@@ -1,5 +1,7 @@
 import DaemonTestSupport
 import Foundation
+import LSTMDVersion
+import TestSupport
 import Testing
 
 /// `lstm-client keygen` and the client's --server-key/--key against a real lstmd with CURVE.
@@ -49,5 +51,24 @@ import Testing
         #expect(classify.status == 0 && classify.stdout.contains("final class"), "\(classify.stderr)")
         let eval = try runClient(["eval", "--limit", "5", "--streams", "2"] + client("alice"))
         #expect(eval.status == 0, "\(eval.stderr)")
+    }
+}
+
+/// One version for the three executables, the same that `status` reports.
+@Suite struct VersionTests {
+    @Test func everyExecutablePrintsTheOneVersion() throws {
+        for executable in ["lstmd", "lstm-train", "lstm-client"] {
+            let process = Process()
+            process.executableURL = Fixtures.productsDirectory.appendingPathComponent(executable)
+            process.arguments = ["--version"]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            process.waitUntilExit()
+            let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 0 && printed == LSTMDVersion.current + "\n", "\(executable): \(printed)")
+        }
+        let served = try ModelDaemon(try makeModel())
+        #expect(try served.daemon.status().version == LSTMDVersion.current)
     }
 }
