@@ -25,6 +25,7 @@ public final class Daemon: Sendable {
     private let requests = Mutex<[Request]>([])
     private let context: ZMQContext
     private let metrics = ServerMetrics()
+    private let readiness = Readiness()
     private let notifier: SystemdNotifier
     /// The ZAP handler when CURVE is configured (issue 15).
     private let authenticator: CurveAuthenticator?
@@ -67,14 +68,14 @@ public final class Daemon: Sendable {
     public func run() throws {
         var http: MetricsHTTPServer?
         if let address = configuration.metrics, let (host, port) = DaemonConfiguration.parseHostPort(address) {
-            http = try MetricsHTTPServer(host: host, port: port, metrics: metrics, logger: logger)
+            http = try MetricsHTTPServer(host: host, port: port, metrics: metrics, readiness: readiness, logger: logger)
             logger.info("metrics served over HTTP", metadata: ["address": "\(address)"])
         }
         defer { http?.stop() }
         do {
             let loop = try ServingLoop(
                 configuration: configuration, model: initialModel, context: context, curve: authenticator?.server,
-                logger: logger, status: StatusChannels(metrics: metrics, notifier: notifier, logger: logger),
+                logger: logger, status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
                 takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
             try loop.run()
         }

@@ -129,6 +129,7 @@ final class ServingLoop {
         ])
         channels.modelChanged(current.model)
         channels.notify { try $0.ready() }
+        channels.readiness.enter(.serving)
         reportStatus(now: monotonicNanoseconds())
         while !stopping {
             try iterate()
@@ -168,6 +169,7 @@ final class ServingLoop {
         }
         if now &- lastHousekeeping > 1_000_000_000 {
             lastHousekeeping = now
+            channels.readiness.beat(now: now)
             evictIdleStreams(now: now)
             forgetUnusedModels()
             reportStatus(now: now)
@@ -336,6 +338,7 @@ final class ServingLoop {
             guard !stopping else { return }
             logger.info("stop requested", metadata: ["live_streams": "\(engine.liveStreamCount)"])
             channels.notify { try $0.stopping() }
+            channels.readiness.enter(.draining)
             stopping = true
         case let .reload(path):
             _ = reload(path)
