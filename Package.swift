@@ -99,7 +99,7 @@ let package = Package(
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMModel", "MNIST", "StreamEngine",
             "WireProtocol", "ZeroMQ",
         ]),
-        .testTarget(name: "SystemdTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol"]),
+        .testTarget(name: "SystemdTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol", "ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -239,6 +239,7 @@ final class ServingLoop {
                     try engine.submitRow(stream: stream.string, index: Int(index), values: UnsafeBufferPointer(row),
                                          isLast: message.header.flags.contains(.last), now: monotonicNanoseconds(),
                                          repeated: publish)
+                    if index == 0 { logger.trace("stream started", metadata: ["stream": "\(stream.string)", "via": "\(peer == nil ? "ingest" : "results")"]) }
                 } catch {
                     if binds || error.code == .gap { results?.unbind(stream.string) }
                     throw WireError(error.wireCode, error.description, streamID: stream, row: index)
@@ -276,7 +277,10 @@ final class ServingLoop {
             deliver(topic: UnsafeRawBufferPointer(topic), header: UnsafeRawBufferPointer(header),
                     body: UnsafeRawBufferPointer(body), to: results?.peer(of: prediction.stream))
         }
-        if prediction.isFinal { results?.unbind(prediction.stream) }
+        if prediction.isFinal {
+            results?.unbind(prediction.stream)
+            logger.trace("stream finished", metadata: ["stream": "\(prediction.stream)", "rows": "\(prediction.row + 1)"])
+        }
     }
 
     /// Publishes a prediction message on PUB and, for a stream bound to a ROUTER peer, sends it there.

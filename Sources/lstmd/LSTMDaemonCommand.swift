@@ -125,11 +125,8 @@ struct LSTMDaemonCommand: ParsableCommand {
             throw ValidationError(String(describing: error))
         }
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let journal = LogfmtLogHandler.standardErrorIsJournal()  // issue 15: logfmt, journald priorities
+        LoggingSystem.bootstrap { _ in LogfmtLogHandler(level: level, journal: journal) }
         let logger = Logger(label: "lstmd")
         let daemon: Daemon
         do {
