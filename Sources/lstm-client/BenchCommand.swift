@@ -18,6 +18,10 @@ struct Bench: ParsableCommand {
             due per row sent). Latency (row sent → its prediction) is recorded in an HdrHistogram.
 
             K --connections are K PUSH sockets and one SUB, or K DEALERs with --router.
+
+            Examples:
+              lstm-client bench --streams 64 --duration 10
+              lstm-client bench --streams 1024 --router --rate 200000
             """)
 
     @OptionGroup var endpoints: EndpointOptions
@@ -60,7 +64,7 @@ struct Bench: ParsableCommand {
         Interrupts.install()
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
         let curve = try endpoints.curve()
-        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
+        let model = try ServingModel(status: ControlClient.probe(context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
         let (digits, _) = try source.load()
         let prefix = "\(hostAndProcess)/bench-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
         _ = try streamID(prefix, option: "the stream prefix")

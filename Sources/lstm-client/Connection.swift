@@ -52,6 +52,15 @@ struct ControlClient {
         return Exchange(reply: reply, raw: frames[0], roundTripNanoseconds: roundTrip)
     }
 
+    /// Longest wait for the first request of a streaming command: a daemon that is there answers
+    /// within milliseconds, so a wrong endpoint is reported after 1 s, not after the row timeout.
+    static let probeSeconds = 1.0
+
+    /// A client for the first request of a streaming command: `timeout`, but at most `probeSeconds`.
+    static func probe(_ context: ZMQContext, endpoint: String, timeout: Double, curve: ZMQCurveClient?) -> ControlClient {
+        ControlClient(context: context, endpoint: endpoint, timeout: min(timeout, probeSeconds), curve: curve)
+    }
+
     /// The daemon's status.
     func status() throws(ClientError) -> StatusReply {
         guard case .status(let status) = try send(.status).reply else {

@@ -48,7 +48,8 @@ func formatDuration(_ seconds: Double) -> String {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the daemon's model, limits and counters.")
+        abstract: "Show the daemon's model, limits and counters.",
+        discussion: "Example: lstm-client status --control tcp://127.0.0.1:5557 --json")
 
     @OptionGroup var options: ControlOptions
 
@@ -107,7 +108,9 @@ struct Status: ParsableCommand {
 }
 
 struct Streams: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the daemon's live streams.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the daemon's live streams.",
+        discussion: "Example: lstm-client streams")
 
     @OptionGroup var options: ControlOptions
 
@@ -133,7 +136,8 @@ struct Streams: ParsableCommand {
 
 struct Drop: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Drop a live stream; its subscribers get ERROR dropped.")
+        abstract: "Drop a live stream; its subscribers get ERROR dropped.",
+        discussion: "Under CURVE this needs an admin key. Example: lstm-client drop host/42/7")
 
     @OptionGroup var options: ControlOptions
 
@@ -152,7 +156,8 @@ struct Drop: ParsableCommand {
 
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a model for new streams; live streams finish on theirs.")
+        abstract: "Load a model for new streams; live streams finish on theirs.",
+        discussion: "The path must be inside the daemon's model directory (model-dir; relative names are resolved there); without one the configured model is read again. Under CURVE this needs an admin key. Example: lstm-client reload mnist-256.safetensors")
 
     @OptionGroup var options: ControlOptions
 
@@ -175,7 +180,8 @@ struct Reload: ParsableCommand {
 
 struct Ping: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check that the daemon answers, and how fast.")
+        abstract: "Check that the daemon answers, and how fast.",
+        discussion: "Example: lstm-client ping --timeout 1 || echo \"lstmd is down\"")
 
     @OptionGroup var options: ControlOptions
 
@@ -191,7 +197,8 @@ struct Ping: ParsableCommand {
 
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the daemon's counters in the Prometheus text format.")
+        abstract: "Print the daemon's counters in the Prometheus text format.",
+        discussion: "Example: lstm-client metrics | grep lstmd_rows_applied_total")
 
     @OptionGroup var options: ControlOptions
 

@@ -87,7 +87,7 @@ enum ClientError: Error, CustomStringConvertible {
     /// Rows could not be queued: the ingest path stayed full for the whole timeout.
     case sendBlocked(endpoint: String, timeout: Double)
     /// No prediction for a row within the timeout.
-    case noPrediction(stream: String, row: Int, endpoint: String, timeout: Double)
+    case noPrediction(stream: String, row: Int, endpoint: String, sentTo: String, timeout: Double)
     /// The daemon answered a stream with an ERROR.
     case streamFailed(stream: String, row: UInt32, error: ErrorBody)
     /// The daemon's model cannot classify 28 × 28 MNIST digits row by row.
@@ -107,8 +107,9 @@ enum ClientError: Error, CustomStringConvertible {
             "\(what): \(error)"
         case let .sendBlocked(endpoint, timeout):
             "lstmd not accepting rows at \(endpoint) (send blocked for \(formatSeconds(timeout)))"
-        case let .noPrediction(stream, row, endpoint, timeout):
+        case let .noPrediction(stream, row, endpoint, sentTo, timeout):
             "no prediction for stream \"\(stream)\" row \(row) on \(endpoint) within \(formatSeconds(timeout))"
+                + (sentTo == endpoint ? "" : " (its rows went to \(sentTo): check that endpoint too)")
         case let .streamFailed(stream, row, error):
             "lstmd reported an error for stream \"\(stream)\"" + (row == PredictionHeader.noRow ? "" : " row \(row)")
                 + ": \(error.code): \(error.message)"

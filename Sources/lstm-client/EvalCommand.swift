@@ -16,6 +16,10 @@ struct Eval: ParsableCommand {
             Transport: the lossless DEALER/ROUTER path (--results) when --router is given or when \
             the daemon answers on it (probed with an END for a stream that does not exist); \
             otherwise PUSH + PUB/SUB, which is best effort: FINALs it drops are listed.
+
+            Examples:
+              lstm-client eval --limit 1000 --streams 64
+              lstm-client eval --data /srv/mnist --json
             """)
 
     @OptionGroup var endpoints: EndpointOptions
@@ -54,7 +58,7 @@ struct Eval: ParsableCommand {
         Interrupts.install()
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
         let curve = try endpoints.curve()
-        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
+        let model = try ServingModel(status: ControlClient.probe(context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
         let (digits, origin) = try source.load()
         let count = min(limit ?? digits.count, digits.count)
         let transport: Transport = router ? .router

@@ -40,6 +40,8 @@ struct TrafficPlan {
     var stallTimeout: Double
     /// Prefix of every stream id of this run (and the SUB subscription).
     var streamPrefix: String
+    /// A progress line on standard error while running (a capable terminal only).
+    var progress: ProgressLine? = Terminal.isCapable(STDERR_FILENO) ? ProgressLine() : nil
 }
 
 /// What happened to the rows of a run. Every answer that was due is counted exactly once:
@@ -210,13 +212,23 @@ final class TrafficRunner {
                 for (index, entry) in senderEntries.enumerated() where poller.isWritable(entry) { blocked.remove(index) }
             }
             try receiveAvailable()
+            plan.progress?.update(now: now) { progressText(elapsed: Double(now - start) / 1e9) }
         }
+        plan.progress?.finish()
         let end = monotonicNanoseconds()
         result.lost += dueTotal
         dueTotal = 0
         try endUnfinishedStreams()
         result.elapsedSeconds = Double(end - start) / 1e9
         return result
+    }
+
+    /// What the progress line shows: digits done of the total (eval), or seconds of the duration (bench).
+    private func progressText(elapsed: Double) -> String {
+        let done = plan.imageCount.map { "\(result.digitsStarted - streams.count)/\($0) digits" }
+            ?? plan.duration.map { String(format: "%.0f/%.0f s", min(elapsed, $0), $0) } ?? ""
+        return "\(done), \(result.rowsSent) rows sent, \(result.predictions) predictions"
+            + (stoppedSending ? ", waiting for the last answers" : "")
     }
 
     // MARK: Sending
