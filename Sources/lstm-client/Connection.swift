@@ -74,6 +74,12 @@ struct ControlClient {
 struct ServingModel {
     var publication: PublicationMode
     var labels: [String]
+    /// The model's SHA-256 and file (nil: the daemon's embedded model), for reports.
+    var sha256: String
+    var path: String?
+
+    /// `sha256-prefix path`, how reports name the model they measured.
+    var name: String { "\(sha256.prefix(12)) \(path ?? "(embedded default)")" }
 
     /// Checks that the daemon's model takes 28-value rows (MNIST digits) and ends a sequence no
     /// earlier than row 27.
@@ -87,6 +93,8 @@ struct ServingModel {
         }
         publication = status.publication
         labels = model.labels
+        sha256 = model.sha256
+        path = model.path
     }
 
     /// The label of class `index`, or the index itself when the model has no label for it.

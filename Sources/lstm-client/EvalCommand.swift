@@ -76,7 +76,7 @@ struct Eval: ParsableCommand {
         let missing = (0..<count).filter { result.finalArgmax[$0] == nil }
         let finals = count - missing.count
         let report = EvalReport(
-            digits: count, source: origin, transport: transport, streams: plan.concurrentStreams, connections: connections,
+            model: model.name, modelSHA256: model.sha256, modelPath: model.path, digits: count, source: origin, transport: transport, streams: plan.concurrentStreams, connections: connections,
             correct: correct, accuracy: finals > 0 ? Double(correct) / Double(finals) : 0,
             finals: finals, missingFinals: missing.count, duplicatedFinals: result.duplicateFinals,
             errors: result.errorsByCode, rowsSent: result.rowsSent, lostPredictions: result.lost,
@@ -98,6 +98,10 @@ struct Eval: ParsableCommand {
 
 /// The outcome of `eval`, printed for people or as JSON.
 struct EvalReport: Encodable {
+    /// The model measured, as `status` named it when the run began.
+    var model: String
+    var modelSHA256: String
+    var modelPath: String?
     var digits: Int
     var source: String
     var transport: Transport
@@ -121,6 +125,7 @@ struct EvalReport: Encodable {
     var missingDigits: [Int]
 
     enum CodingKeys: String, CodingKey {
+        case modelSHA256 = "model_sha256", modelPath = "model_path"
         case digits, source, transport, streams, connections, correct, accuracy, finals, errors, seconds
         case interrupted, predictions
         case missingFinals = "missing_finals", duplicatedFinals = "duplicated_finals", rowsSent = "rows_sent"
@@ -132,6 +137,7 @@ struct EvalReport: Encodable {
         var lines = ["eval: \(digits) digits (\(source)), \(streams) streams over \(connections) connection\(connections == 1 ? "" : "s"), \(transport.name)"]
         let errorList = errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         lines += aligned([
+            ("model", model),
             ("accuracy", String(format: "%.2f%% (%d of %d FINALs correct)", accuracy * 100, correct, finals)),
             ("finals", "\(finals) received, \(missingFinals) missing, \(duplicatedFinals) duplicated"),
             ("errors", errorList.isEmpty ? "none" : errorList.joined(separator: ", ")),
