@@ -25,11 +25,13 @@ import Testing
     }
 
     @Test func aServingDaemonAnswersBothProbes() throws {
-        let probe = try MetricsHTTPServer(host: "127.0.0.1", port: 0, metrics: ServerMetrics(), logger: Logger(label: "t"))
-        let port = probe.port
-        probe.stop()
-        usleep(100_000)
-        let daemon = try DaemonProcess(arguments: ["--metrics", "127.0.0.1:\(port)"])
+        // A port apart from the other daemon tests' (20000 + pid % 20000); another one if it is taken.
+        var started: (DaemonProcess, Int)?
+        for attempt in 0..<5 where started == nil {
+            let port = 40_000 + (Int(getpid()) + attempt * 7_919) % 20_000
+            started = (try? DaemonProcess(arguments: ["--metrics", "127.0.0.1:\(port)"])).map { ($0, port) }
+        }
+        let (daemon, port) = try #require(started, "no free port for the metrics listener")
         for path in ["/healthz", "/readyz"] {
             let answer = try httpRequest(port: port, path: path)
             #expect(answer.status == 200 && answer.body == "ok\n", "\(path): \(answer)")
