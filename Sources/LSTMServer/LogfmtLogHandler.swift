@@ -24,12 +24,12 @@ public struct LogfmtLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
-        if let explicit { all.merge(explicit) { $1 } }
-        write(Self.format(level: level, message: message.description, metadata: all, journal: journal, date: Date()))
+        if let explicit = event.metadata { all.merge(explicit) { $1 } }
+        if let error = event.error { all["error"] = "\(error)" }
+        write(Self.format(level: event.level, message: event.message.description, metadata: all, journal: journal, date: Date()))
     }
 
     /// One line, ending in a newline. Metadata keys are sorted, so lines diff well.
