@@ -18,7 +18,7 @@ public final class MetricsHTTPServer: Sendable {
     ///
     /// Blocks the calling thread while the server starts, so call it from a plain thread (the
     /// daemon's), not from a Swift concurrency task.
-    public init(host: String, port: Int, metrics: ServerMetrics, logger: Logger,
+    public init(host: String, port: Int, metrics: ServerMetrics, readiness: Readiness? = nil, logger: Logger,
                 startTimeoutSeconds: Double = 10) throws(MetricsServerError) {
         let address: any SocketAddress
         do { address = try Self.socketAddress(host: host, port: port) } catch {
@@ -44,6 +44,16 @@ public final class MetricsHTTPServer: Sendable {
             await server.appendRoute("/metrics") { _ in
                 let headers: HTTPHeaders = [HTTPHeader("Allow"): "GET"]
                 return HTTPResponse(statusCode: .methodNotAllowed, headers: headers)
+            }
+            // Issue 15: health probes (answers from HealthEndpoints).
+            if let readiness {
+                for path in HealthEndpoints.paths {
+                    await server.appendRoute(HTTPRoute("GET \(path)")) { _ in
+                        let (status, body) = HealthEndpoints.response(path: path, readiness: readiness)!
+                        return HTTPResponse(statusCode: HTTPStatusCode(status, phrase: status == 200 ? "OK" : "Service Unavailable"),
+                                            headers: [.contentType: "text/plain; charset=utf-8"], body: Data(body.utf8))
+                    }
+                }
             }
             let watcher = Task {
                 do {

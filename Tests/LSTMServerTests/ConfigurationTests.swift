@@ -112,7 +112,7 @@ import WireProtocol
         let help = DaemonSetting.helpText
         let defaults = DaemonConfiguration()
         for setting in DaemonSetting.all {
-            #expect(help.contains("--\(setting.key) <\(setting.valueName)> (default: \(setting.value(in: defaults)))\n    \(setting.help)"))
+            #expect(help.contains("\(setting.usage) (default: \(setting.value(in: defaults)))\n    \(setting.help)"))
         }
         #expect(help.contains("--max-batch <n> (default: 256)\n    Most streams advanced in one batched step."))
         #expect(help.contains("--results <endpoint> (default: tcp://127.0.0.1:5558)"))
