@@ -108,6 +108,22 @@ import WireProtocol
         }
     }
 
+    @Test func aFlagIsGivenAloneOrAsTrueOrFalse() throws {
+        var configuration = DaemonConfiguration()
+        try DaemonSetting.apply(arguments: ["--insecure", "--max-batch", "8"], to: &configuration)
+        #expect(configuration.insecure && configuration.maxBatch == 8, "a flag takes no value of its own")
+        try DaemonSetting.apply(arguments: ["--insecure=false"], to: &configuration)
+        #expect(!configuration.insecure)
+        #expect(throws: ConfigurationError.invalidValue(key: "--insecure", message: "must be true or false, got 'yes'")) {
+            try DaemonSetting.apply(arguments: ["--insecure=yes"], to: &configuration)
+        }
+        let path = try write("insecure = \"true\"")
+        #expect(throws: ConfigurationError.wrongType(path: path, key: "insecure", expected: "true or false", found: "string \"true\"")) {
+            try DaemonConfiguration.load(fileAt: path)
+        }
+        #expect(DaemonSetting.helpText.contains("--insecure (default: false)\n"))
+    }
+
     @Test func theHelpListsEverySettingWithItsDefault() {
         let help = DaemonSetting.helpText
         let defaults = DaemonConfiguration()
