@@ -53,11 +53,13 @@ let package = Package(
         ]),
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // The one version of the three executables.
+        .target(name: "LSTMDVersion"),
         // Protocol frames (v2 and v1) and control JSON: encode/decode only.
         .target(name: "WireProtocol"),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [
-            "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore",
+            "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore", "LSTMDVersion",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -68,7 +70,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [
-            "LSTMServer", "WireProtocol",
+            "LSTMServer", "WireProtocol", "LSTMDVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], resources: [
@@ -76,11 +78,11 @@ let package = Package(
             .copy("Resources/default-model.safetensors"),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
-            "LSTMTraining", "LSTMCore", "MNIST",
+            "LSTMTraining", "LSTMCore", "MNIST", "LSTMDVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
-            "ZeroMQ", "WireProtocol", "MNIST",
+            "ZeroMQ", "WireProtocol", "MNIST", "LSTMDVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], resources: [
@@ -98,14 +100,14 @@ let package = Package(
         .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "ClientTests", dependencies: [
-            "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ",
+            "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ", "LSTMDVersion",
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "LSTMStreaming",
             "WireProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
         ]),
-        // Operating the daemon: systemd units and notify, the default config, install scripts, metrics.
-        .testTarget(name: "OperationsTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol"]),
+        // Operating the daemon: systemd units and notify, the default config, install scripts, metrics, health, logs.
+        .testTarget(name: "OperationsTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol", "ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,9 +1,12 @@
 import Logging
+import LSTMDVersion
 import LSTMStreaming
 import WireProtocol
 
-/// Answers the control protocol (LCP/1): one `ControlRequest` in, one `ControlReply` out. Owns no
-/// socket, so it is tested in process; the serving loop reads the REP socket and sends the reply.
+/// Answers the control protocol (LCP/1): one `ControlRequest` and who sent it in, one `ControlReply`
+/// out; commands that change the daemon need an admin under CURVE (`ControlAccess`). Owns no
+/// socket, so it is tested in process; the serving loop reads the REP socket, tells who the peer is,
+/// and sends the reply.
 final class ControlService {
     private let engine: StreamEngine
     private let registry: ModelRegistry
@@ -26,21 +29,24 @@ final class ControlService {
         self.startedAt = startedAt
     }
 
-    /// The reply to a request message as received (it must be one frame of JSON).
-    func reply(to frames: [[UInt8]], now: UInt64) -> ControlReply {
+    /// The reply to a request message as received (it must be one frame of JSON) from `requester`.
+    func reply(to frames: [[UInt8]], from requester: ControlRequester, now: UInt64) -> ControlReply {
         guard frames.count == 1 else {
             return ControlReply(WireError(.badRequest, "a control request is one frame of JSON; got \(frames.count) frames"))
         }
         do {
-            return answer(try ControlRequest(jsonBytes: frames[0]), now: now)
+            return answer(try ControlRequest(jsonBytes: frames[0]), from: requester, now: now)
         } catch {
             return ControlReply(error)
         }
     }
 
-    /// The reply to a request: its result, or the failure it met.
-    func answer(_ request: ControlRequest, now: UInt64) -> ControlReply {
-        do {
+    /// The reply to a request from `requester`: its result, or the failure it met (`forbidden`
+    /// when the requester may not use the command).
+    func answer(_ request: ControlRequest, from requester: ControlRequester, now: UInt64) -> ControlReply {
+        logger.debug("control request", metadata: ["command": "\(request.command)", "role": "\(requester)"])
+        do throws(WireError) {
+            if let refusal = ControlAccess.refusal(of: request, by: requester) { throw refusal }
             return try result(of: request, now: now)
         } catch {
             return ControlReply(error)
@@ -80,7 +86,7 @@ final class ControlService {
 
     func status(now: UInt64) -> StatusReply {
         StatusReply(
-            version: lstmdVersion, uptimeSeconds: uptime(now), publication: configuration.publish,
+            version: LSTMDVersion.current, uptimeSeconds: uptime(now), publication: configuration.publish,
             model: ModelRegistry.info(registry.current), previousModels: registry.previous.map(ModelRegistry.info),
             counters: totals, liveStreams: engine.liveStreamCount, maxStreams: configuration.maxStreams,
             idleTimeoutSeconds: configuration.idleTimeoutSeconds)
@@ -93,6 +99,3 @@ final class ControlService {
 
     func uptime(_ now: UInt64) -> Double { Double(now &- startedAt) / 1e9 }
 }
-
-/// The daemon's version, reported by `status`.
-public let lstmdVersion = "0.1.0"

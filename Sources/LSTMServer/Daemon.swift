@@ -25,7 +25,12 @@ public final class Daemon: Sendable {
     private let requests = Mutex<[Request]>([])
     private let context: ZMQContext
     private let metrics = ServerMetrics()
+    private let readiness = Readiness()
     private let notifier: SystemdNotifier
+    /// The ZAP handler when CURVE is configured (issue 15).
+    private let authenticator: CurveAuthenticator?
+    /// Held while the process lives: no second daemon on the same ipc paths (issue 15).
+    private let ipcLock: IPCEndpointLock
 
     /// Loads and validates the model (the configured one, else `defaultModel`). Throws when no model
     /// can be loaded; sockets are bound by ``run()``.
@@ -40,13 +45,24 @@ public final class Daemon: Sendable {
         guard let path = configuration.model ?? defaultModel?.path else {
             throw DaemonError.noModel
         }
+        // Issue 15: protected mode, then CURVE; the ZAP handler is bound before any socket.
+        try ExposurePolicy.check(configuration.boundEndpoints, curve: configuration.curveSecretKey != nil,
+                                 insecure: configuration.insecure)
         initialModel = try LoadedModel(path: path, isDefault: configuration.model == nil)
-        context = try ZMQContext()
+        ipcLock = try IPCEndpointLock(configuration.boundEndpoints)
+        let context = try ZMQContext()
+        self.context = context
         notifier = SystemdNotifier(environment: environment)
+        authenticator = try configuration.curveSecretKey.map { secretKeyFile in
+            try CurveAuthenticator(context: context, keyPair: ZMQCurveKeyFiles.readSecretKey(at: secretKeyFile),
+                                   authorizedKeys: configuration.curveAuthorizedKeys,
+                                   adminKeys: configuration.curveAdminKeys, logger: logger)
+        }
     }
 
     /// Asks the loop to stop or reload. Safe from any thread.
     public func request(_ request: Request) {
+        if case .reload(nil) = request { authenticator?.reloadKeys() }  // SIGHUP: keys too (issue 15)
         requests.withLock { $0.append(request) }
     }
 
@@ -54,17 +70,18 @@ public final class Daemon: Sendable {
     public func run() throws {
         var http: MetricsHTTPServer?
         if let address = configuration.metrics, let (host, port) = DaemonConfiguration.parseHostPort(address) {
-            http = try MetricsHTTPServer(host: host, port: port, metrics: metrics, logger: logger)
+            http = try MetricsHTTPServer(host: host, port: port, metrics: metrics, readiness: readiness, logger: logger)
             logger.info("metrics served over HTTP", metadata: ["address": "\(address)"])
         }
         defer { http?.stop() }
         do {
             let loop = try ServingLoop(
-                configuration: configuration, model: initialModel, context: context, logger: logger,
-                status: StatusChannels(metrics: metrics, notifier: notifier, logger: logger),
+                configuration: configuration, model: initialModel, context: context, curve: authenticator?.server,
+                logger: logger, status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
                 takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
             try loop.run()
         }
+        authenticator?.stop()
         // The loop's sockets are closed now; terminating the context waits for PUB's linger, so the
         // last predictions reach subscribers before the process exits.
         context.terminate()
@@ -74,15 +91,15 @@ public final class Daemon: Sendable {
 /// Failures that keep the daemon from starting.
 public enum DaemonError: Error, CustomStringConvertible {
     case noModel
-    case modelLoad(path: String, reason: String)
+    case modelLoad(path: String, error: ModelError)
     case bind(socket: String, endpoint: String, reason: String)
 
     public var description: String {
         switch self {
         case .noModel:
             "no model: pass --model PATH (the embedded default model was not found beside the executable)"
-        case let .modelLoad(path, reason):
-            "cannot load model \(path): \(reason)"
+        case let .modelLoad(path, error):
+            "cannot load model \(path): \(error)"
         case let .bind(socket, endpoint, reason):
             "cannot bind the \(socket) socket to \(endpoint): \(reason)"
         }

@@ -50,8 +50,29 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var metrics: String?
     /// swift-log level name: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
+    /// The only directory `reload` loads model files from (relative names are resolved there);
+    /// nil: the directory of `model`, and no reload by path when the embedded model serves.
+    public var modelDirectory: String?
+    /// The daemon's CURVE secret key file (e.g. `$CREDENTIALS_DIRECTORY/lstmd.key`); nil: plain ZeroMQ.
+    public var curveSecretKey: String?
+    /// Public keys of the clients admitted under CURVE: a file, or a directory of `*.pub` files.
+    public var curveAuthorizedKeys: String?
+    /// Public keys admitted under CURVE that may also `reload` and `drop`.
+    public var curveAdminKeys: String?
+    /// Serve plain ZeroMQ on non-loopback tcp endpoints (protected mode off).
+    public var insecure = false
 
     public init() {}
+
+    /// The directory `reload` may load from (see `modelDirectory`).
+    public var reloadDirectory: String? {
+        modelDirectory ?? model.map { ($0 as NSString).deletingLastPathComponent }.map { $0.isEmpty ? "." : $0 }
+    }
+
+    /// Every socket the daemon binds, by name, for the exposure check and the ipc locks.
+    public var boundEndpoints: [(socket: String, endpoint: String)] {
+        [("ingest", ingest), ("predictions", predictions), ("control", control)] + (results.map { [("results", $0)] } ?? [])
+    }
 
     /// Checks every setting (`DaemonSetting.all`): the same checks for flags and files.
     public func validate() throws(ConfigurationError) {
@@ -95,6 +116,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case .string: given = .text(value.string!)
             case .int: given = .integer(value.int!)
             case .double: given = .number(value.double!)
+            case .bool: given = .boolean(value.bool!)
             default: throw .wrongType(path: path, key: key, expected: setting.kind.description, found: "a \(value.type)")
             }
             try setting.assign(given, to: &configuration, from: path)

@@ -9,6 +9,8 @@ public struct DaemonSetting {
     public enum Kind: CustomStringConvertible {
         case text, integer, seconds
         case choice([String])
+        /// On or off: `--key` alone (or `--key=true|false`) on the command line, a boolean in the file.
+        case flag
 
         public var description: String {
             switch self {
@@ -16,13 +18,14 @@ public struct DaemonSetting {
             case .integer: "an integer"
             case .seconds: "a number of seconds"
             case let .choice(names): "one of " + names.map { "\"\($0)\"" }.joined(separator: ", ")
+            case .flag: "true or false"
             }
         }
     }
 
     /// A value as a file or the command line gives it.
     public enum Value {
-        case text(String), integer(Int), number(Double)
+        case text(String), integer(Int), number(Double), boolean(Bool)
     }
 
     public let key: String
@@ -42,6 +45,7 @@ public struct DaemonSetting {
             case let .text(text): "string \"\(text)\""
             case let .integer(number): "integer \(number)"
             case let .number(number): "number \(number)"
+            case let .boolean(flag): "boolean \(flag)"
             }
             throw .wrongType(path: path, key: key, expected: kind.description, found: found)
         }
@@ -53,6 +57,7 @@ public struct DaemonSetting {
         case .text, .choice: .text(text)
         case .integer: Int(text).map(Value.integer)
         case .seconds: Double(text).map(Value.number)
+        case .flag: Bool(text).map(Value.boolean)
         }
         guard let value, set(&configuration, value) else {
             throw .invalidValue(key: "--" + key, message: "must be \(kind), got '\(text)'")
@@ -64,6 +69,12 @@ public struct DaemonSetting {
 
     /// What is wrong with the setting's value in `configuration`, or nil.
     func problem(_ configuration: DaemonConfiguration) -> String? { check(configuration) }
+
+    /// How the command line gives it: `--key <value>`, or `--key` for a flag.
+    public var usage: String {
+        if case .flag = kind { return "--" + key }
+        return "--\(key) <\(valueName)>"
+    }
 
     /// The setting with this key.
     public static func named(_ key: String) -> DaemonSetting? { all.first { $0.key == key } }
@@ -79,6 +90,8 @@ public struct DaemonSetting {
             let text: String
             if option.count > key.count {
                 text = String(option.dropFirst(key.count + 1))
+            } else if case .flag = setting.kind {
+                text = "true"
             } else if let next = remaining.popFirst() {
                 text = next
             } else {
@@ -92,7 +105,7 @@ public struct DaemonSetting {
     public static var helpText: String {
         let defaults = DaemonConfiguration()
         return all.map { setting in
-            "--\(setting.key) <\(setting.valueName)> (default: \(setting.value(in: defaults)))\n    \(setting.help)"
+            "\(setting.usage) (default: \(setting.value(in: defaults)))\n    \(setting.help)"
         }.joined(separator: "\n")
     }
 
@@ -110,10 +123,23 @@ public struct DaemonSetting {
             endpoint("control", \.control, help: "REP endpoint for control requests."),
             optionalText("results", \.results, none: "none", absent: "none", valueName: "endpoint",
                          help: "ROUTER endpoint of the lossless result path, or 'none'.",
-                         check: { endpointProblem($0, key: "results") }),
+                         check: { endpoint, _ in endpointProblem(endpoint, key: "results") }),
             optionalText("metrics", \.metrics, none: nil, absent: "off", valueName: "host:port",
                          help: "Serve Prometheus metrics over HTTP on host:port, e.g. 127.0.0.1:9464.",
-                         check: { DaemonConfiguration.parseHostPort($0) == nil ? "'\($0)' is not host:port (e.g. 127.0.0.1:9464)" : nil }),
+                         check: { address, _ in
+                             DaemonConfiguration.parseHostPort(address) == nil ? "'\(address)' is not host:port (e.g. 127.0.0.1:9464)" : nil }),
+            optionalText("model-dir", \.modelDirectory, none: nil, absent: "the directory of --model", valueName: "path",
+                         help: "The only directory 'reload' loads model files from; relative names are resolved there."),
+            optionalText("curve-secret-key", \.curveSecretKey, none: nil, absent: "plain ZeroMQ", valueName: "path",
+                         help: "The daemon's CURVE secret key file (Z85; e.g. $CREDENTIALS_DIRECTORY/lstmd.key; make one with 'lstm-client keygen'): CURVE on every socket.",
+                         check: { _, configuration in
+                             configuration.curveAuthorizedKeys == nil && configuration.curveAdminKeys == nil
+                                 ? "needs curve-authorized-keys or curve-admin-keys: the keys of the clients to admit" : nil }),
+            curveKeyList("curve-authorized-keys",
+                         \.curveAuthorizedKeys, help: "Public keys of the clients to admit: a file of Z85 keys, one per line, or a directory of *.pub files; read again on SIGHUP."),
+            curveKeyList("curve-admin-keys", \.curveAdminKeys,
+                         help: "Public keys admitted that may also 'reload' and 'drop' (others get 'forbidden'); same forms, read again on SIGHUP."),
+            flag("insecure", \.insecure, help: "Serve plain ZeroMQ on tcp endpoints beyond loopback (refused by default without CURVE)."),
             integer("max-batch", \.maxBatch, 1...65_536, valueName: "n", help: "Most streams advanced in one batched step."),
             integer("batch-delay-us", \.batchDelayMicroseconds, 0...1_000_000, valueName: "us",
                     help: "Microseconds to wait for more rows before a step that is not full; 0 steps at once, for the lowest latency."),
@@ -179,7 +205,7 @@ public struct DaemonSetting {
     /// shows an absent value as `absent`.
     private static func optionalText(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, String?>,
                                      none: String?, absent: String, valueName: String, help: String,
-                                     check: @escaping (String) -> String? = { _ in nil }) -> DaemonSetting {
+                                     check: @escaping (String, DaemonConfiguration) -> String? = { _, _ in nil }) -> DaemonSetting {
         DaemonSetting(
             key: key, kind: .text, valueName: valueName, help: help,
             set: { configuration, value in
@@ -188,7 +214,25 @@ public struct DaemonSetting {
                 return true
             },
             show: { $0[keyPath: property] ?? absent },
-            check: { $0[keyPath: property].flatMap(check) })
+            check: { configuration in configuration[keyPath: property].flatMap { check($0, configuration) } })
+    }
+
+    /// A list of CURVE public keys, which only a daemon with its own secret key can use.
+    private static func curveKeyList(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, String?>,
+                                     help: String) -> DaemonSetting {
+        optionalText(key, property, none: nil, absent: "none", valueName: "path", help: help, check: { _, configuration in
+            configuration.curveSecretKey == nil ? "needs curve-secret-key (the daemon's own key)" : nil })
+    }
+
+    private static func flag(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, Bool>, help: String) -> DaemonSetting {
+        DaemonSetting(
+            key: key, kind: .flag, valueName: "", help: help,
+            set: { configuration, value in
+                guard case let .boolean(flag) = value else { return false }
+                configuration[keyPath: property] = flag
+                return true
+            },
+            show: { String($0[keyPath: property]) }, check: { _ in nil })
     }
 
     private static func integer(_ key: String, _ property: WritableKeyPath<DaemonConfiguration, Int>,
@@ -224,7 +268,7 @@ public struct DaemonSetting {
                 switch value {
                 case let .integer(number): configuration[keyPath: property] = Double(number)
                 case let .number(number): configuration[keyPath: property] = number
-                case .text: return false
+                case .text, .boolean: return false
                 }
                 return true
             },

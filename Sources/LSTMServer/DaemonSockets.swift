@@ -2,7 +2,8 @@ import Logging
 import ZeroMQ
 
 /// The daemon's sockets, made with their options and bound to the configured endpoints: PULL
-/// ingest, PUB predictions, REP control and, when configured, the ROUTER result path.
+/// ingest, PUB predictions, REP control and, when configured, the ROUTER result path. With `curve`
+/// every socket is a CURVE server, set before it binds, so no plain peer is ever accepted.
 struct DaemonSockets {
     let ingest: ZMQSocket
     let publisher: ZMQSocket
@@ -14,7 +15,7 @@ struct DaemonSockets {
     static let parkLimitBytes = 4 << 20
     static let outboxLimitBytes = 4 << 20
 
-    init(configuration: DaemonConfiguration, context: ZMQContext, logger: Logger) throws {
+    init(configuration: DaemonConfiguration, context: ZMQContext, curve: ZMQCurveServer?, logger: Logger) throws {
         ingest = try ZMQSocket(context, type: .pull)
         try ingest.set(.linger, .zero)
         try ingest.set(.maxMessageSize, configuration.maxMessageSize)
@@ -40,7 +41,10 @@ struct DaemonSockets {
             results = nil
         }
         for (socket, name, endpoint) in bindings {
-            do { try socket.bind(endpoint) } catch {
+            do {
+                try curve?.apply(to: socket)
+                try socket.bind(endpoint)
+            } catch {
                 throw DaemonError.bind(socket: name, endpoint: endpoint, reason: String(describing: error))
             }
         }

@@ -34,7 +34,8 @@ public final class MetricsHTTPServer: Sendable {
 
     /// Binds `host:port` (an IPv4 or IPv6 literal, or `localhost`) and returns once it listens.
     /// Blocks the calling thread while it binds: call it from a plain thread, not from a task.
-    public init(host: String, port: Int, metrics: ServerMetrics, logger: Logger,
+    /// With `readiness`, it also answers the health probes `/healthz` and `/readyz` (``HealthEndpoints``).
+    public init(host: String, port: Int, metrics: ServerMetrics, readiness: Readiness? = nil, logger: Logger,
                 limits: Limits = Limits()) throws(MetricsServerError) {
         guard let validPort = UInt16(exactly: port) else { throw .badPort(port) }
         var literal = host
@@ -78,7 +79,7 @@ public final class MetricsHTTPServer: Sendable {
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
                         leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
                     try pipeline.addHandler(HTTPServerProtocolErrorHandler())
-                    try pipeline.addHandler(MetricsRequestHandler(metrics: metrics))
+                    try pipeline.addHandler(MetricsRequestHandler(metrics: metrics, readiness: readiness))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -129,9 +130,13 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     private let metrics: ServerMetrics
+    private let readiness: Readiness?
     private var head: HTTPRequestHead?
 
-    init(metrics: ServerMetrics) { self.metrics = metrics }
+    init(metrics: ServerMetrics, readiness: Readiness?) {
+        self.metrics = metrics
+        self.readiness = readiness
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -163,7 +168,14 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
             status = .methodNotAllowed
             headers.add(name: "Allow", value: "GET")
         default:
-            status = .notFound
+            if head.method == .GET, let readiness,
+               let (code, text) = HealthEndpoints.response(path: String(path), readiness: readiness) {
+                status = HTTPResponseStatus(statusCode: code)
+                headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+                body = ByteBuffer(string: text)
+            } else {
+                status = .notFound
+            }
         }
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),

@@ -6,18 +6,22 @@ import WireProtocol
 
 /// The models the daemon serves. Its list *is* the engine's list of generations (each with its
 /// model, hash, input scale and origin); the registry adds only what a reload needs: the file
-/// named at start, read again by a reload without a path.
+/// named at start, read again by a reload without a path, and the only directory a reload by path
+/// may load from (`ModelPathPolicy`).
 final class ModelRegistry {
     private let engine: StreamEngine
     private let configuredPath: String
     private let configuredIsDefault: Bool
+    /// nil: no reload by path (the embedded model serves and no `--model-dir` was given).
+    private let modelDirectory: String?
     private let channels: StatusChannels
     private let logger: Logger
 
-    init(engine: StreamEngine, configured: LoadedModel, channels: StatusChannels, logger: Logger) {
+    init(engine: StreamEngine, configured: LoadedModel, modelDirectory: String?, channels: StatusChannels, logger: Logger) {
         self.engine = engine
         configuredPath = configured.path
         configuredIsDefault = configured.isDefault
+        self.modelDirectory = modelDirectory
         self.channels = channels
         self.logger = logger
     }
@@ -29,9 +33,17 @@ final class ModelRegistry {
 
     /// Loads a model for new streams; older ones serve their streams until they end. Without a path
     /// it reads the configured model file again (e.g. after an operator replaced it). A file with
-    /// the current model's SHA-256 changes nothing.
+    /// the current model's SHA-256 changes nothing. A path must name a file in the model directory;
+    /// the error says what kind of problem a file has, never what it holds (the log has the details).
     func reload(_ path: String?) throws(WireError) {
-        let target = path ?? configuredPath
+        let target: String
+        do throws(ModelPathError) {
+            target = try path.map { path throws(ModelPathError) in try ModelPathPolicy.resolve(path, in: modelDirectory) }
+                ?? configuredPath
+        } catch {
+            logger.error("reload refused; the current model keeps serving", metadata: ["error": "\(error)"])
+            throw WireError(.reloadFailed, error.description)
+        }
         channels.notify { try $0.reloading() }
         defer { channels.notify { try $0.ready() } }
         do {
@@ -44,7 +56,11 @@ final class ModelRegistry {
             logger.notice("model reloaded", metadata: ["model": "\(target)", "sha256": "\(loaded.model.sha256.prefix(16))"])
         } catch {
             logger.error("reload refused; the current model keeps serving", metadata: ["model": "\(target)", "error": "\(error)"])
-            throw WireError(.reloadFailed, String(describing: error))
+            let name = path ?? "the configured model"
+            if case let DaemonError.modelLoad(_, modelError) = error {
+                throw WireError(.reloadFailed, "\(name) not loaded: \(modelError.kind); the current model keeps serving (details in the daemon's log)")
+            }
+            throw WireError(.reloadFailed, "\(name) not loaded: \(error); the current model keeps serving")
         }
     }
 
@@ -76,7 +92,7 @@ struct LoadedModel: @unchecked Sendable {
         do {
             model = try LSTMModel.load(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw DaemonError.modelLoad(path: path, reason: String(describing: error))
+            throw DaemonError.modelLoad(path: path, error: error)
         }
         self.path = path
         self.isDefault = isDefault

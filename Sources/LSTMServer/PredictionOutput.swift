@@ -42,6 +42,9 @@ final class PredictionOutput {
         }
         if published { counters.value[.predictionsPublished] += 1 }
         if prediction.endsStream { results?.unbind(prediction.stream) }
+        if prediction.isFinal {
+            logger.trace("stream finished", metadata: ["stream": "\(prediction.stream)", "rows": "\(prediction.row + 1)"])
+        }
     }
 
     /// Answers a failure on the stream's topic (or `$errors`), and to the ROUTER peer concerned

@@ -108,5 +108,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Every metric in the Prometheus text exposition format 0.0.4.
-    public func exposition() -> String { registry.emitToString() }
+    public func exposition() -> String {
+        registry.emitToString() + (ProcessMetrics.current()?.exposition ?? "")  // process_*: issue 15
+    }
 }

@@ -26,6 +26,9 @@ final class ServingLoop {
     private let controlEntry: Int
     private let resultsEntry: Int?
     private let received = ZMQMultipart(capacity: 4)
+    private let controlReceived = ZMQMultipart(capacity: 1)
+    /// Whether the sockets are CURVE servers: control requests then carry their sender's role.
+    private let curve: Bool
 
     private var stopping = false
     private var lastWatchdog: UInt64 = 0
@@ -42,20 +45,22 @@ final class ServingLoop {
     /// Rows accepted but not yet stepped, at most (~9 MB at input size 28; stream-protocol.md §14).
     private static let maxQueuedRows = 65_536
 
-    init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, logger: Logger,
-         status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
+    init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, curve: ZMQCurveServer?,
+         logger: Logger, status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
         self.configuration = configuration
+        self.curve = curve != nil
         self.logger = logger
         self.channels = channels
         self.takeRequests = takeRequests
         engine = StreamEngine(model: model.model, origin: model.origin, configuration: EngineConfiguration(
             maxBatch: configuration.maxBatch, maxStreams: configuration.maxStreams,
             idleTimeoutSeconds: configuration.idleTimeoutSeconds > 0 ? configuration.idleTimeoutSeconds : nil))
-        registry = ModelRegistry(engine: engine, configured: model, channels: channels, logger: logger)
+        registry = ModelRegistry(engine: engine, configured: model, modelDirectory: configuration.reloadDirectory,
+                                 channels: channels, logger: logger)
         snapshots = configuration.stateDirectory.map { SnapshotStore(directory: $0, logger: logger) }
         busyPollNanoseconds = UInt64(configuration.busyPollMicroseconds) * 1000
 
-        sockets = try DaemonSockets(configuration: configuration, context: context, logger: logger)
+        sockets = try DaemonSockets(configuration: configuration, context: context, curve: curve, logger: logger)
         output = PredictionOutput(publisher: sockets.publisher, results: sockets.results, mode: configuration.publish,
                                   counters: counters, logger: logger)
         control = ControlService(engine: engine, registry: registry, output: output, counters: counters,
@@ -81,6 +86,7 @@ final class ServingLoop {
         ])
         channels.modelChanged(current.model)
         channels.notify { try $0.ready() }
+        channels.readiness.enter(.serving)
         reportStatus(now: monotonicNanoseconds())
         while !stopping {
             try iterate()
@@ -118,6 +124,7 @@ final class ServingLoop {
         }
         if now &- lastHousekeeping > 1_000_000_000 {
             lastHousekeeping = now
+            channels.readiness.beat(now: now)
             evictIdleStreams(now: now)
             reportStatus(now: now)
         }
@@ -203,6 +210,10 @@ final class ServingLoop {
                 try engine.submitRow(stream: stream, index: Int(index), sequence: sequence, row: .encoded(row, header.dtype),
                                      isLast: header.flags.contains(.last), now: monotonicNanoseconds(),
                                      repeated: output.publish)
+                if index == 0 {
+                    logger.trace("stream started", metadata: ["stream": "\(stream)", "sequence": "\(sequence.map(String.init) ?? "-")",
+                                                              "via": "\(peer == nil ? "ingest" : "results")"])
+                }
             } catch {
                 if binds || error.code == .gap { results?.unbind(stream) }
                 output.deliverError(WireError(error.code, error.description, streamID: stream, row: index,
@@ -256,15 +267,21 @@ final class ServingLoop {
             guard !stopping else { return }
             logger.info("stop requested", metadata: ["live_streams": "\(engine.liveStreamCount)"])
             channels.notify { try $0.stopping() }
+            channels.readiness.enter(.draining)
             stopping = true
         case let .reload(path):
             try? registry.reload(path)
         }
     }
 
+    /// Answers one control request, telling the service who sent it: under CURVE the role the ZAP
+    /// handler gave the sender's key, read from the message (`User-Id`).
     private func serveControl() throws {
-        guard let frames = try sockets.control.receiveMultipart(dontWait: true) else { return }
-        let reply = control.reply(to: frames, now: monotonicNanoseconds())
+        guard try sockets.control.receiveMultipart(into: controlReceived, dontWait: true) else { return }
+        let requester = ControlRequester(curve: curve, userID: controlReceived[0].property("User-Id"))
+        let frames = controlReceived.frames
+        controlReceived.removeAll()
+        let reply = control.reply(to: frames, from: requester, now: monotonicNanoseconds())
         _ = try sockets.control.send([reply.jsonBytes], dontWait: true)
     }
 

@@ -8,10 +8,13 @@ final class StatusChannels: Sendable {
     let metrics: ServerMetrics
     let notifier: SystemdNotifier
     let logger: Logger
+    /// What the health endpoints report (issue 15).
+    let readiness: Readiness
     private let notifyFailed = Atomic<Bool>(false)
 
-    init(metrics: ServerMetrics, notifier: SystemdNotifier, logger: Logger) {
+    init(metrics: ServerMetrics, notifier: SystemdNotifier, readiness: Readiness, logger: Logger) {
         self.metrics = metrics
+        self.readiness = readiness
         self.notifier = notifier
         self.logger = logger
     }

@@ -56,6 +56,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case unknownCommand = "unknown_command"
     /// `reload` could not load or validate the new model; the current model keeps serving.
     case reloadFailed = "reload_failed"
+    /// The command changes the daemon and the client's CURVE key is not an admin key.
+    case forbidden = "forbidden"
 
     // Client side only: never sent by a daemon.
     /// A prediction's body does not match its kind (probabilities not a multiple of 4 bytes,

@@ -53,6 +53,13 @@ public final class ZMQMessage {
     /// A copy of the frame's bytes.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
+    /// A metadata property of the connection the received frame came from (`zmq_msg_gets`), e.g.
+    /// `User-Id` (set by the ZAP handler that accepted the peer), `Peer-Address`, `Socket-Type`;
+    /// nil when the connection has no such property.
+    public func property(_ name: String) -> String? {
+        zmq_msg_gets(pointer, name).map { String(cString: $0) }
+    }
+
     /// Replaces the content with a copy of `bytes`.
     public func replace(with bytes: UnsafeRawBufferPointer) {
         zmq_msg_close(pointer)

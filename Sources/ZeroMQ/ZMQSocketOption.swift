@@ -76,6 +76,9 @@ extension ZMQSocketOption where Value == [UInt8] {
     /// The identity a ROUTER peer sees for this socket (`ZMQ_ROUTING_ID`, 1–255 bytes, not
     /// starting with a zero byte); set before connecting.
     public static var routingID: Self { .init(ZMQ_ROUTING_ID, "ZMQ_ROUTING_ID") }
+    /// The domain this socket's handshakes name in their ZAP requests (`ZMQ_ZAP_DOMAIN`, up to 254
+    /// bytes); set before bind.
+    public static var zapDomain: Self { .init(ZMQ_ZAP_DOMAIN, "ZMQ_ZAP_DOMAIN") }
 }
 
 extension ZMQSocketOption where Value == ZMQCurveKey {

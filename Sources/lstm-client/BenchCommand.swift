@@ -18,6 +18,10 @@ struct Bench: ParsableCommand {
             due per row sent). Latency (row sent → its prediction) is recorded in an HdrHistogram.
 
             K --connections are K PUSH sockets and one SUB, or K DEALERs with --router.
+
+            Examples:
+              lstm-client bench --streams 64 --duration 10
+              lstm-client bench --streams 1024 --router --rate 200000
             """)
 
     @OptionGroup var endpoints: EndpointOptions
@@ -59,12 +63,13 @@ struct Bench: ParsableCommand {
     func run() throws {
         Interrupts.install()
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout).status())
+        let curve = try endpoints.curve()
+        let model = try ServingModel(status: ControlClient.probe(context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
         let (digits, _) = try source.load()
         let prefix = "\(hostAndProcess)/bench-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
         _ = try streamID(prefix, option: "the stream prefix")
         let plan = TrafficPlan(
-            transport: router ? .router : .pubsub, endpoints: endpoints, concurrentStreams: streams,
+            transport: router ? .router : .pubsub, endpoints: endpoints, curve: curve, concurrentStreams: streams,
             connections: connections, pacing: rate.map { .openLoop(rowsPerSecond: $0) } ?? .closedLoop,
             publication: model.publication, digits: digits, imageCount: nil, duration: duration,
             drainTimeout: drainTimeout, stallTimeout: timeout, streamPrefix: prefix)

@@ -10,9 +10,13 @@ struct Classify: ParsableCommand {
         discussion: """
             Sends the digit's 28 rows as uint8 ROW messages (LAST on the last row) and waits for the \
             prediction of each row. On a terminal, draws the digit as its rows arrive and the ten \
-            class probabilities as bars, redrawn after each row; with --plain, or when standard \
-            output is not a terminal, prints one line per row (row, argmax, top probability) and \
+            class probabilities as bars, redrawn after each row; with --plain, when standard \
+            output is not a terminal, or with TERM=dumb or NO_COLOR set, prints one line per row (row, argmax, top probability) and \
             a final line `final class N  label "L"  p P  true T`.
+
+            Examples:
+              lstm-client classify --index 3
+              lstm-client classify --file seven.pgm --plain
             """)
 
     @OptionGroup var endpoints: EndpointOptions
@@ -57,19 +61,20 @@ struct Classify: ParsableCommand {
         let digit = try loadDigit()
         let id = try streamID(stream ?? "\(hostAndProcess)/classify", option: "--stream")
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout).status())
+        let curve = try endpoints.curve()
+        let model = try ServingModel(status: ControlClient.probe(context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
 
         let receiver: ZMQSocket
         let sender: ZMQSocket
         let sendEndpoint: String
         if router {
-            receiver = try StreamSockets.dealer(context, endpoint: endpoints.results)
+            receiver = try StreamSockets.dealer(context, endpoint: endpoints.results, curve: curve)
             sender = receiver
             sendEndpoint = endpoints.results
         } else {
-            receiver = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [id.bytes])
+            receiver = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [id.bytes], curve: curve)
             usleep(StreamSockets.subscriptionSettleMicroseconds)
-            sender = try StreamSockets.pusher(context, endpoint: endpoints.ingest)
+            sender = try StreamSockets.pusher(context, endpoint: endpoints.ingest, curve: curve)
             sendEndpoint = endpoints.ingest
         }
         try zmq("cannot set a receive timeout") { () throws(ZMQError) in
@@ -77,7 +82,7 @@ struct Classify: ParsableCommand {
             try sender.set(.sendTimeout, .milliseconds(Int(timeout * 1000)))
         }
 
-        let drawing = !plain && isatty(STDOUT_FILENO) == 1
+        let drawing = !plain && Terminal.allowsColor(STDOUT_FILENO)  // the drawing is in colour
         let delay = rowDelay ?? (drawing ? 40 : 0)
         let canvas = drawing ? TerminalCanvas() : nil
         let title = "\(digit.name)  →  stream \(id.string)"
@@ -98,7 +103,7 @@ struct Classify: ParsableCommand {
                 continue
             }
             let prediction = try awaitPrediction(for: id, sequence: sequence, row: row, on: receiver,
-                                                 endpoint: router ? endpoints.results : endpoints.predictions)
+                                                 endpoint: router ? endpoints.results : endpoints.predictions, sentTo: sendEndpoint)
             guard case .probabilities(let probabilities) = prediction.body else { continue }
             if let canvas {
                 canvas.draw(DigitRenderer.frame(title: "\(title)  row \(row + 1)/\(Digits.rows)", pixels: digit.pixels,
@@ -113,7 +118,8 @@ struct Classify: ParsableCommand {
         }
         guard let answer, answer.header.kind == .final, case .probabilities(let probabilities) = answer.body else {
             throw ClientError.noPrediction(stream: id.string, row: Digits.rows - 1,
-                                           endpoint: router ? endpoints.results : endpoints.predictions, timeout: timeout)
+                                           endpoint: router ? endpoints.results : endpoints.predictions,
+                                           sentTo: sendEndpoint, timeout: timeout)
         }
         let best = Int(answer.header.argmax)
         let truth = digit.label.map { "  true \($0)" } ?? ""
@@ -128,7 +134,7 @@ struct Classify: ParsableCommand {
     /// Waits for the PARTIAL or FINAL of `row` of stream `id`, skipping other streams that share
     /// the subscription prefix. An ERROR for the stream is thrown.
     private func awaitPrediction(for id: StreamID, sequence: UInt32, row: Int, on socket: ZMQSocket,
-                                 endpoint: String) throws -> PredictionMessage {
+                                 endpoint: String, sentTo: String) throws -> PredictionMessage {
         let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
         while monotonicNanoseconds() < deadline {
             guard let frames = try zmq("cannot receive from \(endpoint)", { () throws(ZMQError) in try socket.receiveMultipart() }) else {
@@ -145,7 +151,7 @@ struct Classify: ParsableCommand {
             }
             if message.header.row == UInt32(row) { return message }
         }
-        throw ClientError.noPrediction(stream: id.string, row: row, endpoint: endpoint, timeout: timeout)
+        throw ClientError.noPrediction(stream: id.string, row: row, endpoint: endpoint, sentTo: sentTo, timeout: timeout)
     }
 
     /// The digit to send: 784 pixels, its true label when known, and a name for the title.

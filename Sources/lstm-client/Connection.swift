@@ -12,6 +12,8 @@ struct ControlClient {
     let endpoint: String
     /// Seconds to wait for each reply.
     let timeout: Double
+    /// CURVE settings; nil for plain ZeroMQ.
+    let curve: ZMQCurveClient?
 
     /// A reply with its raw frame and round-trip time.
     struct Exchange {
@@ -27,6 +29,7 @@ struct ControlClient {
             try socket.set(.linger, .zero)
             try socket.set(.receiveTimeout, .milliseconds(Int(timeout * 1000)))
             try socket.set(.sendTimeout, .milliseconds(Int(timeout * 1000)))
+            try curve?.apply(to: socket)
             return socket
         }
         defer { socket.close() }
@@ -49,6 +52,15 @@ struct ControlClient {
         return Exchange(reply: reply, raw: frames[0], roundTripNanoseconds: roundTrip)
     }
 
+    /// Longest wait for the first request of a streaming command: a daemon that is there answers
+    /// within milliseconds, so a wrong endpoint is reported after 1 s, not after the row timeout.
+    static let probeSeconds = 1.0
+
+    /// A client for the first request of a streaming command: `timeout`, but at most `probeSeconds`.
+    static func probe(_ context: ZMQContext, endpoint: String, timeout: Double, curve: ZMQCurveClient?) -> ControlClient {
+        ControlClient(context: context, endpoint: endpoint, timeout: min(timeout, probeSeconds), curve: curve)
+    }
+
     /// The daemon's status.
     func status() throws(ClientError) -> StatusReply {
         guard case .status(let status) = try send(.status).reply else {
@@ -62,6 +74,12 @@ struct ControlClient {
 struct ServingModel {
     var publication: PublicationMode
     var labels: [String]
+    /// The model's SHA-256 and file (nil: the daemon's embedded model), for reports.
+    var sha256: String
+    var path: String?
+
+    /// `sha256-prefix path`, how reports name the model they measured.
+    var name: String { "\(sha256.prefix(12)) \(path ?? "(embedded default)")" }
 
     /// Checks that the daemon's model takes 28-value rows (MNIST digits) and ends a sequence no
     /// earlier than row 27.
@@ -75,6 +93,8 @@ struct ServingModel {
         }
         publication = status.publication
         labels = model.labels
+        sha256 = model.sha256
+        path = model.path
     }
 
     /// The label of class `index`, or the index itself when the model has no label for it.
@@ -100,12 +120,14 @@ enum StreamSockets {
 
     /// A SUB socket subscribed to `prefixes` (empty: everything), with a large receive queue so
     /// that a client that keeps reading does not drop messages itself.
-    static func subscriber(_ context: ZMQContext, endpoint: String, prefixes: [[UInt8]]) throws(ClientError) -> ZMQSocket {
+    static func subscriber(_ context: ZMQContext, endpoint: String, prefixes: [[UInt8]],
+                           curve: ZMQCurveClient?) throws(ClientError) -> ZMQSocket {
         try zmq("cannot subscribe to the predictions endpoint \(endpoint)") { () throws(ZMQError) in
             let socket = try ZMQSocket(context, type: .sub)
             try socket.set(.linger, .zero)
             try socket.set(.receiveHWM, 1_000_000)
             for prefix in prefixes.isEmpty ? [[]] : prefixes { try socket.subscribe(prefix) }
+            try curve?.apply(to: socket)
             try socket.connect(endpoint)
             return socket
         }
@@ -113,11 +135,12 @@ enum StreamSockets {
 
     /// A PUSH socket to the ingest endpoint. Linger is bounded so that exiting never waits for a
     /// daemon that went away.
-    static func pusher(_ context: ZMQContext, endpoint: String) throws(ClientError) -> ZMQSocket {
+    static func pusher(_ context: ZMQContext, endpoint: String, curve: ZMQCurveClient?) throws(ClientError) -> ZMQSocket {
         try zmq("cannot connect to the ingest endpoint \(endpoint)") { () throws(ZMQError) in
             let socket = try ZMQSocket(context, type: .push)
             try socket.set(.linger, .milliseconds(1000))
             try socket.set(.sendHWM, 100_000)
+            try curve?.apply(to: socket)
             try socket.connect(endpoint)
             return socket
         }
@@ -125,12 +148,13 @@ enum StreamSockets {
 
     /// A DEALER socket to the results endpoint: sends rows and receives the predictions of the
     /// streams it started.
-    static func dealer(_ context: ZMQContext, endpoint: String) throws(ClientError) -> ZMQSocket {
+    static func dealer(_ context: ZMQContext, endpoint: String, curve: ZMQCurveClient?) throws(ClientError) -> ZMQSocket {
         try zmq("cannot connect to the results endpoint \(endpoint)") { () throws(ZMQError) in
             let socket = try ZMQSocket(context, type: .dealer)
             try socket.set(.linger, .milliseconds(1000))
             try socket.set(.sendHWM, 100_000)
             try socket.set(.receiveHWM, 1_000_000)
+            try curve?.apply(to: socket)
             try socket.connect(endpoint)
             return socket
         }
@@ -139,8 +163,8 @@ enum StreamSockets {
     /// Whether the daemon serves the lossless path at `endpoint`: an END for a stream that does
     /// not exist must be answered `unknown_stream` on the DEALER that sent it (spec §5.2, §11).
     /// The probe costs the daemon one `unknown_stream` error count.
-    static func routerAnswers(_ context: ZMQContext, endpoint: String, timeout: Double) -> Bool {
-        guard let dealer = try? dealer(context, endpoint: endpoint),
+    static func routerAnswers(_ context: ZMQContext, endpoint: String, timeout: Double, curve: ZMQCurveClient?) -> Bool {
+        guard let dealer = try? dealer(context, endpoint: endpoint, curve: curve),
               let probe = try? StreamID("\(hostAndProcess)/probe-\(UInt32.random(in: 0...UInt32.max))")
         else { return false }
         defer {

@@ -20,7 +20,8 @@ struct ControlOptions: ParsableArguments {
     /// Sends `request` and prints the raw reply with --json, or hands it to `show`.
     func perform(_ request: ControlRequest, show: (ControlClient.Exchange) -> Void) throws {
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let exchange = try ControlClient(context: context, endpoint: endpoints.control, timeout: timeout).send(request)
+        let exchange = try ControlClient(context: context, endpoint: endpoints.control, timeout: timeout,
+                                         curve: endpoints.curve()).send(request)
         if json {
             emit(String(decoding: exchange.raw, as: UTF8.self))
         } else {
@@ -47,7 +48,8 @@ func formatDuration(_ seconds: Double) -> String {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the daemon's model, limits and counters.")
+        abstract: "Show the daemon's model, limits and counters.",
+        discussion: "Example: lstm-client status --control tcp://127.0.0.1:5557 --json")
 
     @OptionGroup var options: ControlOptions
 
@@ -97,7 +99,9 @@ struct Status: ParsableCommand {
 }
 
 struct Streams: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the daemon's live streams.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the daemon's live streams.",
+        discussion: "Example: lstm-client streams")
 
     @OptionGroup var options: ControlOptions
 
@@ -123,7 +127,8 @@ struct Streams: ParsableCommand {
 
 struct Drop: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Drop a live stream; its subscribers get ERROR dropped.")
+        abstract: "Drop a live stream; its subscribers get ERROR dropped.",
+        discussion: "Under CURVE this needs an admin key. Example: lstm-client drop host/42/7")
 
     @OptionGroup var options: ControlOptions
 
@@ -142,7 +147,8 @@ struct Drop: ParsableCommand {
 
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a model for new streams; live streams finish on theirs.")
+        abstract: "Load a model for new streams; live streams finish on theirs.",
+        discussion: "The path must be inside the daemon's model directory (model-dir; relative names are resolved there); without one the configured model is read again. Under CURVE this needs an admin key. Example: lstm-client reload mnist-256.safetensors")
 
     @OptionGroup var options: ControlOptions
 
@@ -165,7 +171,8 @@ struct Reload: ParsableCommand {
 
 struct Ping: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check that the daemon answers, and how fast.")
+        abstract: "Check that the daemon answers, and how fast.",
+        discussion: "Example: lstm-client ping --timeout 1 || echo \"lstmd is down\"")
 
     @OptionGroup var options: ControlOptions
 
@@ -181,7 +188,8 @@ struct Ping: ParsableCommand {
 
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the daemon's counters in the Prometheus text format.")
+        abstract: "Print the daemon's counters in the Prometheus text format.",
+        discussion: "Example: lstm-client metrics | grep lstmd_rows_applied_total")
 
     @OptionGroup var options: ControlOptions
 

@@ -17,12 +17,32 @@ struct EndpointOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The daemon's lossless results (ROUTER) endpoint, used by a DEALER with --router.", valueName: "endpoint"))
     var results: String = DefaultEndpoints.results
 
+    @Option(name: .customLong("server-key"), help: ArgumentHelp("The daemon's CURVE public key: its .pub file or the 40 Z85 characters; with --key, every socket uses CURVE.", valueName: "key"))
+    var serverKey: String?
+
+    @Option(name: .customLong("key"), help: ArgumentHelp("This client's CURVE secret key file (made by 'lstm-client keygen'); the daemon must list its public key.", valueName: "path"))
+    var key: String?
+
     func validate() throws {
         for (option, endpoint) in [("--ingest", ingest), ("--predictions", predictions),
                                    ("--control", control), ("--results", results)] {
             if let problem = Endpoint.problem(with: endpoint) {
                 throw ValidationError("invalid endpoint '\(endpoint)' for \(option): \(problem)")
             }
+        }
+        if (serverKey == nil) != (key == nil) {
+            throw ValidationError("--server-key and --key go together: CURVE needs the daemon's public key and this client's key pair")
+        }
+    }
+
+    /// The CURVE settings of every socket, read from the key files; nil for plain ZeroMQ.
+    func curve() throws(ClientError) -> ZMQCurveClient? {
+        guard let serverKey, let key else { return nil }
+        do throws(ZMQKeyFileError) {
+            return ZMQCurveClient(serverKey: try ZMQCurveKeyFiles.readPublicKey(serverKey),
+                                  keyPair: try ZMQCurveKeyFiles.readSecretKey(at: key))
+        } catch {
+            throw .invalidArgument(error.description)
         }
     }
 }
@@ -67,7 +87,7 @@ enum ClientError: Error, CustomStringConvertible {
     /// Rows could not be queued: the ingest path stayed full for the whole timeout.
     case sendBlocked(endpoint: String, timeout: Double)
     /// No prediction for a row within the timeout.
-    case noPrediction(stream: String, row: Int, endpoint: String, timeout: Double)
+    case noPrediction(stream: String, row: Int, endpoint: String, sentTo: String, timeout: Double)
     /// The daemon answered a stream with an ERROR.
     case streamFailed(stream: String, row: UInt32, error: ErrorBody)
     /// The daemon's model cannot classify 28 × 28 MNIST digits row by row.
@@ -87,8 +107,9 @@ enum ClientError: Error, CustomStringConvertible {
             "\(what): \(error)"
         case let .sendBlocked(endpoint, timeout):
             "lstmd not accepting rows at \(endpoint) (send blocked for \(formatSeconds(timeout)))"
-        case let .noPrediction(stream, row, endpoint, timeout):
+        case let .noPrediction(stream, row, endpoint, sentTo, timeout):
             "no prediction for stream \"\(stream)\" row \(row) on \(endpoint) within \(formatSeconds(timeout))"
+                + (sentTo == endpoint ? "" : " (its rows went to \(sentTo): check that endpoint too)")
         case let .streamFailed(stream, row, error):
             "lstmd reported an error for stream \"\(stream)\"" + (row == PredictionHeader.noRow ? "" : " row \(row)")
                 + ": \(error.code): \(error.message)"

@@ -16,6 +16,10 @@ struct Eval: ParsableCommand {
             Transport: the lossless DEALER/ROUTER path (--results) when --router is given or when \
             the daemon answers on it (probed with an END for a stream that does not exist); \
             otherwise PUSH + PUB/SUB, which is best effort: FINALs it drops are listed.
+
+            Examples:
+              lstm-client eval --limit 1000 --streams 64
+              lstm-client eval --data /srv/mnist --json
             """)
 
     @OptionGroup var endpoints: EndpointOptions
@@ -53,16 +57,17 @@ struct Eval: ParsableCommand {
     func run() throws {
         Interrupts.install()
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout).status())
+        let curve = try endpoints.curve()
+        let model = try ServingModel(status: ControlClient.probe(context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
         let (digits, origin) = try source.load()
         let count = min(limit ?? digits.count, digits.count)
         let transport: Transport = router ? .router
             : pub ? .pubsub
-            : StreamSockets.routerAnswers(context, endpoint: endpoints.results, timeout: 0.5) ? .router : .pubsub
+            : StreamSockets.routerAnswers(context, endpoint: endpoints.results, timeout: 0.5, curve: curve) ? .router : .pubsub
         let prefix = "\(hostAndProcess)/eval-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
         _ = try streamID(prefix, option: "the stream prefix")
         let plan = TrafficPlan(
-            transport: transport, endpoints: endpoints, concurrentStreams: min(streams, count), connections: connections,
+            transport: transport, endpoints: endpoints, curve: curve, concurrentStreams: min(streams, count), connections: connections,
             pacing: .closedLoop, publication: model.publication, digits: digits, imageCount: count, duration: nil,
             drainTimeout: timeout, stallTimeout: timeout, streamPrefix: prefix)
         let result = try TrafficRunner(plan: plan, context: context).run()
@@ -71,7 +76,7 @@ struct Eval: ParsableCommand {
         let missing = (0..<count).filter { result.finalArgmax[$0] == nil }
         let finals = count - missing.count
         let report = EvalReport(
-            digits: count, source: origin, transport: transport, streams: plan.concurrentStreams, connections: connections,
+            model: model.name, modelSHA256: model.sha256, modelPath: model.path, digits: count, source: origin, transport: transport, streams: plan.concurrentStreams, connections: connections,
             correct: correct, accuracy: finals > 0 ? Double(correct) / Double(finals) : 0,
             finals: finals, missingFinals: missing.count, duplicatedFinals: result.duplicateFinals,
             errors: result.errorsByCode, rowsSent: result.rowsSent, lostPredictions: result.lost,
@@ -93,6 +98,10 @@ struct Eval: ParsableCommand {
 
 /// The outcome of `eval`, printed for people or as JSON.
 struct EvalReport: Encodable {
+    /// The model measured, as `status` named it when the run began.
+    var model: String
+    var modelSHA256: String
+    var modelPath: String?
     var digits: Int
     var source: String
     var transport: Transport
@@ -116,6 +125,7 @@ struct EvalReport: Encodable {
     var missingDigits: [Int]
 
     enum CodingKeys: String, CodingKey {
+        case modelSHA256 = "model_sha256", modelPath = "model_path"
         case digits, source, transport, streams, connections, correct, accuracy, finals, errors, seconds
         case interrupted, predictions
         case missingFinals = "missing_finals", duplicatedFinals = "duplicated_finals", rowsSent = "rows_sent"
@@ -127,6 +137,7 @@ struct EvalReport: Encodable {
         var lines = ["eval: \(digits) digits (\(source)), \(streams) streams over \(connections) connection\(connections == 1 ? "" : "s"), \(transport.name)"]
         let errorList = errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         lines += aligned([
+            ("model", model),
             ("accuracy", String(format: "%.2f%% (%d of %d FINALs correct)", accuracy * 100, correct, finals)),
             ("finals", "\(finals) received, \(missingFinals) missing, \(duplicatedFinals) duplicated"),
             ("errors", errorList.isEmpty ? "none" : errorList.joined(separator: ", ")),

@@ -19,6 +19,8 @@ enum Pacing {
 struct TrafficPlan {
     var transport: Transport
     var endpoints: EndpointOptions
+    /// CURVE settings of every socket; nil for plain ZeroMQ.
+    var curve: ZMQCurveClient?
     /// Streams in flight at once; each sends one digit after the other.
     var concurrentStreams: Int
     /// Sockets the rows are spread over (each stream always uses the same one, which keeps its
@@ -38,6 +40,8 @@ struct TrafficPlan {
     var stallTimeout: Double
     /// Prefix of every stream id of this run (and the SUB subscription).
     var streamPrefix: String
+    /// A progress line on standard error while running (a capable terminal only).
+    var progress: ProgressLine? = Terminal.isCapable(STDERR_FILENO) ? ProgressLine() : nil
 }
 
 /// What happened to the rows of a run. Every answer that was due is counted exactly once:
@@ -140,16 +144,16 @@ final class TrafficRunner {
         switch plan.transport {
         case .pubsub:
             let subscriber = try StreamSockets.subscriber(context, endpoint: plan.endpoints.predictions,
-                                                          prefixes: [Array(plan.streamPrefix.utf8)])
+                                                          prefixes: [Array(plan.streamPrefix.utf8)], curve: plan.curve)
             receivers = [subscriber]
             usleep(StreamSockets.subscriptionSettleMicroseconds)
-            senders = try (0..<plan.connections).map { _ in try StreamSockets.pusher(context, endpoint: plan.endpoints.ingest) }
+            senders = try (0..<plan.connections).map { _ in try StreamSockets.pusher(context, endpoint: plan.endpoints.ingest, curve: plan.curve) }
             try zmq("cannot poll sockets") { () throws(ZMQError) in
                 try poller.add(subscriber, events: .readable)
                 for sender in senders { senderEntries.append(try poller.add(sender, events: [])) }
             }
         case .router:
-            senders = try (0..<plan.connections).map { _ in try StreamSockets.dealer(context, endpoint: plan.endpoints.results) }
+            senders = try (0..<plan.connections).map { _ in try StreamSockets.dealer(context, endpoint: plan.endpoints.results, curve: plan.curve) }
             receivers = senders
             try zmq("cannot poll sockets") { () throws(ZMQError) in
                 for sender in senders { senderEntries.append(try poller.add(sender, events: .readable)) }
@@ -214,13 +218,23 @@ final class TrafficRunner {
                 for (index, entry) in senderEntries.enumerated() where poller.isWritable(entry) { blocked.remove(index) }
             }
             try receiveAvailable()
+            plan.progress?.update(now: now) { progressText(elapsed: Double(now - start) / 1e9) }
         }
+        plan.progress?.finish()
         let end = monotonicNanoseconds()
         result.lost += dueTotal
         dueTotal = 0
         try endUnfinishedStreams()
         result.elapsedSeconds = Double(end - start) / 1e9
         return result
+    }
+
+    /// What the progress line shows: digits done of the total (eval), or seconds of the duration (bench).
+    private func progressText(elapsed: Double) -> String {
+        let done = plan.imageCount.map { "\(result.digitsStarted - streams.count)/\($0) digits" }
+            ?? plan.duration.map { String(format: "%.0f/%.0f s", min(elapsed, $0), $0) } ?? ""
+        return "\(done), \(result.rowsSent) rows sent, \(result.predictions) predictions"
+            + (stoppedSending ? ", waiting for the last answers" : "")
     }
 
     // MARK: Sending

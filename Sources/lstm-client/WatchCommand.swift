@@ -14,6 +14,10 @@ struct Watch: ParsableCommand {
             shows streams 70 and 7/x; add --exact to show stream 7 only. Without --stream, every \
             stream and $errors are shown. PUB/SUB is best effort: a slow reader loses messages.
             A line `watching ...` on standard error says when the subscription is in place.
+
+            Examples:
+              lstm-client watch --stream host/42/ --count 28
+              lstm-client watch --json --timeout 10
             """)
 
     @OptionGroup var endpoints: EndpointOptions
@@ -43,8 +47,9 @@ struct Watch: ParsableCommand {
     func run() throws {
         Interrupts.install()
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
+        let curve = try endpoints.curve()
         let prefix = stream.map { Array($0.utf8) } ?? []
-        let socket = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [prefix])
+        let socket = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [prefix], curve: curve)
         try zmq("cannot set a receive timeout") { () throws(ZMQError) in try socket.set(.receiveTimeout, .milliseconds(100)) }
         usleep(StreamSockets.subscriptionSettleMicroseconds)
         let what = stream.map { exact ? "stream \"\($0)\"" : "streams starting with \"\($0)\"" } ?? "every stream"
@@ -52,12 +57,18 @@ struct Watch: ParsableCommand {
 
         let deadline = timeout.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
         var printed = 0
+        var silence = SilenceNotice(since: monotonicNanoseconds())
         while !Interrupts.isRaised {
             if let count, printed >= count { return }
             if let deadline, monotonicNanoseconds() >= deadline { break }
             guard let frames = try zmq("cannot receive from \(endpoints.predictions)", { () throws(ZMQError) in try socket.receiveMultipart() }) else {
+                if let quiet = silence.check(now: monotonicNanoseconds()) {
+                    note("nothing received from \(endpoints.predictions) for \(quiet) s; still watching "
+                         + "(is lstmd publishing there, and is any client streaming?)")
+                }
                 continue
             }
+            silence = SilenceNotice(since: monotonicNanoseconds())
             if exact, frames.first.map({ !$0.elementsEqual(prefix) }) ?? true { continue }
             do {
                 emit(try Self.line(for: PredictionMessage(frames: frames), json: json))
@@ -69,6 +80,22 @@ struct Watch: ParsableCommand {
         }
         if let count, printed < count, !Interrupts.isRaised {
             throw ClientError.invalidArgument("watch: \(printed) of \(count) messages within \(formatSeconds(timeout ?? 0))")
+        }
+    }
+
+    /// When to say that nothing arrives: after 3 s of silence, then after 6, 12, 24 … s.
+    struct SilenceNotice {
+        let since: UInt64
+        private var nextSeconds = 3
+
+        init(since: UInt64) { self.since = since }
+
+        /// The whole seconds of silence to report now, or nil.
+        mutating func check(now: UInt64) -> Int? {
+            let quiet = Int((now &- since) / 1_000_000_000)
+            guard quiet >= nextSeconds else { return nil }
+            nextSeconds *= 2
+            return quiet
         }
     }
 

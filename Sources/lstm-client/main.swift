@@ -1,4 +1,5 @@
 import ArgumentParser
+import LSTMDVersion
 
 /// `lstm-client`: streams digits to lstmd, watches its predictions, controls and measures it.
 /// Speaks only the documented protocols (Protocols/stream-protocol.md, control-protocol.md).
@@ -15,10 +16,10 @@ struct LSTMClient: ParsableCommand {
             MNIST digits: 50 test digits are built in; --data DIR (or LSTMD_MNIST_DIR) uses the \
             full test set of an MNIST directory.
             """,
-        version: "0.1.0",
+        version: LSTMDVersion.current,
         subcommands: [
             Classify.self, Watch.self, Eval.self, Bench.self,
-            Status.self, Streams.self, Drop.self, Reload.self, Ping.self, Metrics.self,
+            Status.self, Streams.self, Drop.self, Reload.self, Ping.self, Metrics.self, Keygen.self,
         ])
 }
 

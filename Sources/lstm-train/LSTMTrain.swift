@@ -1,4 +1,5 @@
 import ArgumentParser
+import LSTMDVersion
 
 @main
 @available(macOS 10.15, *)
@@ -10,6 +11,7 @@ struct LSTMTrain: AsyncParsableCommand {
         discussion: """
         The model is PyTorch's nn.LSTM(28, H) followed by nn.Linear(H, 10) on the last step's h, stored as safetensors with PyTorch's tensor names. H is num_units (--hidden-units).
         """,
+        version: LSTMDVersion.current,
         subcommands: [Train.self, Eval.self, Info.self, Sweep.self, FetchMNIST.self])
 }
 

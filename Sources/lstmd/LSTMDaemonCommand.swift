@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import LSTMDVersion
 import LSTMServer
 
 @main
@@ -18,11 +19,13 @@ struct LSTMDaemonCommand: ParsableCommand {
             (Protocols/control-protocol.md).
 
             Settings come from --config (TOML; keys are the option names without --), then the \
-            options given here, which win. SIGTERM/SIGINT stop gracefully; SIGHUP reloads the model.
+            options given here, which win. SIGTERM/SIGINT stop gracefully; SIGHUP reloads the model \
+            and the CURVE key lists.
 
             SETTINGS (also the keys of the --config file)
 
-            """ + DaemonSetting.helpText)
+            """ + DaemonSetting.helpText,
+        version: LSTMDVersion.current)
 
     @Option(name: .long, help: ArgumentHelp("TOML config file; the settings given as options override its keys.", valueName: "path"))
     var config: String?
@@ -45,11 +48,8 @@ struct LSTMDaemonCommand: ParsableCommand {
             throw ValidationError(String(describing: error))
         }
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let journal = LogfmtLogHandler.standardErrorIsJournal()
+        LoggingSystem.bootstrap { _ in LogfmtLogHandler(level: level, journal: journal) }
         let logger = Logger(label: "lstmd")
         let daemon: Daemon
         do {

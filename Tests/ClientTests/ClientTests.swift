@@ -95,6 +95,8 @@ import WireProtocol
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let report = try jsonObject(try #require(run.lines.last))
         #expect(report["digits"] as? Int == 100)
+        #expect(report["model_sha256"] as? String == model.sha256, "the report names the model it measured")
+        #expect((report["model_path"] as? String)?.hasSuffix("model.safetensors") == true)
         #expect(report["missing_finals"] as? Int == 0)
         #expect(report["duplicated_finals"] as? Int == 0)
         #expect(report["finals"] as? Int == 100)

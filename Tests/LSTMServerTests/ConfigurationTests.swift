@@ -156,11 +156,27 @@ import WireProtocol
         }
     }
 
+    @Test func aFlagIsGivenAloneOrAsTrueOrFalse() throws {
+        var configuration = DaemonConfiguration()
+        try DaemonSetting.apply(arguments: ["--insecure", "--max-batch", "8"], to: &configuration)
+        #expect(configuration.insecure && configuration.maxBatch == 8, "a flag takes no value of its own")
+        try DaemonSetting.apply(arguments: ["--insecure=false"], to: &configuration)
+        #expect(!configuration.insecure)
+        #expect(throws: ConfigurationError.invalidValue(key: "--insecure", message: "must be true or false, got 'yes'")) {
+            try DaemonSetting.apply(arguments: ["--insecure=yes"], to: &configuration)
+        }
+        let path = try write("insecure = \"true\"")
+        #expect(throws: ConfigurationError.wrongType(path: path, key: "insecure", expected: "true or false", found: "string \"true\"")) {
+            try DaemonConfiguration.load(fileAt: path)
+        }
+        #expect(DaemonSetting.helpText.contains("--insecure (default: false)\n"))
+    }
+
     @Test func theHelpListsEverySettingWithItsDefault() {
         let help = DaemonSetting.helpText
         let defaults = DaemonConfiguration()
         for setting in DaemonSetting.all {
-            #expect(help.contains("--\(setting.key) <\(setting.valueName)> (default: \(setting.value(in: defaults)))\n    \(setting.help)"))
+            #expect(help.contains("\(setting.usage) (default: \(setting.value(in: defaults)))\n    \(setting.help)"))
         }
         #expect(help.contains("--max-batch <n> (default: 256)\n    Most streams advanced in one batched step."))
         #expect(help.contains("--results <endpoint> (default: tcp://127.0.0.1:5558)"))

@@ -31,9 +31,10 @@ final class ControlHarness {
         let loaded = try LoadedModel(path: modelPath, isDefault: false)
         self.model = loaded.model
         let logger = Logger(label: "control-test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let channels = StatusChannels(metrics: ServerMetrics(), notifier: SystemdNotifier(environment: [:]), logger: logger)
+        let channels = StatusChannels(metrics: ServerMetrics(), notifier: SystemdNotifier(environment: [:]),
+                                      readiness: Readiness(), logger: logger)
         engine = StreamEngine(model: loaded.model, origin: loaded.origin, configuration: EngineConfiguration(maxBatch: 8))
-        registry = ModelRegistry(engine: engine, configured: loaded, channels: channels, logger: logger)
+        registry = ModelRegistry(engine: engine, configured: loaded, modelDirectory: directory.path, channels: channels, logger: logger)
         context = try ZMQContext()
         let endpoint = "inproc://control-\(UUID().uuidString)"
         publisher = try ZMQSocket(context, type: .pub)
@@ -52,9 +53,10 @@ final class ControlHarness {
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
-    func ask(_ request: ControlRequest) -> ControlReply {
+    /// The reply to `request` from a peer of a daemon without CURVE, unless `requester` says otherwise.
+    func ask(_ request: ControlRequest, from requester: ControlRequester = .unauthenticated) -> ControlReply {
         now += 1_000_000
-        return service.answer(request, now: now)
+        return service.answer(request, from: requester, now: now)
     }
 
     /// Feeds rows (floats) to a stream and steps, publishing through the output.
@@ -159,6 +161,46 @@ final class ControlHarness {
         #expect(harness.engine.generations.map(\.model.sha256) == [harness.model.sha256])
     }
 
+    @Test func underCurveOnlyAnAdminReloadsOrDrops() throws {
+        let harness = try ControlHarness(model: try makeRandomModel(seed: 1))
+        try harness.feed("kept", rows: 0..<2, width: 6)
+        let other = try harness.writeModel(try makeRandomModel(seed: 2), named: "other.safetensors")
+        let id = try StreamID("kept")
+        for requester: ControlRequester in [.curve(.client), .curve(nil)] {
+            for request: ControlRequest in [.reload(model: other), .reload(model: nil), .drop(stream: id)] {
+                guard case let .failure(failure) = harness.ask(request, from: requester) else {
+                    Issue.record("\(request.command) from \(requester) was not refused"); continue
+                }
+                #expect(failure.code == "forbidden" && failure.message.contains("admin"), "\(failure.message)")
+            }
+            // What changes nothing stays open to every admitted key.
+            guard case .status = harness.ask(.status, from: requester) else { Issue.record("status from \(requester)"); continue }
+        }
+        #expect(harness.engine.generations.count == 1 && harness.engine.liveStreamCount == 1, "nothing changed")
+        guard case .reload = harness.ask(.reload(model: other), from: .curve(.admin)) else { Issue.record("admin reload"); return }
+        #expect(harness.ask(.drop(stream: id), from: .curve(.admin)) == .drop(DropReply(stream: id, nextRow: 2)))
+        #expect(harness.engine.generations.count == 1 && harness.engine.liveStreamCount == 0)
+    }
+
+    @Test func reloadLoadsOnlyFromTheModelDirectory() throws {
+        let harness = try ControlHarness(model: try makeRandomModel(seed: 1))
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("outside-\(UUID().uuidString).safetensors")
+        try makeRandomModel(seed: 2).write(to: outside)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        for path in [outside.path, "../\(outside.lastPathComponent)"] {
+            guard case let .failure(failure) = harness.ask(.reload(model: path)) else { Issue.record("loaded \(path)"); continue }
+            #expect(failure.code == "reload_failed" && failure.message.contains("refused"), "\(failure.message)")
+        }
+        #expect(harness.engine.generations.map(\.model.sha256) == [harness.model.sha256])
+        let insidePath = try harness.writeModel(try makeRandomModel(seed: 3), named: "inside.safetensors")
+        let inside = try LSTMModel.load(contentsOf: URL(fileURLWithPath: insidePath))
+        guard case let .reload(reply) = harness.ask(.reload(model: "inside.safetensors")) else {
+            Issue.record("a name inside the model directory loads"); return
+        }
+        #expect(reply.model.path?.hasSuffix("/inside.safetensors") == true)
+        #expect(harness.engine.generations.map(\.model.sha256) == [inside.sha256])
+    }
+
     @Test func metricsAreTheStatusCounters() throws {
         let harness = try ControlHarness(model: try makeRandomModel())
         try harness.feed("m", rows: 0..<4, width: 6)
@@ -180,12 +222,12 @@ final class ControlHarness {
             ([Array("{\"command\":\"drop\",\"stream\":\"$x\"}".utf8)], "bad_request"),
         ]
         for (frames, code) in cases {
-            guard case let .failure(failure) = harness.service.reply(to: frames, now: 1) else {
+            guard case let .failure(failure) = harness.service.reply(to: frames, from: .unauthenticated, now: 1) else {
                 Issue.record("accepted \(frames)"); continue
             }
             #expect(failure.code == code, "\(frames.map { String(decoding: $0, as: UTF8.self) })")
         }
-        #expect(harness.service.reply(to: [Array("{\"command\":\"ping\"}".utf8)], now: 2_000_000_000)
+        #expect(harness.service.reply(to: [Array("{\"command\":\"ping\"}".utf8)], from: .unauthenticated, now: 2_000_000_000)
                 == .ping(PingReply(uptimeSeconds: 2)))
     }
 }

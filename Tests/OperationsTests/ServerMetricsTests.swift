@@ -58,7 +58,7 @@ enum SpecText {
         #expect(exposition[#"lstmd_model_info{sha256="ab12",hidden_units="128",layers="1"}"#] == 1)
         // No error series before an error is counted.
         #expect(exposition.types["lstmd_errors_total"] == nil)
-        #expect(exposition.samples.keys.allSatisfy { $0.hasPrefix("lstmd_") })
+        #expect(exposition.samples.keys.allSatisfy { $0.hasPrefix("lstmd_") || $0.hasPrefix("process_") })
     }
 
     @Test func countersFollowTheTotalsAndNeverGoBack() throws {

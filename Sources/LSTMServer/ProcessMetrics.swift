@@ -1,0 +1,70 @@
+import Foundation
+
+/// The standard `process_*` metrics of Prometheus client libraries, read from `/proc` (Linux):
+/// CPU seconds, resident and virtual memory, open and maximum file descriptors, start time.
+public struct ProcessMetrics: Equatable, Sendable {
+    public var cpuSeconds: Double
+    public var residentBytes: Int
+    public var virtualBytes: Int
+    public var openFileDescriptors: Int
+    public var maxFileDescriptors: Int
+    /// Seconds since the Unix epoch.
+    public var startTimeSeconds: Double
+
+    public init(cpuSeconds: Double, residentBytes: Int, virtualBytes: Int, openFileDescriptors: Int,
+                maxFileDescriptors: Int, startTimeSeconds: Double) {
+        self.cpuSeconds = cpuSeconds
+        self.residentBytes = residentBytes
+        self.virtualBytes = virtualBytes
+        self.openFileDescriptors = openFileDescriptors
+        self.maxFileDescriptors = maxFileDescriptors
+        self.startTimeSeconds = startTimeSeconds
+    }
+
+    /// The calling process's figures now; nil where `/proc` is not available.
+    public static func current() -> ProcessMetrics? {
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let system = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let bootTime = bootTime(procStat: system) else { return nil }
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        var limit = rlimit()
+        let maxDescriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(clamping: limit.rlim_cur) : 0
+        return parse(stat: stat, bootTime: bootTime, ticksPerSecond: Double(sysconf(Int32(_SC_CLK_TCK))),
+                     pageSize: Int(sysconf(Int32(_SC_PAGESIZE))), openFileDescriptors: descriptors,
+                     maxFileDescriptors: maxDescriptors)
+    }
+
+    /// The figures in `/proc/self/stat`'s text (proc(5)): utime and stime (fields 14, 15),
+    /// starttime (22), vsize (23) and rss (24). The command name (field 2) may hold spaces and
+    /// parentheses, so fields are counted from its last `)`.
+    public static func parse(stat: String, bootTime: Double, ticksPerSecond: Double, pageSize: Int,
+                             openFileDescriptors: Int, maxFileDescriptors: Int) -> ProcessMetrics? {
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        func field(_ number: Int) -> Double? { fields.count > number - 3 ? Double(fields[number - 3]) : nil }
+        guard let user = field(14), let system = field(15), let start = field(22), let virtual = field(23),
+              let resident = field(24), ticksPerSecond > 0 else { return nil }
+        return ProcessMetrics(cpuSeconds: (user + system) / ticksPerSecond, residentBytes: Int(resident) * pageSize,
+                              virtualBytes: Int(virtual), openFileDescriptors: openFileDescriptors,
+                              maxFileDescriptors: maxFileDescriptors, startTimeSeconds: bootTime + start / ticksPerSecond)
+    }
+
+    /// `btime` of `/proc/stat`: when the system booted, in seconds since the epoch.
+    public static func bootTime(procStat: String) -> Double? {
+        procStat.split(separator: "\n").first { $0.hasPrefix("btime ") }.flatMap { Double($0.dropFirst(6)) }
+    }
+
+    /// The Prometheus text exposition, each family with HELP and TYPE.
+    public var exposition: String {
+        func family(_ name: String, _ type: String, _ help: String, _ value: String) -> String {
+            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        return family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", "\(cpuSeconds)")
+            + family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", "\(residentBytes)")
+            + family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", "\(virtualBytes)")
+            + family("process_open_fds", "gauge", "Number of open file descriptors.", "\(openFileDescriptors)")
+            + family("process_max_fds", "gauge", "Maximum number of open file descriptors.", "\(maxFileDescriptors)")
+            + family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+                     "\(startTimeSeconds)")
+    }
+}
