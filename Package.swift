@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "LSTMCore", targets: ["LSTMCore"]),
         // The engine with the vocabulary its API speaks (stream ids, row encodings, error codes, counters).
         .library(name: "LSTMStreaming", targets: ["LSTMStreaming", "WireProtocol"]),
+        // A client of lstmd for other Swift programs: streams, predictions, several daemons.
+        .library(name: "LSTMClientKit", targets: ["LSTMClientKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,6 +54,11 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // Protocol frames (v2 and v1) and control JSON: encode/decode only.
         .target(name: "WireProtocol"),
+        // The client library: one daemon (PUSH/SUB or DEALER) or several by rendezvous hashing.
+        .target(name: "LSTMClientKit", dependencies: [
+            "ZeroMQ", "WireProtocol",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [
             "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore",
@@ -94,6 +101,9 @@ let package = Package(
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "ClientTests", dependencies: [
             "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ",
+        ]),
+        .testTarget(name: "ClientKitTests", dependencies: [
+            "LSTMClientKit", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol",
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "LSTMStreaming",
