@@ -82,7 +82,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
-            "ZeroMQ", "WireProtocol", "MNIST",
+            "ZeroMQ", "WireProtocol", "MNIST", "LSTMClientKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], resources: [
