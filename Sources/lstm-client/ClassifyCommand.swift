@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LSTMClientKit
 import WireProtocol
 import ZeroMQ
 
@@ -56,26 +57,10 @@ struct Classify: ParsableCommand {
     func run() throws {
         let digit = try loadDigit()
         let id = try streamID(stream ?? "\(hostAndProcess)/classify", option: "--stream")
-        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let model = try ServingModel(status: ControlClient(context: context, endpoint: endpoints.control, timeout: timeout).status())
-
-        let receiver: ZMQSocket
-        let sender: ZMQSocket
-        let sendEndpoint: String
-        if router {
-            receiver = try StreamSockets.dealer(context, endpoint: endpoints.results)
-            sender = receiver
-            sendEndpoint = endpoints.results
-        } else {
-            receiver = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [id.bytes])
-            usleep(StreamSockets.subscriptionSettleMicroseconds)
-            sender = try StreamSockets.pusher(context, endpoint: endpoints.ingest)
-            sendEndpoint = endpoints.ingest
-        }
-        try zmq("cannot set a receive timeout") { () throws(ZMQError) in
-            try receiver.set(.receiveTimeout, .milliseconds(100))
-            try sender.set(.sendTimeout, .milliseconds(Int(timeout * 1000)))
-        }
+        let client = try connect()
+        defer { client.close() }
+        let model = try ServingModel(model: client.model, publication: client.publication)
+        let receiveEndpoint = router ? endpoints.results : endpoints.predictions
 
         let drawing = !plain && isatty(STDOUT_FILENO) == 1
         let delay = rowDelay ?? (drawing ? 40 : 0)
@@ -83,39 +68,43 @@ struct Classify: ParsableCommand {
         let title = "\(digit.name)  →  stream \(id.string)"
         canvas?.draw(DigitRenderer.frame(title: title, pixels: digit.pixels, rowsShown: 0,
                                          probabilities: nil, labels: model.labels))
-        var answer: PredictionMessage?
-        // A fresh sequence number: answers about an earlier sequence on the same id are ignored.
-        let sequence = UInt32.random(in: 0...UInt32.max)
+        var answer: Prediction?
+        // A new sequence number: answers about an earlier sequence on the same id are ignored.
+        let handle = try client.stream(id: id)
         for row in 0..<Digits.rows {
             let isLast = row == Digits.rows - 1
-            let pixels = Array(digit.pixels[(row * Digits.columns)..<((row + 1) * Digits.columns)])
-            let message = IngestMessage.row(UInt32(row), of: id, sequence: sequence, pixels: pixels, last: isLast)
-            let sent = try zmq("cannot send row \(row) to \(sendEndpoint)") { () throws(ZMQError) in try sender.send(message.frames) }
-            guard sent else { throw ClientError.sendBlocked(endpoint: sendEndpoint, timeout: timeout) }
+            try handle.send(pixels: digit.pixels[(row * Digits.columns)..<((row + 1) * Digits.columns)], last: isLast)
             guard model.publication == .partial || isLast else {
                 canvas?.draw(DigitRenderer.frame(title: title, pixels: digit.pixels, rowsShown: row + 1,
                                                  probabilities: nil, labels: model.labels))
                 continue
             }
-            let prediction = try awaitPrediction(for: id, sequence: sequence, row: row, on: receiver,
-                                                 endpoint: router ? endpoints.results : endpoints.predictions)
-            guard case .probabilities(let probabilities) = prediction.body else { continue }
+            let prediction: Prediction
+            switch handle.next() {
+            case .partial(let p), .final(let p): prediction = p
+            case .failed(.daemon(let code, let message, let failedRow)):
+                throw ClientError.streamFailed(stream: id.string, row: failedRow ?? PredictionHeader.noRow,
+                                               error: ErrorBody(code: code, message: message))
+            case .failed(.sendBlocked(let seconds, _)):
+                throw ClientError.sendBlocked(endpoint: router ? endpoints.results : endpoints.ingest, timeout: seconds)
+            case .failed, nil:
+                throw ClientError.noPrediction(stream: id.string, row: row, endpoint: receiveEndpoint, timeout: timeout)
+            }
             if let canvas {
                 canvas.draw(DigitRenderer.frame(title: "\(title)  row \(row + 1)/\(Digits.rows)", pixels: digit.pixels,
-                                                rowsShown: row + 1, probabilities: probabilities, labels: model.labels))
+                                                rowsShown: row + 1, probabilities: prediction.probabilities, labels: model.labels))
             } else {
-                emit("row \(row)  argmax \(prediction.header.argmax)  p " + format(probabilities[Int(prediction.header.argmax)])
-                     + (prediction.header.kind == .final ? "  FINAL" : ""))
+                emit("row \(prediction.row)  argmax \(prediction.argmax)  p " + format(prediction.probabilities[prediction.argmax])
+                     + (isLast ? "  FINAL" : ""))
             }
             answer = prediction
-            if prediction.header.kind == .final { break }
             if delay > 0 && !isLast { usleep(UInt32(delay * 1000)) }
         }
-        guard let answer, answer.header.kind == .final, case .probabilities(let probabilities) = answer.body else {
-            throw ClientError.noPrediction(stream: id.string, row: Digits.rows - 1,
-                                           endpoint: router ? endpoints.results : endpoints.predictions, timeout: timeout)
+        guard let answer else {
+            throw ClientError.noPrediction(stream: id.string, row: Digits.rows - 1, endpoint: receiveEndpoint, timeout: timeout)
         }
-        let best = Int(answer.header.argmax)
+        let best = answer.argmax
+        let probabilities = answer.probabilities
         let truth = digit.label.map { "  true \($0)" } ?? ""
         if drawing {
             let verdict = digit.label.map { Int($0) == best ? "  \u{1B}[32m✓ correct\u{1B}[0m" : "  \u{1B}[31m✗ wrong\u{1B}[0m" } ?? ""
@@ -125,27 +114,16 @@ struct Classify: ParsableCommand {
         }
     }
 
-    /// Waits for the PARTIAL or FINAL of `row` of stream `id`, skipping other streams that share
-    /// the subscription prefix. An ERROR for the stream is thrown.
-    private func awaitPrediction(for id: StreamID, sequence: UInt32, row: Int, on socket: ZMQSocket,
-                                 endpoint: String) throws -> PredictionMessage {
-        let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
-        while monotonicNanoseconds() < deadline {
-            guard let frames = try zmq("cannot receive from \(endpoint)", { () throws(ZMQError) in try socket.receiveMultipart() }) else {
-                continue
-            }
-            let message: PredictionMessage
-            do { message = try PredictionMessage(frames: frames) } catch {
-                note("skipping an undecodable prediction: \(error)")
-                continue
-            }
-            guard message.topic == .stream(id), message.header.sequence == sequence else { continue }
-            if case .error(let body) = message.body {
-                throw ClientError.streamFailed(stream: id.string, row: message.header.row, error: body)
-            }
-            if message.header.row == UInt32(row) { return message }
+    /// The client library's connection; an unreachable daemon is reported as the other commands do.
+    private func connect() throws -> DaemonClient {
+        let options = ClientOptions(lossless: router, timeout: timeout, recoveryDelay: min(1, timeout / 2),
+                                    subscriptionWait: Double(StreamSockets.subscriptionSettleMicroseconds) / 1e6)
+        let result = Result { () throws(LSTMClientKit.ClientError) -> DaemonClient in try DaemonClient(endpoints.daemon, options: options) }
+        switch result {
+        case .success(let client): return client
+        case .failure(.notReachable(let endpoint, let seconds)): throw ClientError.notReachable(endpoint: endpoint, timeout: seconds)
+        case .failure(let error): throw error
         }
-        throw ClientError.noPrediction(stream: id.string, row: row, endpoint: endpoint, timeout: timeout)
     }
 
     /// The digit to send: 784 pixels, its true label when known, and a name for the title.
