@@ -11,6 +11,7 @@ public struct DaemonEndpoints: Sendable, Hashable, CustomStringConvertible {
     /// Lossless results (the daemon's ROUTER): a DEALER sends rows and reads predictions here.
     public var results: String
 
+    /// A daemon's endpoints, each defaulting to lstmd's (tcp on 127.0.0.1, ports 5555–5558).
     public init(ingest: String = DefaultEndpoints.ingest, predictions: String = DefaultEndpoints.predictions,
                 control: String = DefaultEndpoints.control, results: String = DefaultEndpoints.results) {
         self.ingest = ingest
@@ -32,6 +33,7 @@ public struct CurveKeys: Sendable, Hashable {
     public var clientPublicKey: String
     public var clientSecretKey: String
 
+    /// Keys as 40-character Z85 text (`lstm-client keygen` once the security work lands).
     public init(serverPublicKey: String, clientPublicKey: String, clientSecretKey: String) {
         self.serverPublicKey = serverPublicKey
         self.clientPublicKey = clientPublicKey
@@ -58,6 +60,8 @@ public struct ClientOptions: Sendable {
     /// with keys throws `ClientError.curveUnsupported`.
     public var curve: CurveKeys?
 
+    /// Options with lstmd's usual defaults: PUB/SUB, 5 s timeout, recovery after 1 s, 200 ms
+    /// subscription wait, no CURVE.
     public init(lossless: Bool = false, timeout: Double = 5, recoveryDelay: Double = 1,
                 subscriptionWait: Double = 0.2, curve: CurveKeys? = nil) {
         self.lossless = lossless

@@ -63,8 +63,6 @@ final class DaemonLink: @unchecked Sendable {
     /// Sends wait until then for a new subscription to reach the daemon (monotonic ns).
     private var sendableAt: UInt64 = 0
     private var blockedSince: UInt64?
-    /// ERRORs on `$errors` (answers to messages whose stream id the daemon could not read).
-    private(set) var unattributedErrors = 0
 
     /// Starts the I/O thread; it creates its sockets itself. Throws when they cannot be set up.
     init(context: ZMQContext, endpoints: DaemonEndpoints, options: ClientOptions, publication: PublicationMode,
@@ -163,7 +161,6 @@ final class DaemonLink: @unchecked Sendable {
                     try socket.set(.linger, .zero)
                     try socket.set(.receiveHWM, 1_000_000)
                     try socket.subscribe(prefix)
-                    try socket.subscribe(errorsTopic)
                     try socket.connect(endpoints.predictions)
                     return socket
                 }
@@ -295,8 +292,9 @@ final class DaemonLink: @unchecked Sendable {
             let now = monotonicNanoseconds()
             received.withUnsafeFrames { frames in
                 guard let view = try? decodePrediction(frames: frames) else { return }
-                if view.isErrorsTopic { unattributedErrors += 1; return }
-                guard let state = streams[Array(view.topic)], view.header.sequence == state.sequence else { return }
+                // `$errors` answers messages whose stream id the daemon could not read: this client
+                // sends only valid ids, so none concerns one of its streams.
+                guard !view.isErrorsTopic, let state = streams[Array(view.topic)], view.header.sequence == state.sequence else { return }
                 let row = view.header.row
                 switch view.header.kind {
                 case .partial:
