@@ -84,6 +84,36 @@ import WireProtocol
         #expect(counters[.rowsApplied] == UInt64(digits.count * 28))
     }
 
+    @Test func aPartialDroppedOnTheWayIsRecoveredByResendingTheRow() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (model, path) = try servedModel(in: directory, seed: 8)
+        let daemon = try DaemonProcess(arguments: ["--model", path], directory: directory)
+        let digits = try fixtureDigits()
+        let expected = offlineProbabilities(model, digits: digits)
+        let relay = try LossyRelay(from: daemon.predictions, in: directory, droppingRow: 5)
+        var endpoints = daemon.endpoints
+        endpoints.predictions = relay.endpoint
+        let client = try DaemonClient(endpoints, options: ClientOptions(timeout: 5, recoveryDelay: 0.3))
+        defer { client.close() }
+
+        // Row by row: row 5's PARTIAL is dropped once; the client resends row 5 and the daemon
+        // publishes its prediction again, which the relay lets through.
+        let stream = try client.stream()
+        for (row, pixels) in rows(of: digits, 2).enumerated() {
+            try stream.send(pixels: pixels, last: row == 27)
+            let event = try #require(stream.next(), "row \(row)")
+            let prediction = try #require(event.prediction, "row \(row): \(event)")
+            #expect(prediction.row == UInt32(row))
+            #expect(sameBits(prediction.probabilities, expected[2][row]), "row \(row)")
+        }
+        #expect(stream.next() == nil)
+        #expect(relay.dropped.load(ordering: .relaxed) == 1)
+        let counters = try daemon.status().counters
+        #expect(counters[.duplicates] == 1, "the one resend")
+        #expect(counters[.rowsApplied] == 28)
+    }
+
     @Test func floatRowsEndAndBadRowsAreRefusedByTheClient() throws {
         let directory = try DaemonProcess.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
