@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "MNIST", targets: ["MNIST"]),
         // The daemon as a library, for the fuzz targets of Fuzz/ (a separate package).
         .library(name: "LSTMServer", targets: ["LSTMServer"]),
+        // A client of lstmd for other Swift programs: streams, predictions, several daemons.
+        .library(name: "LSTMClientKit", targets: ["LSTMClientKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,6 +59,11 @@ let package = Package(
         .target(name: "LSTMDVersion"),
         // Protocol frames (v2 and v1) and control JSON: encode/decode only.
         .target(name: "WireProtocol"),
+        // The client library: one daemon (PUSH/SUB or DEALER) or several by rendezvous hashing.
+        .target(name: "LSTMClientKit", dependencies: [
+            "ZeroMQ", "WireProtocol",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [
             "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore", "LSTMDVersion",
@@ -82,7 +89,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
-            "ZeroMQ", "WireProtocol", "MNIST", "LSTMDVersion",
+            "ZeroMQ", "WireProtocol", "MNIST", "LSTMDVersion", "LSTMClientKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], resources: [
@@ -101,6 +108,9 @@ let package = Package(
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "ClientTests", dependencies: [
             "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ", "LSTMDVersion",
+        ]),
+        .testTarget(name: "ClientKitTests", dependencies: [
+            "LSTMClientKit", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol",
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "LSTMStreaming",

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Histogram
+import LSTMClientKit
 import WireProtocol
 import ZeroMQ
 
@@ -19,6 +20,10 @@ struct Bench: ParsableCommand {
 
             K --connections are K PUSH sockets and one SUB, or K DEALERs with --router.
 
+            --shard (repeated) spreads the streams over several daemons instead of the one of the \
+            endpoint options: each stream goes to the daemon that rendezvous hashing of its id \
+            picks (Protocols/rendezvous.md), with K connections (and a SUB) per daemon.
+
             Examples:
               lstm-client bench --streams 64 --duration 10
               lstm-client bench --streams 1024 --router --rate 200000
@@ -29,6 +34,11 @@ struct Bench: ParsableCommand {
 
     @Option(help: ArgumentHelp("Streams in flight at once.", valueName: "n"))
     var streams = 64
+
+    @Option(name: .customLong("shard"), help: ArgumentHelp(
+        "A daemon to spread streams over (repeat for each): INGEST,PREDICTIONS,CONTROL,RESULTS, or tcp://HOST:PORT for its endpoints on PORT…PORT+3. Replaces the endpoint options.",
+        valueName: "endpoints"))
+    var shards: [String] = []
 
     @Option(help: ArgumentHelp("Open loop: rows per second, in total. (default: closed loop)", valueName: "rows/s"))
     var rate: Double?
@@ -58,18 +68,27 @@ struct Bench: ParsableCommand {
         if !(duration > 0 && duration <= 86_400) { throw ValidationError("--duration must be more than 0 and at most 86400 seconds") }
         if !(drainTimeout >= 0 && drainTimeout <= 3600) { throw ValidationError("--drain-timeout must be 0 to 3600 seconds") }
         if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        let names = try shards.map { try shardDaemon($0).name }
+        if Set(names).count != names.count { throw ValidationError("--shard names a daemon twice") }
     }
 
     func run() throws {
         Interrupts.install()
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
         let curve = try endpoints.curve()
-        let model = try ServingModel(status: ControlClient.probe(context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
+        let daemons = shards.isEmpty ? [endpoints.daemon] : try shards.map(shardDaemon)
+        let models = try daemons.map { daemon in
+            try ServingModel(status: ControlClient.probe(context, endpoint: daemon.control, timeout: timeout, curve: curve).status())
+        }
+        let model = models[0]
+        if let other = models.firstIndex(where: { $0.publication != model.publication }) {
+            throw ClientError.invalidArgument("the daemons publish differently: \(daemons[0].control) '\(model.publication)', \(daemons[other].control) '\(models[other].publication)'")
+        }
         let (digits, _) = try source.load()
         let prefix = "\(hostAndProcess)/bench-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
         _ = try streamID(prefix, option: "the stream prefix")
         let plan = TrafficPlan(
-            transport: router ? .router : .pubsub, endpoints: endpoints, curve: curve, concurrentStreams: streams,
+            transport: router ? .router : .pubsub, daemons: daemons, curve: curve, concurrentStreams: streams,
             connections: connections, pacing: rate.map { .openLoop(rowsPerSecond: $0) } ?? .closedLoop,
             publication: model.publication, digits: digits, imageCount: nil, duration: duration,
             drainTimeout: drainTimeout, stallTimeout: timeout, streamPrefix: prefix)
@@ -91,6 +110,8 @@ struct BenchReport: Encodable {
     var targetRowsPerSecond: Double?
     var streams: Int
     var connections: Int
+    /// Daemons the streams were spread over (`--shard`), 1 without.
+    var daemons: Int
     var publication: String
     var seconds: Double
     var rowsSent: Int
@@ -135,6 +156,7 @@ struct BenchReport: Encodable {
         }
         streams = plan.concurrentStreams
         connections = plan.connections
+        daemons = plan.daemons.count
         publication = plan.publication.rawValue
         seconds = result.elapsedSeconds
         rowsSent = result.rowsSent
@@ -164,7 +186,7 @@ struct BenchReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case transport, mode, streams, connections, publication, seconds, predictions, errors, lost, unexpected
+        case transport, mode, streams, connections, daemons, publication, seconds, predictions, errors, lost, unexpected
         case undecodable, interrupted
         case targetRowsPerSecond = "target_rows_per_second", rowsSent = "rows_sent"
         case answersExpected = "answers_expected", errorAnswers = "error_answers"
@@ -175,7 +197,7 @@ struct BenchReport: Encodable {
 
     var lines: [String] {
         let pacing = targetRowsPerSecond.map { String(format: "open loop at %.0f rows/s", $0) } ?? "closed loop"
-        var lines = ["bench: \(streams) streams over \(connections) connection\(connections == 1 ? "" : "s"), \(transport.name), \(pacing), publication \(publication)"]
+        var lines = ["bench: \(streams) streams over \(connections) connection\(connections == 1 ? "" : "s")\(daemons > 1 ? " to each of \(daemons) daemons" : ""), \(transport.name), \(pacing), publication \(publication)"]
         let errorList = errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         let due = publication == "partial" ? "one per row" : "one per digit whose last row was sent"
         var pairs = [

@@ -84,14 +84,17 @@ struct ServingModel {
     /// Checks that the daemon's model takes 28-value rows (MNIST digits) and ends a sequence no
     /// earlier than row 27.
     init(status: StatusReply) throws(ClientError) {
-        let model = status.model
+        try self.init(model: status.model, publication: status.publication)
+    }
+
+    init(model: ModelInfo, publication: PublicationMode) throws(ClientError) {
         guard model.shape.inputSize == Digits.columns else {
             throw .incompatibleModel("it takes rows of \(model.shape.inputSize) values; MNIST rows have \(Digits.columns)")
         }
         if let length = model.sequenceLength, length != Digits.rows {
             throw .incompatibleModel("its sequences have \(length) rows; MNIST digits have \(Digits.rows)")
         }
-        publication = status.publication
+        self.publication = publication
         labels = model.labels
         sha256 = model.sha256
         path = model.path

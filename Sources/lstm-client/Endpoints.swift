@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LSTMClientKit
 import WireProtocol
 import ZeroMQ
 
@@ -23,6 +24,11 @@ struct EndpointOptions: ParsableArguments {
     @Option(name: .customLong("key"), help: ArgumentHelp("This client's CURVE secret key file (made by 'lstm-client keygen'); the daemon must list its public key.", valueName: "path"))
     var key: String?
 
+    /// The four endpoints as the client library takes them.
+    var daemon: DaemonEndpoints {
+        DaemonEndpoints(ingest: ingest, predictions: predictions, control: control, results: results)
+    }
+
     func validate() throws {
         for (option, endpoint) in [("--ingest", ingest), ("--predictions", predictions),
                                    ("--control", control), ("--results", results)] {
@@ -45,6 +51,28 @@ struct EndpointOptions: ParsableArguments {
             throw .invalidArgument(error.description)
         }
     }
+}
+
+/// One daemon of `--shard`: `INGEST,PREDICTIONS,CONTROL,RESULTS`, or `tcp://HOST:PORT` for a
+/// daemon whose four endpoints are PORT to PORT+3 in lstmd's order (5555–5558 by default).
+func shardDaemon(_ text: String) throws -> DaemonEndpoints {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    let endpoints: [String]
+    if parts.count == 4 {
+        endpoints = parts
+    } else if parts.count == 1, text.hasPrefix("tcp://"), let colon = text.lastIndex(of: ":"),
+              let port = Int(text[text.index(after: colon)...]), (1...65532).contains(port) {
+        let host = text[..<colon]
+        endpoints = (0..<4).map { "\(host):\(port + $0)" }
+    } else {
+        throw ValidationError("invalid --shard '\(text)': give INGEST,PREDICTIONS,CONTROL,RESULTS or tcp://HOST:PORT (its 4 endpoints on PORT…PORT+3)")
+    }
+    for endpoint in endpoints {
+        if let problem = Endpoint.problem(with: endpoint) {
+            throw ValidationError("invalid endpoint '\(endpoint)' in --shard '\(text)': \(problem)")
+        }
+    }
+    return DaemonEndpoints(ingest: endpoints[0], predictions: endpoints[1], control: endpoints[2], results: endpoints[3])
 }
 
 /// Endpoint syntax, checked before libzmq sees it so that a typo gets a message naming the option.

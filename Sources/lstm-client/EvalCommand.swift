@@ -67,7 +67,7 @@ struct Eval: ParsableCommand {
         let prefix = "\(hostAndProcess)/eval-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
         _ = try streamID(prefix, option: "the stream prefix")
         let plan = TrafficPlan(
-            transport: transport, endpoints: endpoints, curve: curve, concurrentStreams: min(streams, count), connections: connections,
+            transport: transport, daemons: [endpoints.daemon], curve: curve, concurrentStreams: min(streams, count), connections: connections,
             pacing: .closedLoop, publication: model.publication, digits: digits, imageCount: count, duration: nil,
             drainTimeout: timeout, stallTimeout: timeout, streamPrefix: prefix)
         let result = try TrafficRunner(plan: plan, context: context).run()

@@ -1,5 +1,6 @@
 import Foundation
 import Histogram
+import LSTMClientKit
 import MNIST
 import WireProtocol
 import ZeroMQ
@@ -18,7 +19,9 @@ enum Pacing {
 /// What to send, how and where.
 struct TrafficPlan {
     var transport: Transport
-    var endpoints: EndpointOptions
+    /// The daemons: each stream goes to the one rendezvous hashing of its id picks
+    /// (Protocols/rendezvous.md), so one daemon gets every stream.
+    var daemons: [DaemonEndpoints]
     /// CURVE settings of every socket; nil for plain ZeroMQ.
     var curve: ZMQCurveClient?
     /// Streams in flight at once; each sends one digit after the other.
@@ -96,6 +99,8 @@ final class TrafficRunner {
         let sequence: UInt32
         let digit: Int
         let slot: Int
+        /// Index in `senders` of the socket its rows go to: on its daemon, the slot's connection.
+        let socket: Int
         var nextRow = 0
         /// Per row: when its answer became due (ns), 0 when none is due.
         var dueSince: [UInt64]
@@ -103,12 +108,13 @@ final class TrafficRunner {
         /// FINAL or ERROR received, or given up: the slot has moved on.
         var over = false
 
-        init(id: StreamID, key: Int, sequence: UInt32, digit: Int, slot: Int, rows: Int) {
+        init(id: StreamID, key: Int, sequence: UInt32, digit: Int, slot: Int, socket: Int, rows: Int) {
             self.id = id
             self.key = key
             self.sequence = sequence
             self.digit = digit
             self.slot = slot
+            self.socket = socket
             dueSince = Array(repeating: 0, count: rows)
         }
     }
@@ -128,6 +134,8 @@ final class TrafficRunner {
     private var stoppedSending = false
 
     private var senders: [ZMQSocket] = []
+    /// The daemons' rendezvous names, in the order of `plan.daemons`.
+    private let daemonNames: [String]
     private var receivers: [ZMQSocket] = []
     private let poller = ZMQPoller()
     private var senderEntries: [Int] = []
@@ -141,19 +149,26 @@ final class TrafficRunner {
         prefixBytes = Array(plan.streamPrefix.utf8)
         slots = Array(repeating: nil, count: plan.concurrentStreams)
         if let count = plan.imageCount { result.finalArgmax = Array(repeating: nil, count: count) }
+        daemonNames = plan.daemons.map(\.name)
         switch plan.transport {
         case .pubsub:
-            let subscriber = try StreamSockets.subscriber(context, endpoint: plan.endpoints.predictions,
-                                                          prefixes: [Array(plan.streamPrefix.utf8)], curve: plan.curve)
-            receivers = [subscriber]
+            receivers = try plan.daemons.map { daemon in
+                try StreamSockets.subscriber(context, endpoint: daemon.predictions, prefixes: [Array(plan.streamPrefix.utf8)],
+                                             curve: plan.curve)
+            }
             usleep(StreamSockets.subscriptionSettleMicroseconds)
-            senders = try (0..<plan.connections).map { _ in try StreamSockets.pusher(context, endpoint: plan.endpoints.ingest, curve: plan.curve) }
+            // Daemon d's connections are senders[d * connections ..< (d + 1) * connections].
+            senders = try plan.daemons.flatMap { daemon in
+                try (0..<plan.connections).map { _ in try StreamSockets.pusher(context, endpoint: daemon.ingest, curve: plan.curve) }
+            }
             try zmq("cannot poll sockets") { () throws(ZMQError) in
-                try poller.add(subscriber, events: .readable)
+                for receiver in receivers { try poller.add(receiver, events: .readable) }
                 for sender in senders { senderEntries.append(try poller.add(sender, events: [])) }
             }
         case .router:
-            senders = try (0..<plan.connections).map { _ in try StreamSockets.dealer(context, endpoint: plan.endpoints.results, curve: plan.curve) }
+            senders = try plan.daemons.flatMap { daemon in
+                try (0..<plan.connections).map { _ in try StreamSockets.dealer(context, endpoint: daemon.results, curve: plan.curve) }
+            }
             receivers = senders
             try zmq("cannot poll sockets") { () throws(ZMQError) in
                 for sender in senders { senderEntries.append(try poller.add(sender, events: .readable)) }
@@ -252,8 +267,10 @@ final class TrafficRunner {
         }
         // The prefix was validated by the caller and the counter adds only digits.
         guard let id = try? StreamID(plan.streamPrefix + String(digitsAssigned)) else { return }
+        // Hashed once per stream, off the per-row path.
+        let daemon = daemonNames.count == 1 ? 0 : Rendezvous.choose(daemonNames, streamID: id.string.utf8)
         let run = StreamRun(id: id, key: digitsAssigned, sequence: sequenceBase &+ UInt32(truncatingIfNeeded: digitsAssigned),
-                            digit: digit, slot: slot, rows: rows)
+                            digit: digit, slot: slot, socket: daemon * plan.connections + slot % plan.connections, rows: rows)
         digitsAssigned += 1
         result.digitsStarted += 1
         streams[run.key] = run
@@ -300,7 +317,7 @@ final class TrafficRunner {
         let start = (run.digit * rows + row) * Digits.columns
         IngestHeader(kind: .row, dtype: .uint8, flags: isLast ? .last : [], row: UInt32(row), sequence: run.sequence)
             .encode(into: &headerBytes)
-        let socket = senders[run.slot % senders.count]
+        let socket = senders[run.socket]
         let sent = try plan.digits.images.withUnsafeBytes { images in
             try zmq("cannot send a row") { () throws(ZMQError) in
                 // Once the first frame is queued libzmq takes the rest of the message.
@@ -311,8 +328,7 @@ final class TrafficRunner {
             }
         }
         guard sent else {
-            let connection = run.slot % senders.count
-            blocked.insert(connection)
+            blocked.insert(run.socket)
             return false
         }
         run.nextRow += 1
@@ -330,9 +346,8 @@ final class TrafficRunner {
     /// than at its idle timeout.
     private func endUnfinishedStreams() throws {
         for run in streams.values where !run.over && run.nextRow > 0 && run.nextRow < rows {
-            let connection = run.slot % senders.count
             let end = IngestMessage.end(of: run.id, sequence: run.sequence, at: UInt32(run.nextRow))
-            if try zmq("cannot send END", { () throws(ZMQError) in try senders[connection].send(end.frames, dontWait: true) }) {
+            if try zmq("cannot send END", { () throws(ZMQError) in try senders[run.socket].send(end.frames, dontWait: true) }) {
                 result.streamsEnded += 1
             }
         }

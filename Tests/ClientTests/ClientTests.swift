@@ -144,6 +144,32 @@ import WireProtocol
         #expect(counters[.rowsApplied] == UInt64(predictions + lost))
     }
 
+    @Test(arguments: [[String](), ["--router"]])
+    func benchShardsStreamsOverSeveralDaemons(transport: [String]) throws {
+        let model = try makeModel(seed: 6)
+        let served = try (0..<2).map { _ in try ModelDaemon(model) }
+        let shards = served.flatMap { ["--shard", [$0.daemon.ingest, $0.daemon.predictions, $0.daemon.control, $0.daemon.results].joined(separator: ",")] }
+        let run = try runClient(["bench", "--json", "--streams", "16", "--duration", "1", "--drain-timeout", "5"]
+                                + transport + shards)
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        let report = try jsonObject(try #require(run.lines.last))
+        #expect(report["daemons"] as? Int == 2)
+        #expect(report["accounting_holds"] as? Bool == true)
+        let sent = try #require(report["rows_sent"] as? Int)
+        let ended = try #require(report["streams_ended"] as? Int)
+        let predictions = try #require(report["predictions"] as? Int)
+        // Both daemons took streams (16 × many digits hashed over 2), and between them every message.
+        let counters = try served.map { try $0.daemon.status().counters }
+        for (n, daemon) in counters.enumerated() { #expect(daemon[.streamsStarted] > 0, "daemon \(n) got no stream") }
+        #expect(counters.map { $0[.rowsReceived] }.reduce(0, +) == UInt64(sent + ended))
+        #expect(counters.map { $0[.predictionsPublished] }.reduce(0, +) >= UInt64(predictions))
+        // A stream's rows all reached one daemon: no stream was refused (not_started, gap) on either.
+        for daemon in counters { #expect(daemon.errors.isEmpty, "\(daemon.errors)") }
+
+        let bad = try runClient(["bench", "--shard", "tcp://127.0.0.1", "--duration", "1"])
+        #expect(bad.status != 0 && bad.stderr.contains("--shard"), "\(bad.stderr)")
+    }
+
     @Test func watchFiltersByPrefixOrExactStream() throws {
         let model = try makeModel(seed: 9)
         let served = try ModelDaemon(model)

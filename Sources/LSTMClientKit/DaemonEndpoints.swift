@@ -1,0 +1,73 @@
+public import WireProtocol
+
+/// The four endpoints of one lstmd daemon (stream-protocol.md §3). The defaults are lstmd's.
+public struct DaemonEndpoints: Sendable, Hashable, CustomStringConvertible {
+    /// Ingest (the daemon's PULL): rows are PUSHed here.
+    public var ingest: String
+    /// Predictions (the daemon's PUB): a SUB socket reads them here.
+    public var predictions: String
+    /// Control (the daemon's REP): status, ping, streams, drop.
+    public var control: String
+    /// Lossless results (the daemon's ROUTER): a DEALER sends rows and reads predictions here.
+    public var results: String
+
+    /// A daemon's endpoints, each defaulting to lstmd's (tcp on 127.0.0.1, ports 5555–5558).
+    public init(ingest: String = DefaultEndpoints.ingest, predictions: String = DefaultEndpoints.predictions,
+                control: String = DefaultEndpoints.control, results: String = DefaultEndpoints.results) {
+        self.ingest = ingest
+        self.predictions = predictions
+        self.control = control
+        self.results = results
+    }
+
+    /// The daemon's name for rendezvous hashing (Protocols/rendezvous.md §1): its ingest endpoint.
+    public var name: String { ingest }
+
+    public var description: String { ingest }
+}
+
+/// CurveZMQ keys for a daemon that requires encryption (Z85 text, 40 characters each): the daemon's
+/// public key and this client's key pair. Reserved for the security work; see `ClientOptions.curve`.
+public struct CurveKeys: Sendable, Hashable {
+    public var serverPublicKey: String
+    public var clientPublicKey: String
+    public var clientSecretKey: String
+
+    /// Keys as 40-character Z85 text (`lstm-client keygen` once the security work lands).
+    public init(serverPublicKey: String, clientPublicKey: String, clientSecretKey: String) {
+        self.serverPublicKey = serverPublicKey
+        self.clientPublicKey = clientPublicKey
+        self.clientSecretKey = clientSecretKey
+    }
+}
+
+/// How a `DaemonClient` talks to its daemon.
+public struct ClientOptions: Sendable {
+    /// Send rows on a DEALER to the daemon's ROUTER and read every prediction of this client's
+    /// streams there (stream-protocol.md §11); otherwise PUSH + SUB, which may drop predictions.
+    public var lossless: Bool
+    /// Seconds a stream that waits for a prediction may see nothing before it fails with
+    /// `StreamFailure.timeout` (e.g. its daemon is gone).
+    public var timeout: Double
+    /// PUB/SUB only: seconds without an awaited prediction after which the stream resends its last
+    /// row once, so that the daemon publishes that row's prediction again (stream-protocol.md §6
+    /// rule 3). Must be below `timeout`.
+    public var recoveryDelay: Double
+    /// PUB/SUB only: seconds a new subscription is given to reach the daemon before rows that
+    /// need it are sent (the "slow joiner", stream-protocol.md §10).
+    public var subscriptionWait: Double
+    /// CurveZMQ keys, for daemons that require them. Not supported by this build yet: connecting
+    /// with keys throws `ClientError.curveUnsupported`.
+    public var curve: CurveKeys?
+
+    /// Options with lstmd's usual defaults: PUB/SUB, 5 s timeout, recovery after 1 s, 200 ms
+    /// subscription wait, no CURVE.
+    public init(lossless: Bool = false, timeout: Double = 5, recoveryDelay: Double = 1,
+                subscriptionWait: Double = 0.2, curve: CurveKeys? = nil) {
+        self.lossless = lossless
+        self.timeout = timeout
+        self.recoveryDelay = recoveryDelay
+        self.subscriptionWait = subscriptionWait
+        self.curve = curve
+    }
+}

@@ -1,0 +1,111 @@
+import DaemonTestSupport
+import Foundation
+import LSTMClientKit
+import LSTMCore
+import MNIST
+import Synchronization
+import TestSupport
+import WireProtocol
+import ZeroMQ
+
+/// A random MNIST-shaped model written to `directory` and read back: the daemon and the offline
+/// stepper then use the very same weights.
+func servedModel(in directory: URL, seed: UInt64) throws -> (model: LSTMModel, path: String) {
+    let model = try makeRandomModel(inputSize: 28, hidden: 16, layers: 1, classes: 10, sequenceLength: 28,
+                                    inputScale: 1 / 255, seed: seed)
+    let file = directory.appendingPathComponent("model-\(seed).safetensors")
+    try model.write(to: file)
+    return (try LSTMModel.load(contentsOf: file), file.path)
+}
+
+/// The first 100 MNIST test digits (Tests/Fixtures).
+func fixtureDigits() throws -> MNISTDataset {
+    try MNISTDataset(split: .test, imagesFile: Fixtures.url("mnist-t10k-100-images-idx3-ubyte.gz"),
+                     labelsFile: Fixtures.url("mnist-t10k-100-labels-idx1-ubyte.gz"))
+}
+
+/// The 28 rows of digit `index`.
+func rows(of digits: MNISTDataset, _ index: Int) -> [ArraySlice<UInt8>] {
+    let image = Array(digits.image(at: index))
+    return (0..<28).map { image[($0 * 28)..<($0 * 28 + 28)] }
+}
+
+/// Offline probabilities after every row of every digit (one stream, the engine's stepper): what
+/// each PARTIAL and FINAL must be, bit for bit (the kernels are batch-invariant).
+func offlineProbabilities(_ model: LSTMModel, digits: MNISTDataset) -> [[[Float]]] {
+    let stepper = model.makeStepper(maxBatch: 1)
+    var state = [Float](repeating: 0, count: model.shape.stateCount)
+    var probabilities = [Float](repeating: 0, count: model.shape.classes)
+    return (0..<digits.count).map { index in
+        state.withUnsafeMutableBufferPointer { stepper.resetState($0.baseAddress!) }
+        return rows(of: digits, index).map { row in
+            let input = row.map { Float($0) * model.metadata.inputScale }
+            state.withUnsafeMutableBufferPointer { s in
+                stepper.step(input: input, state: s.baseAddress!, probabilities: &probabilities)
+            }
+            return probabilities
+        }
+    }
+}
+
+/// Equal bit patterns (not merely equal values).
+func sameBits(_ a: [Float], _ b: [Float]) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+}
+
+extension DaemonProcess {
+    var endpoints: DaemonEndpoints {
+        DaemonEndpoints(ingest: ingest, predictions: predictions, control: control, results: results)
+    }
+}
+
+/// A PUB/SUB relay between a daemon and a client that drops the first message about `row` of
+/// every stream: what a subscriber's full queue does to a PARTIAL (stream-protocol.md §10).
+final class LossyRelay: Sendable {
+    let endpoint: String
+    private let stopping = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    /// Messages it dropped.
+    let dropped = Atomic<Int>(0)
+
+    init(from upstream: String, in directory: URL, droppingRow row: UInt32) throws {
+        let endpoint = "ipc://\(directory.path)/lossy-predictions"
+        self.endpoint = endpoint
+        let context = try ZMQContext()
+        let ready = Atomic<Int>(0)
+        let thread = Thread { [self] in
+            do {
+                let sub = try ZMQSocket(context, type: .sub)
+                let pub = try ZMQSocket(context, type: .pub)
+                for socket in [sub, pub] { try socket.set(.linger, .zero) }
+                try sub.subscribe()
+                try sub.connect(upstream)
+                try pub.bind(endpoint)
+                try sub.set(.receiveTimeout, .milliseconds(20))
+                ready.store(1, ordering: .releasing)
+                var seen: Set<[UInt8]> = []
+                while !stopping.load(ordering: .acquiring) {
+                    guard let frames = try sub.receiveMultipart() else { continue }
+                    if let message = try? PredictionMessage(frames: frames), message.header.row == row,
+                       seen.insert(frames[0]).inserted {
+                        dropped.add(1, ordering: .relaxed)
+                        continue
+                    }
+                    try pub.send(frames)
+                }
+            } catch {
+                ready.store(-1, ordering: .releasing)
+            }
+            stopped.store(true, ordering: .releasing)
+        }
+        thread.start()
+        while ready.load(ordering: .acquiring) == 0 { usleep(1000) }
+        if ready.load(ordering: .acquiring) < 0 { throw HarnessError("the relay could not set up its sockets") }
+        usleep(200_000)   // its subscription reaches the daemon before rows are sent
+    }
+
+    deinit {
+        stopping.store(true, ordering: .releasing)
+        while !stopped.load(ordering: .acquiring) { usleep(1000) }
+    }
+}
