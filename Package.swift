@@ -12,11 +12,12 @@ let package = Package(
         .library(name: "LSTMCore", targets: ["LSTMCore"]),
         // The engine with the vocabulary its API speaks (stream ids, row encodings, error codes, counters).
         .library(name: "LSTMStreaming", targets: ["LSTMStreaming", "WireProtocol"]),
+        .library(name: "LSTMDefaultModel", targets: ["LSTMDefaultModel"]),
+        .library(name: "MNIST", targets: ["MNIST"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
@@ -30,23 +31,23 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // SHA-256 of our own: the libraries hash without BoringSSL.
+        .target(name: "Checksums"),
         // Model file, validation and the LSTM step kernels.
-        .target(name: "LSTMCore", dependencies: [
-            "CBLAS",
-            .product(name: "Crypto", package: "swift-crypto"),
+        .target(name: "LSTMCore", dependencies: ["CBLAS", "Checksums"]),
+        // The model lstmd serves when given none, as a resource (see README for the command that made it).
+        .target(name: "LSTMDefaultModel", dependencies: ["LSTMCore"], resources: [
+            .copy("Resources/default-model.safetensors"),
         ]),
         // MNIST IDX files: reading (raw or gzip), checksums, fetching.
-        .target(name: "MNIST", dependencies: [
-            "CZlib",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(name: "MNIST", dependencies: ["CZlib", "Checksums"]),
         // Backpropagation through time, Adam, checkpoints, evaluation, sweeps.
         .target(name: "LSTMTraining", dependencies: ["LSTMCore", "MNIST", "CBLAS"]),
         // The embeddable stream engine: stream table, sequencing rules, batching. No sockets.
         .target(name: "LSTMStreaming", dependencies: [
             "LSTMCore", "WireProtocol",
             .product(name: "DequeModule", package: "swift-collections"),
-            .product(name: "Crypto", package: "swift-crypto"),
+            "Checksums",
         ]),
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
@@ -63,12 +64,9 @@ let package = Package(
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [
-            "LSTMServer", "WireProtocol",
+            "LSTMServer", "WireProtocol", "LSTMDefaultModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ], resources: [
-            // The model lstmd serves when given none (see README for the command that made it).
-            .copy("Resources/default-model.safetensors"),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
             "LSTMTraining", "LSTMCore", "MNIST",
@@ -84,6 +82,7 @@ let package = Package(
         ]),
 
         .target(name: "TestSupport", dependencies: ["LSTMCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", "TestSupport"]),
         .testTarget(name: "LSTMCoreTests", dependencies: ["LSTMCore", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
         .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining", "LSTMCore", "MNIST", "TestSupport"]),

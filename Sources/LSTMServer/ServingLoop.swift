@@ -124,7 +124,9 @@ final class ServingLoop {
         if let snapshots, configuration.snapshotIntervalSeconds > 0,
            now &- lastSnapshot > UInt64(configuration.snapshotIntervalSeconds * 1e9) {
             lastSnapshot = now
-            snapshots.save(engine.snapshot())
+            // A snapshot holds no queued rows: apply them first (at most maxQueuedRows).
+            while engine.hasQueuedRows { step() }
+            if let snapshot = try? engine.snapshot() { snapshots.save(snapshot) }
         }
     }
 
@@ -282,8 +284,8 @@ final class ServingLoop {
         }
         let live = engine.liveStreams(now: monotonicNanoseconds())
         var saved = Set<String>()
-        if let snapshots {
-            let snapshot = engine.snapshot()
+        // After a drain timeout rows are still queued: nothing is saved, their clients are told.
+        if let snapshots, let snapshot = try? engine.snapshot() {
             if snapshots.save(snapshot) { saved = Set(snapshot.streams.map(\.id)) }
         }
         for stream in live where !saved.contains(stream.id.string) {

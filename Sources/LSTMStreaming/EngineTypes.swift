@@ -67,15 +67,20 @@ public struct Prediction {
     public let endsStream: Bool
     /// Class probabilities, `classes` floats summing to 1.
     public let probabilities: UnsafeBufferPointer<Float>
+
+    /// The index of the most probable class (the first of equals).
+    public var mostLikelyClass: Int {
+        probabilities.indices.max { probabilities[$0] < probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 > $1) } ?? 0
+    }
 }
 
-/// Bookkeeping of one live stream, for listings.
 /// Where a stream stands: the row it expects next and its sequence number (nil: unnumbered).
 public struct StreamPosition: Sendable, Equatable {
     public let nextRow: Int
     public let sequence: UInt32?
 }
 
+/// Bookkeeping of one live stream, for listings.
 public struct StreamSummary: Sendable, Equatable {
     public let id: StreamID
     /// The row index the stream expects next.
@@ -140,7 +145,7 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .rowAfterLast(row, lastRow):
             "row \(row) follows row \(lastRow), which finished the stream"
         case let .capacity(maxStreams):
-            "the daemon already serves its maximum of \(maxStreams) live streams; new stream refused"
+            "the engine already holds its maximum of \(maxStreams) live streams; new stream refused"
         case let .evicted(idleSeconds, nextRow, _):
             "stream idle for \(Int(idleSeconds.rounded())) s (expecting row \(nextRow)) was evicted"
         case .unknownStream:
