@@ -15,6 +15,12 @@ let package = Package(
         .library(name: "LSTMDefaultModel", targets: ["LSTMDefaultModel"]),
         .library(name: "MNIST", targets: ["MNIST"]),
     ],
+    // Everything but the libraries (LSTMCore, LSTMStreaming, LSTMDefaultModel, MNIST) needs the
+    // packages below; an embedder depends with `traits: []` and resolves only swift-collections.
+    traits: [
+        .default(enabledTraits: ["Server"]),
+        .trait(name: "Server", description: "The packages of the daemon, trainer and client."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -56,26 +62,26 @@ let package = Package(
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [
             "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "TOMLKit", package: "TOMLKit"),
-            .product(name: "CoreMetrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
+            .product(name: "TOMLKit", package: "TOMLKit", condition: .when(traits: ["Server"])),
+            .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Server"])),
+            .product(name: "Prometheus", package: "swift-prometheus", condition: .when(traits: ["Server"])),
+            .product(name: "FlyingFox", package: "FlyingFox", condition: .when(traits: ["Server"])),
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [
             "LSTMServer", "WireProtocol", "LSTMDefaultModel",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
+            .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
             "LSTMTraining", "LSTMCore", "MNIST",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
             "ZeroMQ", "WireProtocol", "MNIST",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
+            .product(name: "Histogram", package: "hdrhistogram-swift", condition: .when(traits: ["Server"])),
         ], resources: [
             .copy("Resources/mnist-t10k-50-images-idx3-ubyte.gz"),
             .copy("Resources/mnist-t10k-50-labels-idx1-ubyte.gz"),
@@ -96,7 +102,7 @@ let package = Package(
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "LSTMStreaming",
-            "WireProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+            "WireProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
         ]),
         // Operating the daemon: systemd units and notify, the default config, install scripts, metrics.
         .testTarget(name: "OperationsTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol"]),

@@ -67,11 +67,6 @@ public struct Prediction {
     public let endsStream: Bool
     /// Class probabilities, `classes` floats summing to 1.
     public let probabilities: UnsafeBufferPointer<Float>
-
-    /// The index of the most probable class (the first of equals).
-    public var mostLikelyClass: Int {
-        probabilities.indices.max { probabilities[$0] < probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 > $1) } ?? 0
-    }
 }
 
 /// Where a stream stands: the row it expects next and its sequence number (nil: unnumbered).

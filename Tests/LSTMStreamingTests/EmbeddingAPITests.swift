@@ -71,23 +71,23 @@ final class ManualClock: Sendable {
             return probabilities
         }
         let fromPixels = try firstPrediction { engine throws(StreamError) in
-            try engine.submitRow(stream: try! StreamID("p"), index: 0, pixels: pixels)
+            try engine.submitRow(stream: "p", index: 0, pixels: pixels)
         }
         let fromValues = try firstPrediction { engine throws(StreamError) in
-            try engine.submitRow(stream: try! StreamID("v"), index: 0, values: pixels.map { Float($0) * (1.0 / 255) })
+            try engine.submitRow(stream: "v", index: 0, values: pixels.map { Float($0) * (1.0 / 255) })
         }
         #expect(fromPixels == fromValues && fromPixels.count == 4)
         // The error keeps its type through the array forms: no cast needed to read its code.
         let engine = StreamEngine(model: model)
         do {
-            try engine.submitRow(stream: try! StreamID("short"), index: 0, pixels: [1, 2])
+            try engine.submitRow(stream: "short", index: 0, pixels: [1, 2])
             Issue.record("a 2-value row was accepted for a model of 6 inputs")
         } catch {
             #expect(error.code == .badRowSize)
             #expect(error == .badRowSize(values: 6, dtype: .uint8, bytes: 2))
         }
         #expect(throws: StreamError.nonFiniteInput(column: 1, isNaN: true, scale: nil)) {
-            try engine.submitRow(stream: try! StreamID("nan"), index: 0, values: [0, .nan, 0, 0, 0, 0])
+            try engine.submitRow(stream: "nan", index: 0, values: [0, .nan, 0, 0, 0, 0])
         }
     }
 
@@ -96,10 +96,10 @@ final class ManualClock: Sendable {
         let clock = ManualClock()
         let engine = StreamEngine(model: try makeRandomModel(),
                                   configuration: EngineConfiguration(idleTimeoutSeconds: 2), clock: clock.engineClock)
-        try engine.submitRow(stream: try StreamID("old"), index: 0, values: [Float](repeating: 0, count: 6))
+        try engine.submitRow(stream: "old", index: 0, values: [Float](repeating: 0, count: 6))
         engine.drain { _ in }
         clock.nanoseconds.store(1_500_000_000, ordering: .relaxed)
-        try engine.submitRow(stream: try StreamID("new"), index: 0, values: [Float](repeating: 0, count: 6))
+        try engine.submitRow(stream: "new", index: 0, values: [Float](repeating: 0, count: 6))
         engine.drain { _ in }
         clock.nanoseconds.store(2_500_000_000, ordering: .relaxed)
         #expect(engine.liveStreams().map(\.idleSeconds) == [1.0, 2.5])
