@@ -17,6 +17,7 @@ public struct SHA256: Sendable {
         return hasher.finalizeHex()
     }
 
+    /// Adds `bytes` to the message.
     public mutating func update(_ bytes: some Collection<UInt8>) {
         length &+= UInt64(bytes.count)
         let done: Void? = bytes.withContiguousStorageIfAvailable { absorb($0) }
@@ -33,6 +34,7 @@ public struct SHA256: Sendable {
         return words.flatMap { word in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: word >> UInt32($0)) } }
     }
 
+    /// The digest as 64 lowercase hex digits; the hasher is spent.
     public mutating func finalizeHex() -> String {
         let digits = Array("0123456789abcdef")
         return String(finalize().flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] })

@@ -48,6 +48,7 @@ public struct ModelOrigin: Sendable, Equatable {
 public struct GenerationInfo {
     public let model: LSTMModel
     public let origin: ModelOrigin
+    /// Live streams running on this model.
     public let liveStreams: Int
     /// True for the generation new streams start on.
     public let isCurrent: Bool
@@ -86,6 +87,7 @@ public struct StreamSummary: Sendable, Equatable {
     public let queuedRows: Int
     /// SHA-256 of the model the stream runs on.
     public let modelSHA256: String
+    /// Seconds since the stream's last row.
     public let idleSeconds: Double
 }
 

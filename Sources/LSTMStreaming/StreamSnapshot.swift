@@ -14,7 +14,9 @@ import WireProtocol
 /// `contentsSHA256`) and `created` (ISO 8601). Version 1 files had no sequence numbers: they are
 /// refused, since their streams could not be told from later sequences on the same ids.
 public struct StreamSnapshot: Sendable, Equatable {
+    /// One saved stream: where it stands and its state.
     public struct Stream: Sendable, Equatable {
+        /// The stream id (a ``StreamID``'s string).
         public var id: String
         /// The client's number for the sequence the state belongs to.
         public var sequence: UInt32
@@ -34,13 +36,18 @@ public struct StreamSnapshot: Sendable, Equatable {
         }
     }
 
+    /// The `format` metadata value of a snapshot file.
     public static let format = "lstmd-snapshot"
+    /// The `format_version` this code writes and reads.
     public static let formatVersion = 2
 
     /// SHA-256 of the model the streams run on; a snapshot only restores onto that model.
     public var modelSHA256: String
+    /// Floats of state per stream (`2·layers·H`).
     public var stateCount: Int
+    /// Floats of `lastProbabilities` per stream (the model's classes).
     public var classes: Int
+    /// The saved streams, by id.
     public var streams: [Stream]
 
     public init(modelSHA256: String, stateCount: Int, classes: Int, streams: [Stream]) {
@@ -52,6 +59,7 @@ public struct StreamSnapshot: Sendable, Equatable {
 
     // MARK: File form
 
+    /// The snapshot file's bytes (see the type's description); ``init(bytes:)`` reads them back.
     public func serialized() -> [UInt8] {
         let encoder = JSONEncoder()
         let ids = (try? encoder.encode(streams.map(\.id))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
@@ -119,6 +127,7 @@ public struct StreamSnapshot: Sendable, Equatable {
         }
     }
 
+    /// Reads and checks a snapshot file (see ``write(to:)``).
     public init(contentsOf url: URL) throws(SnapshotError) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw .unreadable(path: url.path, reason: error.localizedDescription) }
