@@ -16,7 +16,7 @@ import WireProtocol
 public struct StreamSnapshot: Sendable, Equatable {
     /// One saved stream: where it stands and its state.
     public struct Stream: Sendable, Equatable {
-        /// The stream id (a ``StreamID``'s string).
+        /// The stream id (a `StreamID`'s string).
         public var id: String
         /// The client's number for the sequence the state belongs to.
         public var sequence: UInt32
