@@ -12,16 +12,22 @@ let package = Package(
         .library(name: "LSTMCore", targets: ["LSTMCore"]),
         // The engine with the vocabulary its API speaks (stream ids, row encodings, error codes, counters).
         .library(name: "LSTMStreaming", targets: ["LSTMStreaming", "WireProtocol"]),
+        .library(name: "LSTMDefaultModel", targets: ["LSTMDefaultModel"]),
         .library(name: "MNIST", targets: ["MNIST"]),
         // The daemon as a library, for the fuzz targets of Fuzz/ (a separate package).
         .library(name: "LSTMServer", targets: ["LSTMServer"]),
         // A client of lstmd for other Swift programs: streams, predictions, several daemons.
         .library(name: "LSTMClientKit", targets: ["LSTMClientKit"]),
     ],
+    // Everything but the libraries (LSTMCore, LSTMStreaming, LSTMDefaultModel, MNIST) needs the
+    // packages below; an embedder depends with `traits: []` and resolves only swift-collections.
+    traits: [
+        .default(enabledTraits: ["Server"]),
+        .trait(name: "Server", description: "The packages of the daemon, trainer and client."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
@@ -35,23 +41,23 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // SHA-256 of our own: the libraries hash without BoringSSL.
+        .target(name: "Checksums"),
         // Model file, validation and the LSTM step kernels.
-        .target(name: "LSTMCore", dependencies: [
-            "CBLAS",
-            .product(name: "Crypto", package: "swift-crypto"),
+        .target(name: "LSTMCore", dependencies: ["CBLAS", "Checksums"]),
+        // The model lstmd serves when given none, as a resource (see README for the command that made it).
+        .target(name: "LSTMDefaultModel", dependencies: ["LSTMCore"], resources: [
+            .copy("Resources/default-model.safetensors"),
         ]),
         // MNIST IDX files: reading (raw or gzip), checksums, fetching.
-        .target(name: "MNIST", dependencies: [
-            "CZlib",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(name: "MNIST", dependencies: ["CZlib", "Checksums"]),
         // Backpropagation through time, Adam, checkpoints, evaluation, sweeps.
         .target(name: "LSTMTraining", dependencies: ["LSTMCore", "MNIST", "CBLAS"]),
         // The embeddable stream engine: stream table, sequencing rules, batching. No sockets.
         .target(name: "LSTMStreaming", dependencies: [
             "LSTMCore", "WireProtocol",
             .product(name: "DequeModule", package: "swift-collections"),
-            .product(name: "Crypto", package: "swift-crypto"),
+            "Checksums",
         ]),
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
@@ -61,43 +67,40 @@ let package = Package(
         .target(name: "WireProtocol"),
         // The client library: one daemon (PUSH/SUB or DEALER) or several by rendezvous hashing.
         .target(name: "LSTMClientKit", dependencies: [
-            "ZeroMQ", "WireProtocol",
-            .product(name: "Crypto", package: "swift-crypto"),
+            "ZeroMQ", "WireProtocol", "Checksums",
         ]),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [
             "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore", "LSTMDVersion",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "TOMLKit", package: "TOMLKit"),
-            .product(name: "CoreMetrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
+            .product(name: "TOMLKit", package: "TOMLKit", condition: .when(traits: ["Server"])),
+            .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Server"])),
+            .product(name: "Prometheus", package: "swift-prometheus", condition: .when(traits: ["Server"])),
+            .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Server"])),
+            .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["Server"])),
+            .product(name: "NIOHTTP1", package: "swift-nio", condition: .when(traits: ["Server"])),
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [
-            "LSTMServer", "WireProtocol", "LSTMDVersion",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ], resources: [
-            // The model lstmd serves when given none (see README for the command that made it).
-            .copy("Resources/default-model.safetensors"),
+            "LSTMServer", "WireProtocol", "LSTMDefaultModel", "LSTMDVersion",
+            .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
+            .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
             "LSTMTraining", "LSTMCore", "MNIST", "LSTMDVersion",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
             "ZeroMQ", "WireProtocol", "MNIST", "LSTMDVersion", "LSTMClientKit",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
+            .product(name: "Histogram", package: "hdrhistogram-swift", condition: .when(traits: ["Server"])),
         ], resources: [
             .copy("Resources/mnist-t10k-50-images-idx3-ubyte.gz"),
             .copy("Resources/mnist-t10k-50-labels-idx1-ubyte.gz"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["LSTMCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", "TestSupport"]),
         .testTarget(name: "LSTMCoreTests", dependencies: ["LSTMCore", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),
         .testTarget(name: "LSTMTrainingTests", dependencies: ["LSTMTraining", "LSTMCore", "MNIST", "TestSupport"]),
@@ -114,7 +117,7 @@ let package = Package(
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "LSTMStreaming",
-            "WireProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+            "WireProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
         ]),
         // Operating the daemon: systemd units and notify, the default config, install scripts, metrics, health, logs.
         .testTarget(name: "OperationsTests", dependencies: ["LSTMServer", "TestSupport", "DaemonTestSupport", "WireProtocol", "ZeroMQ"]),

@@ -90,8 +90,8 @@ done
 
 # The default model: from the build's resource bundle, else from the source tree; none yet is fine.
 model=""
-for candidate in "$build_dir/lstmd_lstmd.resources/default-model.safetensors" \
-                 "$root/Sources/lstmd/Resources/default-model.safetensors"; do
+for candidate in "$build_dir/lstmd_LSTMDefaultModel.resources/default-model.safetensors" \
+                 "$root/Sources/LSTMDefaultModel/Resources/default-model.safetensors"; do
     if [ -f "$candidate" ]; then model="$candidate"; break; fi
 done
 if [ -n "$model" ]; then

@@ -1,4 +1,4 @@
-internal import Crypto
+internal import Checksums
 
 /// Rendezvous (highest-random-weight) hashing of stream ids over named daemons
 /// (Protocols/rendezvous.md): every client that knows the same names picks the same daemon for an
@@ -7,11 +7,9 @@ public enum Rendezvous {
     /// The first 8 bytes of SHA-256(UTF-8(daemon) ‖ 0x00 ‖ stream id), big-endian.
     public static func weight(daemon: String, streamID: some Collection<UInt8>) -> UInt64 {
         var hash = SHA256()
-        hash.update(data: Array(daemon.utf8) + [0])
-        hash.update(data: Array(streamID))
-        return hash.finalize().withUnsafeBytes { digest in
-            digest.prefix(8).reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
-        }
+        hash.update(Array(daemon.utf8) + [0])
+        hash.update(Array(streamID))
+        return hash.finalize().prefix(8).reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
     }
 
     /// The index in `daemons` of the daemon a stream id goes to: the highest weight, ties to the

@@ -8,16 +8,16 @@
 // same code in a partly filled vector, so every element gets the same operations.
 
 /// The vector type of the pointwise kernels (here and in the trainer).
-public typealias GateVector = SIMD16<Float>
+@usableFromInline package typealias GateVector = SIMD16<Float>
 
 /// tanh(x) as a [9/8] rational minimax fitted on [0, 9] (odd numerator, even denominator),
 /// clamped to ±9 where tanh rounds to 1: within 3.5e-7 of tanh (absolute) in float arithmetic, and
 /// relatively accurate near 0. Horner's scheme: fewest instructions; the dependency chains of the
 /// four (SSE) or one (AVX-512) vectors and of neighbouring calls overlap in the CPU.
-/// Public and inlinable so that the trainer (LSTMTraining) activates its Float gates with this same
+/// Package-visible and inlinable so that the trainer (LSTMTraining) activates its Float gates with this same
 /// kernel, inlined into its loops.
 @inlinable @inline(__always)
-public func fastTanh(_ v: GateVector) -> GateVector {
+package func fastTanh(_ v: GateVector) -> GateVector {
     let bound = GateVector(repeating: 9)
     // min/max rather than masked replacement: one instruction each wherever this is inlined.
     let x = pointwiseMin(pointwiseMax(v, -bound), bound)
@@ -31,7 +31,7 @@ public func fastTanh(_ v: GateVector) -> GateVector {
 
 /// Loads `lanes` floats (1...16) into the first lanes; the others are zero.
 @inlinable @inline(__always)
-public func loadGateVector(_ pointer: UnsafePointer<Float>, lanes: Int) -> GateVector {
+package func loadGateVector(_ pointer: UnsafePointer<Float>, lanes: Int) -> GateVector {
     if lanes == GateVector.scalarCount { return UnsafeRawPointer(pointer).loadUnaligned(as: GateVector.self) }
     var value = GateVector()
     for lane in 0..<lanes { value[lane] = pointer[lane] }
@@ -40,7 +40,7 @@ public func loadGateVector(_ pointer: UnsafePointer<Float>, lanes: Int) -> GateV
 
 /// Stores the first `lanes` lanes (1...16).
 @inlinable @inline(__always)
-public func storeGateVector(_ value: GateVector, _ pointer: UnsafeMutablePointer<Float>, lanes: Int) {
+package func storeGateVector(_ value: GateVector, _ pointer: UnsafeMutablePointer<Float>, lanes: Int) {
     if lanes == GateVector.scalarCount {
         UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: GateVector.self)
     } else {
@@ -51,7 +51,7 @@ public func storeGateVector(_ value: GateVector, _ pointer: UnsafeMutablePointer
 /// Calls `body(j, lanes)` over 0..<count: whole vectors (lanes 16), then one partial vector for the
 /// last count mod 16 elements (lanes independent, so they get the same bits as in a whole one).
 @inlinable @inline(__always)
-public func forEachGateVector(count: Int, _ body: (_ offset: Int, _ lanes: Int) -> Void) {
+package func forEachGateVector(count: Int, _ body: (_ offset: Int, _ lanes: Int) -> Void) {
     let width = GateVector.scalarCount
     var j = 0
     while j &+ width <= count { body(j, width); j &+= width }

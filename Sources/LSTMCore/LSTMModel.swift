@@ -1,4 +1,4 @@
-import Crypto
+import Checksums
 import Foundation
 
 /// An immutable, validated model: parameters, metadata and the SHA-256 that identifies it. Shared
@@ -90,6 +90,6 @@ public final class LSTMModel: Sendable {
     }
 
     private static func hexSHA256(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        SHA256.hex(bytes)
     }
 }

@@ -131,7 +131,9 @@ final class ServingLoop {
         if let snapshots, configuration.snapshotIntervalSeconds > 0,
            now &- lastSnapshot > UInt64(configuration.snapshotIntervalSeconds * 1e9) {
             lastSnapshot = now
-            snapshots.save(engine.snapshot())
+            // A snapshot holds no queued rows: apply them first (at most maxQueuedRows).
+            while engine.hasQueuedRows { step() }
+            if let snapshot = try? engine.snapshot() { snapshots.save(snapshot) }
         }
     }
 
@@ -299,9 +301,14 @@ final class ServingLoop {
         }
         let live = engine.liveStreams(now: monotonicNanoseconds())
         var saved = Set<String>()
+        // After a drain timeout rows are still queued: nothing is saved (and no older snapshot may
+        // bring the streams back), their clients are told.
         if let snapshots {
-            let snapshot = engine.snapshot()
-            if snapshots.save(snapshot) { saved = Set(snapshot.streams.map(\.id)) }
+            if let snapshot = try? engine.snapshot() {
+                if snapshots.save(snapshot) { saved = Set(snapshot.streams.map(\.id)) }
+            } else {
+                snapshots.discardOlder()
+            }
         }
         for stream in live where !saved.contains(stream.id.string) {
             engine.dropStream(stream.id)

@@ -74,9 +74,9 @@ struct SnapshotStore {
         }
     }
 
-    /// Removes the snapshot a failed save could not replace: restored later, it would bring back
-    /// streams that have moved on or whose clients were told `shutting_down`.
-    private func discardOlder() {
+    /// Removes the snapshot a failed (or impossible) save could not replace: restored later, it
+    /// would bring back streams that have moved on or whose clients were told `shutting_down`.
+    func discardOlder() {
         if unlink(file.path) == 0 {
             logger.warning("older stream snapshot removed after the failed save", metadata: ["path": "\(file.path)"])
         } else if errno != ENOENT {

@@ -48,6 +48,7 @@ public struct ModelOrigin: Sendable, Equatable {
 public struct GenerationInfo {
     public let model: LSTMModel
     public let origin: ModelOrigin
+    /// Live streams running on this model.
     public let liveStreams: Int
     /// True for the generation new streams start on.
     public let isCurrent: Bool
@@ -69,13 +70,13 @@ public struct Prediction {
     public let probabilities: UnsafeBufferPointer<Float>
 }
 
-/// Bookkeeping of one live stream, for listings.
 /// Where a stream stands: the row it expects next and its sequence number (nil: unnumbered).
 public struct StreamPosition: Sendable, Equatable {
     public let nextRow: Int
     public let sequence: UInt32?
 }
 
+/// Bookkeeping of one live stream, for listings.
 public struct StreamSummary: Sendable, Equatable {
     public let id: StreamID
     /// The row index the stream expects next.
@@ -86,6 +87,7 @@ public struct StreamSummary: Sendable, Equatable {
     public let queuedRows: Int
     /// SHA-256 of the model the stream runs on.
     public let modelSHA256: String
+    /// Seconds since the stream's last row.
     public let idleSeconds: Double
 }
 
@@ -140,7 +142,7 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .rowAfterLast(row, lastRow):
             "row \(row) follows row \(lastRow), which finished the stream"
         case let .capacity(maxStreams):
-            "the daemon already serves its maximum of \(maxStreams) live streams; new stream refused"
+            "the engine already holds its maximum of \(maxStreams) live streams; new stream refused"
         case let .evicted(idleSeconds, nextRow, _):
             "stream idle for \(Int(idleSeconds.rounded())) s (expecting row \(nextRow)) was evicted"
         case .unknownStream:

@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 extension StreamSnapshot {
     /// Writes the file atomically: a new temporary file in the same directory (created exclusively,
@@ -22,7 +27,7 @@ extension StreamSnapshot {
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
             while written < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                let n = systemWrite(fd, raw.baseAddress! + written, raw.count - written)
                 if n < 0 { if errno == EINTR { continue }; return false }
                 written += n
             }
@@ -48,4 +53,13 @@ extension StreamSnapshot {
         }
         close(directoryFD)
     }
+}
+
+/// write(2), named so that `StreamSnapshot.write(to:)` does not hide it.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(fd, buffer, count)
+    #else
+    Darwin.write(fd, buffer, count)
+    #endif
 }

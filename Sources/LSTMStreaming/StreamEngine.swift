@@ -7,9 +7,11 @@ import WireProtocol
 /// advanced one row at a time and batched across streams.
 ///
 /// The engine owns no sockets and no threads. A host (the `lstmd` daemon, or any Swift program)
-/// feeds it rows with ``submitRow(stream:index:row:isLast:now:repeated:)``, calls ``step(now:_:)`` to
-/// advance every stream that has a row waiting, and receives predictions and errors through the
-/// callback it passes. All methods must be called from one thread (or under one lock), and the
+/// feeds it rows with ``submitRow(stream:index:sequence:pixels:isLast:now:repeated:)`` (or the
+/// zero-copy ``submitRow(stream:index:sequence:row:isLast:now:repeated:)``), calls
+/// ``step(now:_:)`` or ``drain(now:_:)`` to advance every stream that has a row waiting, and
+/// receives predictions and errors through the callback it passes. Times (`now:`) default to the
+/// engine's ``EngineClock``. All methods must be called from one thread (or under one lock), and the
 /// callbacks (`repeated`, `emit`, `evicted`) must not call back into the engine: they run while
 /// the call holds the engine's state.
 ///
@@ -26,6 +28,8 @@ import WireProtocol
 /// ``EngineConfiguration/maxBatch`` streams, never two rows of one stream in the same step.
 public final class StreamEngine {
     public let configuration: EngineConfiguration
+    /// Where `now: nil` reads the time (idle eviction, listings).
+    public let clock: EngineClock
     /// Everything that changes, in one value, so that a call is one access to the engine's state
     /// and Swift's run-time exclusivity checks cost one check per call, not one per field touched.
     /// The callbacks a call takes run inside that access: they must not call back into the engine.
@@ -38,9 +42,12 @@ public final class StreamEngine {
     /// The model that new streams start on.
     public var currentModel: LSTMModel { core.generations[core.currentGeneration]!.model }
 
-    /// Creates an engine serving `model` to new streams; `origin` says where it came from.
-    public init(model: LSTMModel, origin: ModelOrigin = ModelOrigin(), configuration: EngineConfiguration = EngineConfiguration()) {
+    /// Creates an engine serving `model` to new streams; `origin` says where it came from, `clock`
+    /// what `now: nil` reads (a monotonic clock unless a test injects its own).
+    public init(model: LSTMModel, origin: ModelOrigin = ModelOrigin(), configuration: EngineConfiguration = EngineConfiguration(),
+                clock: EngineClock = .monotonic) {
         self.configuration = configuration
+        self.clock = clock
         core = Core(model: model, origin: origin, configuration: configuration)
     }
 
@@ -58,17 +65,49 @@ public final class StreamEngine {
     ///   - row: `inputSize` values, decoded and checked here; uint8 values are scaled by the input
     ///     scale of the model the stream runs on.
     ///   - isLast: the client's LAST flag: this row finishes the stream.
-    ///   - now: a monotonic time in nanoseconds, for idle eviction.
+    ///   - now: a monotonic time in nanoseconds, for idle eviction; nil reads ``clock``.
     ///   - repeated: called with the last applied row's prediction when the row is a resend of it.
     /// - Returns: `.queued`, `.duplicate` or `.repeated`; errors are thrown and, for `gap`, the
     ///   stream is gone.
     @discardableResult
     public func submitRow(
-        stream: StreamID, index: Int, sequence: UInt32? = nil, row: RowValues, isLast: Bool, now: UInt64,
+        stream: StreamID, index: Int, sequence: UInt32? = nil, row: RowValues, isLast: Bool, now: UInt64? = nil,
         repeated: (Prediction) -> Void = { _ in }
     ) throws(StreamError) -> SubmitOutcome {
-        try core.submitRow(stream: stream, index: index, sequence: sequence, row: row, isLast: isLast, now: now,
-                           repeated: repeated)
+        try core.submitRow(stream: stream, index: index, sequence: sequence, row: row, isLast: isLast,
+                           now: now ?? clock.nanoseconds(), repeated: repeated)
+    }
+
+    /// Accepts one row of raw pixels (uint8, e.g. one row of an MNIST image): the engine scales
+    /// them by the input scale of the model the stream runs on. The safe form of
+    /// ``submitRow(stream:index:sequence:row:isLast:now:repeated:)`` with `.encoded(_, .uint8)`.
+    @discardableResult
+    public func submitRow(
+        stream: StreamID, index: Int, sequence: UInt32? = nil, pixels: [UInt8], isLast: Bool = false,
+        now: UInt64? = nil, repeated: (Prediction) -> Void = { _ in }
+    ) throws(StreamError) -> SubmitOutcome {
+        // The closure returns a Result: `withUnsafeBytes` rethrows untyped errors.
+        try pixels.withUnsafeBytes { bytes in
+            Result { () throws(StreamError) in
+                try submitRow(stream: stream, index: index, sequence: sequence, row: .encoded(bytes, .uint8),
+                              isLast: isLast, now: now, repeated: repeated)
+            }
+        }.get()
+    }
+
+    /// Accepts one row of floats, used as they are (already scaled): the safe form of
+    /// ``submitRow(stream:index:sequence:row:isLast:now:repeated:)`` with `.floats`.
+    @discardableResult
+    public func submitRow(
+        stream: StreamID, index: Int, sequence: UInt32? = nil, values: [Float], isLast: Bool = false,
+        now: UInt64? = nil, repeated: (Prediction) -> Void = { _ in }
+    ) throws(StreamError) -> SubmitOutcome {
+        try values.withUnsafeBufferPointer { buffer in
+            Result { () throws(StreamError) in
+                try submitRow(stream: stream, index: index, sequence: sequence, row: .floats(buffer),
+                              isLast: isLast, now: now, repeated: repeated)
+            }
+        }.get()
     }
 
     /// Abandons a stream at the client's request (protocol kind END). Queued rows are discarded.
@@ -98,14 +137,25 @@ public final class StreamEngine {
     ///
     /// The probabilities buffer passed to `emit` is only valid during the call.
     @discardableResult
-    public func step(now: UInt64, _ emit: (Prediction) -> Void) -> Int {
-        core.step(now: now, emit)
+    public func step(now: UInt64? = nil, _ emit: (Prediction) -> Void) -> Int {
+        core.step(now: now ?? clock.nanoseconds(), emit)
+    }
+
+    /// Steps until no row is queued (every stream's accepted rows applied), reporting each
+    /// prediction through `emit`; returns the number of rows applied. Call it before
+    /// ``snapshot()``, or whenever a host wants every accepted row answered.
+    @discardableResult
+    public func drain(now: UInt64? = nil, _ emit: (Prediction) -> Void) -> Int {
+        var applied = 0
+        // Every step applies at least one queued row and nothing is queued during it: bounded.
+        while hasQueuedRows { applied += step(now: now, emit) }
+        return applied
     }
 
     /// Evicts streams idle for longer than the configured timeout; each is reported through
     /// `evicted` before its state is freed. Streams with queued rows are never idle.
-    public func evictIdle(now: UInt64, _ evicted: (StreamID, StreamError) -> Void) {
-        core.evictIdle(now: now, evicted)
+    public func evictIdle(now: UInt64? = nil, _ evicted: (StreamID, StreamError) -> Void) {
+        core.evictIdle(now: now ?? clock.nanoseconds(), evicted)
     }
 
     // MARK: Models
@@ -133,14 +183,14 @@ public final class StreamEngine {
     public var liveStreamCount: Int { core.table.count }
 
     /// A snapshot of every live stream's bookkeeping (not its state), for listings.
-    public func liveStreams(now: UInt64) -> [StreamSummary] {
-        core.liveStreams(now: now)
+    public func liveStreams(now: UInt64? = nil) -> [StreamSummary] {
+        core.liveStreams(now: now ?? clock.nanoseconds())
     }
 
     // MARK: Snapshots
 
-    /// Every stream of the current model that has applied at least one row, at the position of its
-    /// state (rows still queued are not in it).
+    /// Every numbered stream of the current model that has applied at least one row, at the
+    /// position of its state (the caller makes sure no row is queued).
     func settledStreams() -> [StreamSnapshot.Stream] {
         core.settledStreams()
     }

@@ -1,4 +1,4 @@
-import Crypto
+import Checksums
 import Foundation
 import LSTMCore
 import WireProtocol
@@ -14,7 +14,9 @@ import WireProtocol
 /// `contentsSHA256`) and `created` (ISO 8601). Version 1 files had no sequence numbers: they are
 /// refused, since their streams could not be told from later sequences on the same ids.
 public struct StreamSnapshot: Sendable, Equatable {
+    /// One saved stream: where it stands and its state.
     public struct Stream: Sendable, Equatable {
+        /// The stream id (a `StreamID`'s string).
         public var id: String
         /// The client's number for the sequence the state belongs to.
         public var sequence: UInt32
@@ -34,7 +36,9 @@ public struct StreamSnapshot: Sendable, Equatable {
         }
     }
 
+    /// The `format` metadata value of a snapshot file.
     public static let format = "lstmd-snapshot"
+    /// The `format_version` this code writes and reads.
     public static let formatVersion = 2
     /// The largest snapshot file read: 8 GiB (100,000 streams of H = 1024, L = 4 take 3.3 GB).
     public static let maxFileByteCount = 1 << 33
@@ -43,8 +47,11 @@ public struct StreamSnapshot: Sendable, Equatable {
 
     /// SHA-256 of the model the streams run on; a snapshot only restores onto that model.
     public var modelSHA256: String
+    /// Floats of state per stream (`2·layers·H`).
     public var stateCount: Int
+    /// Floats of `lastProbabilities` per stream (the model's classes).
     public var classes: Int
+    /// The saved streams, by id.
     public var streams: [Stream]
 
     public init(modelSHA256: String, stateCount: Int, classes: Int, streams: [Stream]) {
@@ -56,6 +63,7 @@ public struct StreamSnapshot: Sendable, Equatable {
 
     // MARK: File form
 
+    /// The snapshot file's bytes (see the type's description); ``init(bytes:)`` reads them back.
     public func serialized() -> [UInt8] {
         let encoder = JSONEncoder()
         let ids = (try? encoder.encode(streams.map(\.id))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
@@ -143,7 +151,8 @@ public struct StreamSnapshot: Sendable, Equatable {
         }
     }
 
-    /// Reads a regular file of at most `maxFileByteCount` bytes.
+    /// Reads and checks a snapshot file (see ``write(to:)``): a regular file of at most
+    /// `maxFileByteCount` bytes.
     public init(contentsOf url: URL) throws(SnapshotError) {
         let bytes: [UInt8]
         do { bytes = try RegularFile.read(path: url.path, maxByteCount: Self.maxFileByteCount) } catch {
@@ -158,14 +167,14 @@ public struct StreamSnapshot: Sendable, Equatable {
     static func contentsSHA256(modelSHA256: String, ids: String, sequences: String, nextRows: String,
                                state: [Float], lastProbabilities: [Float]) -> String {
         var hasher = SHA256()
-        for text in [modelSHA256, ids, sequences, nextRows] { hasher.update(data: Array((text + "\n").utf8)) }
+        for text in [modelSHA256, ids, sequences, nextRows] { hasher.update(Array((text + "\n").utf8)) }
         for values in [state, lastProbabilities] {
             var bytes = [UInt8]()
             bytes.reserveCapacity(4 * values.count)
             for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-            hasher.update(data: bytes)
+            hasher.update(bytes)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalizeHex()
     }
 }
 
@@ -177,6 +186,8 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
     case modelMismatch(snapshot: String, serving: String)
     case stateSizeMismatch(snapshot: Int, model: Int)
     case tooManyStreams(snapshot: Int, maxStreams: Int)
+    /// `snapshot()` was asked for while rows were queued: their streams could not be saved exactly.
+    case rowsQueued(rows: Int, streams: Int)
 
     public var description: String {
         switch self {
@@ -184,25 +195,35 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
         case let .unwritable(path, reason): "cannot write snapshot \(path): \(reason)"
         case let .malformed(reason): "snapshot is corrupt: \(reason)"
         case let .modelMismatch(snapshot, serving):
-            "snapshot was taken with model \(snapshot.prefix(16))…, the daemon serves \(serving.prefix(16))…"
+            "snapshot was taken with model \(snapshot.prefix(16))…, the engine serves \(serving.prefix(16))…"
         case let .stateSizeMismatch(snapshot, model):
             "snapshot holds \(snapshot) values (state and probabilities) per stream, the model needs \(model)"
         case let .tooManyStreams(snapshot, maxStreams):
             "snapshot holds \(snapshot) streams, more than the limit of \(maxStreams)"
+        case let .rowsQueued(rows, streams):
+            "\(rows) rows of \(streams) streams are queued and not applied; drain the engine before taking a snapshot"
         }
     }
 }
 
 extension StreamEngine {
-    /// The streams of the current model whose rows have all been applied (after a drain: every
-    /// one), for saving. Streams with rows still queued are left out.
-    public func snapshot() -> StreamSnapshot {
-        StreamSnapshot(modelSHA256: currentModel.sha256, stateCount: currentModel.shape.stateCount,
+    /// The live streams, for saving, exactly where they stand: refused while any row is queued
+    /// (call ``drain(now:_:)`` first), so that no accepted row is ever lost by a restore.
+    ///
+    /// It holds every stream of the current model that is numbered (its rows carry a sequence
+    /// number). Left out are streams still on an older model (after ``replaceModel(with:origin:)``)
+    /// and unnumbered streams (`sequence: nil`), whose clients could not tell a restored sequence
+    /// from a later one on the same id.
+    public func snapshot() throws(SnapshotError) -> StreamSnapshot {
+        guard !hasQueuedRows else { throw .rowsQueued(rows: queuedRowCount, streams: streamsWithQueuedRows) }
+        return StreamSnapshot(modelSHA256: currentModel.sha256, stateCount: currentModel.shape.stateCount,
                        classes: currentModel.shape.classes, streams: settledStreams())
     }
 
-    /// Recreates the snapshot's streams on the current model; the engine must not hold any of them.
-    public func restore(_ snapshot: StreamSnapshot, now: UInt64) throws(SnapshotError) {
+    /// Recreates the snapshot's streams on the current model, each expecting the row after its last
+    /// applied one; a live stream with the same id is replaced. `now` (nil: ``clock``) starts their
+    /// idle time.
+    public func restore(_ snapshot: StreamSnapshot, now: UInt64? = nil) throws(SnapshotError) {
         try snapshot.validate()
         guard snapshot.modelSHA256 == currentModel.sha256 else {
             throw .modelMismatch(snapshot: snapshot.modelSHA256, serving: currentModel.sha256)
@@ -218,6 +239,7 @@ extension StreamEngine {
         for stream in snapshot.streams {
             do { ids.append(try StreamID(stream.id)) } catch { throw .malformed("stream id \"\(stream.id)\": \(error)") }
         }
+        let now = now ?? clock.nanoseconds()
         for (stream, id) in zip(snapshot.streams, ids) { insertRestored(stream, id: id, now: now) }
     }
 }

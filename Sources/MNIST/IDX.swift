@@ -1,4 +1,4 @@
-import Crypto
+import Checksums
 import Foundation
 
 /// The IDX format of the MNIST files: a big-endian header (magic number, then one 32-bit size per
@@ -58,14 +58,7 @@ public enum IDX {
 
     /// SHA-256 of `bytes` as 64 lowercase hex digits, the form of the canonical table.
     public static func sha256Hex(_ bytes: [UInt8]) -> String {
-        let hexDigits = Array("0123456789abcdef")
-        var text = ""
-        text.reserveCapacity(64)
-        for byte in SHA256.hash(data: bytes) {
-            text.append(hexDigits[Int(byte >> 4)])
-            text.append(hexDigits[Int(byte & 0x0f)])
-        }
-        return text
+        SHA256.hex(bytes)
     }
 
     /// Checks the magic number and returns the `dimensions` sizes that follow it.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import LSTMDefaultModel
 import LSTMDVersion
 import LSTMServer
 
@@ -90,22 +91,5 @@ final class SignalRelay {
             sources.append(source)
         }
         self.sources = sources
-    }
-}
-
-/// Where the model embedded in lstmd lives: the package resource beside the executable, or where
-/// the installer put it.
-enum DefaultModel {
-    static let fileName = "default-model.safetensors"
-
-    static var url: URL? {
-        let executableDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            .deletingLastPathComponent()
-        let candidates = [
-            executableDirectory.appendingPathComponent("lstmd_lstmd.resources/\(fileName)"),
-            executableDirectory.appendingPathComponent("../share/lstmd/\(fileName)").standardized,
-            URL(fileURLWithPath: "/usr/share/lstmd/\(fileName)"),
-        ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 }

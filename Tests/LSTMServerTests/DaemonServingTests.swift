@@ -294,7 +294,7 @@ func row(_ index: Int, of id: String, sequence: UInt32? = 1, pixels: ArraySlice<
         #expect(status.model.sequenceLength == 28)
         #expect(abs(status.model.inputScale - 1 / 255) < 1e-9)
         let model = try LSTMModel.load(contentsOf: Fixtures.productsDirectory
-            .appendingPathComponent("lstmd_lstmd.resources/default-model.safetensors"))
+            .appendingPathComponent("lstmd_LSTMDefaultModel.resources/default-model.safetensors"))
         #expect(model.sha256 == status.model.sha256)
         let client = try TestClient(daemon, pushSockets: 2)
         let digits = try fixtureDigits(100)

@@ -14,7 +14,7 @@ import Testing
         let rows = randomRows(4, width: 6, seed: 3)
         for id in ["a", "b"] { for i in 0..<4 { try engine.submit(id, i, rows[i]) } }
         _ = engine.stepAll()
-        return engine.snapshot().serialized()
+        return try engine.snapshot().serialized()
     }
 
     /// The valid snapshot with one metadata value replaced, and its checksum made to match, so that

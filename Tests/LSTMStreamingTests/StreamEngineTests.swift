@@ -271,7 +271,7 @@ func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
         let before = StreamEngine(model: model)
         for id in ["a", "b"] { for i in 0..<4 { try before.submit(id, i, rows[i]) } }
         _ = before.stepAll()
-        let bytes = before.snapshot().serialized()
+        let bytes = try before.snapshot().serialized()
         let snapshot = try StreamSnapshot(bytes: bytes)
         #expect(snapshot.streams.map(\.id) == ["a", "b"])
         #expect(snapshot.streams.map(\.nextRow) == [4, 4])
@@ -392,9 +392,9 @@ func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
         #expect(c[.streamsFinished] > 0 && c[.streamsDropped] > 0 && c[.streamsEvicted] > 0 && c[.streamsRestarted] > 0)
         // Restored streams count as restored and end like any other.
         let restored = StreamEngine(model: model)
-        try restored.restore(engine.snapshot(), now: 0)
+        try restored.restore(try engine.snapshot(), now: 0)
         for stream in restored.liveStreams(now: 0) { restored.dropStream(stream.id) }
-        #expect(restored.counters[.streamsRestored] == UInt64(engine.snapshot().streams.count))
+        #expect(restored.counters[.streamsRestored] == UInt64(try engine.snapshot().streams.count))
         #expect(restored.counters[.streamsDropped] == restored.counters[.streamsRestored])
     }
 }

@@ -250,7 +250,7 @@ private struct TorchExpectation: Decodable {
 @Test(.enabled(if: Fixtures.mnistDirectory != nil, "full MNIST not found: set LSTMD_MNIST_DIR"))
 func defaultModelReachesTargetAccuracyOnFullTestSet() throws {
     let url = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Sources/lstmd/Resources/default-model.safetensors")
+        .appendingPathComponent("Sources/LSTMDefaultModel/Resources/default-model.safetensors")
     let model = try LSTMModel.load(contentsOf: url)
     #expect(model.shape.hiddenSize == 128 && model.shape.layers == 1)
     let test = LabeledImages(try MNISTDirectory.load(Fixtures.mnistDirectory!, split: .test))

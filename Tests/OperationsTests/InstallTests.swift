@@ -83,7 +83,7 @@ import TestSupport
             try FileManager.default.createSymbolicLink(at: build.appendingPathComponent(binary),
                                                        withDestinationURL: Fixtures.productsDirectory.appendingPathComponent(binary))
         }
-        let bundle = build.appendingPathComponent("lstmd_lstmd.resources")
+        let bundle = build.appendingPathComponent("lstmd_LSTMDefaultModel.resources")
         try FileManager.default.createDirectory(at: bundle, withIntermediateDirectories: true)
         let model = Data((0..<200).map { UInt8($0) })
         try model.write(to: bundle.appendingPathComponent("default-model.safetensors"))

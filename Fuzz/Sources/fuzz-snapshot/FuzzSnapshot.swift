@@ -17,14 +17,14 @@ public func fuzzSnapshot(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         for summary in engine.liveStreams(now: 1) where summary.nextRow > Int(UInt32.max) {
             violated("stream \(summary.id) restored at row \(summary.nextRow)")
         }
-        let saved = engine.snapshot()
-        guard (try? StreamSnapshot(bytes: saved.serialized()))?.streams == saved.streams else {
+        guard let saved = try? engine.snapshot(),
+              (try? StreamSnapshot(bytes: saved.serialized()))?.streams == saved.streams else {
             violated("a restored snapshot does not survive its own serialization")
         }
         let row: [Float] = [0.5, -1, 2]
         for summary in engine.liveStreams(now: 1) {
             _ = row.withUnsafeBufferPointer {
-                try? engine.submitRow(stream: summary.id, index: summary.nextRow, values: $0, isLast: false, now: 1)
+                try? engine.submitRow(stream: summary.id, index: summary.nextRow, row: .floats($0), isLast: false, now: 1)
             }
         }
         engine.step(now: 1) { _ in }
