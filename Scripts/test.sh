@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (after Scripts/setup-debian.sh): the Swift tests, the Python
-# package's tests against a real lstmd, and a short run of every fuzz target from its committed seeds.
+# package's tests against a real lstmd, the embedding example (a separate package using only the
+# public API), and a short run of every fuzz target from its committed seeds.
 # Runs with whatever OPENBLAS_CORETYPE the machine sets: the inference kernels do not depend on it.
 #
 #   Scripts/test.sh            everything (FUZZ_SECONDS=10 per fuzz target; 0 skips fuzzing)
@@ -11,6 +12,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 swift build --build-tests
 swift test --skip-build
 python3 -m pytest -q Clients/python/tests
+swift run --package-path Examples/embed
 if [[ ${FUZZ_SECONDS:-10} -gt 0 ]]; then
     Scripts/fuzz.sh all "${FUZZ_SECONDS:-10}"
 fi

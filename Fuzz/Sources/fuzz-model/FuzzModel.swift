@@ -1,6 +1,7 @@
 import FuzzSupport
 import LSTMCore
 import LSTMStreaming
+import WireProtocol
 
 /// A model file as lstmd, `lstm-train eval` and `info` load it: the safetensors container, the
 /// tensor set and shapes, the metadata. A model that loads is within the limits, survives its own
@@ -19,7 +20,7 @@ public func fuzzModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard shape.flopsPerRow <= 1_000_000 else { return 0 }
     let engine = StreamEngine(model: model, configuration: EngineConfiguration(maxBatch: 4, maxStreams: 4))
     let row = [Float](repeating: 1, count: shape.inputSize)
-    _ = row.withUnsafeBufferPointer { try? engine.submitRow(stream: "s", index: 0, row: .floats($0), isLast: false, now: 0) }
+    _ = row.withUnsafeBufferPointer { try? engine.submitRow(stream: try! StreamID("s"), index: 0, row: .floats($0), isLast: false, now: 0) }
     engine.step(now: 0) { prediction in
         if prediction.probabilities.count != shape.classes { violated("\(prediction.probabilities.count) probabilities") }
     }

@@ -1,6 +1,7 @@
 import FuzzSupport
 import LSTMCore
 import LSTMStreaming
+import WireProtocol
 
 /// A stream snapshot as the daemon restores it at start: parsed, restored into an engine serving
 /// a fixed small model (as the file says, and again as if its model hash matched, so that the
