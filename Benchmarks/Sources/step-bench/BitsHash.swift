@@ -2,7 +2,7 @@
 // streams through a 2-layer H = 133 model (fixed weights and inputs), the streams cut into batches
 // of changing sizes. Two builds (portable and native, or two machines) compute the same bits
 // exactly when they print the same hash.
-import LSTMModel
+import LSTMCore
 
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64

@@ -4,7 +4,7 @@
 // kernel, which is why inference no longer uses it.
 import CBLAS
 import Foundation
-import LSTMModel
+import LSTMCore
 
 final class OpenBLASStep {
     let shape: LSTMShape
