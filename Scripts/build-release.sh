@@ -5,6 +5,25 @@
 #
 #   TARGET_CPU   LLVM CPU to build for: native (default), x86-64 for a binary that runs on any
 #                x86-64 machine, or a name such as znver4.
+#
+# For a CPU with AVX-512 (native: avx512f in /proc/cpuinfo; a named CPU: one of the AVX-512 names
+# below) it also passes -DLSTMD_AVX512_REGISTER_BLOCK, the row-step kernels' register block for 32
+# vector registers (README, "The kernels"); any other build keeps the 16-register block. Both give
+# the same bits.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-exec swift build -c release -Xswiftc -target-cpu -Xswiftc "${TARGET_CPU:-native}" "$@"
+cpu="${TARGET_CPU:-native}"
+
+has_avx512() {
+    case "$1" in
+        native) grep -qw avx512f /proc/cpuinfo 2>/dev/null ;;
+        x86-64-v4|skylake-avx512|cascadelake|cooperlake|cannonlake|icelake-client|icelake-server|\
+        tigerlake|rocketlake|sapphirerapids|emeraldrapids|graniterapids|graniterapids-d|\
+        znver4|znver5|knl|knm) true ;;
+        *) false ;;
+    esac
+}
+
+flags=(-Xswiftc -target-cpu -Xswiftc "$cpu")
+if has_avx512 "$cpu"; then flags+=(-Xswiftc -DLSTMD_AVX512_REGISTER_BLOCK); fi
+exec swift build -c release "${flags[@]}" "$@"

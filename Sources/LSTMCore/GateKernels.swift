@@ -19,8 +19,11 @@
 @inlinable @inline(__always)
 package func fastTanh(_ v: GateVector) -> GateVector {
     let bound = GateVector(repeating: 9)
-    // min/max rather than masked replacement: one instruction each wherever this is inlined.
-    let x = pointwiseMin(pointwiseMax(v, -bound), bound)
+    // Compare and replace rather than pointwiseMin/pointwiseMax: those become a scalar loop through
+    // memory on baseline x86-64 (over half of a portable step); this is compare-and-select or
+    // min/max instructions in every build, with the same results (NaN stays NaN).
+    var x = v.replacing(with: -bound, where: v .< -bound)
+    x.replace(with: bound, where: x .> bound)
     let y = x * x
     // p = x·(a0 + a1 y + a2 y² + a3 y³ + a4 y⁴), q = 1 + b1 y + b2 y² + b3 y³ + b4 y⁴ with y = x².
     let p = x * ((((y * 1.318_395_1e-08 + 2.047_163_8e-05) * y + 0.003_486_570_4) * y + 0.133_731_89) * y

@@ -9,7 +9,7 @@
 ///     for each block of 4 streams (then single streams):
 ///       X  [4 × K]   rows [x_b | h_b]            gathered (h is overwritten below)
 ///       for each tile t of 16 hidden units:
-///         G  [4 × 4 × 16] = bias + X · W_k[t]    16 accumulators in registers
+///         G  [4 × 4 × 16] = bias + X · W_k[t]    in register blocks (RowStepKernels.swift)
 ///         c' = σf·c + σi·tanh g,  h' = σo·tanh(c')   written into the states
 ///
 /// σ(x) = ½ + ½·tanh(x/2), with the i, f, o weights and biases halved at packing time (exact), so
