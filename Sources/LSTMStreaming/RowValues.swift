@@ -12,7 +12,7 @@ public enum RowValues {
 
     /// Writes the row's `inputSize` values to `output`, or throws `badRowSize` when it does not hold
     /// `inputSize` values and `nonFiniteInput` when a value (after scaling) is NaN or infinite.
-    func decode(inputSize: Int, inputScale: Float, into output: UnsafeMutablePointer<Float>) throws(StreamError) {
+    public func decode(inputSize: Int, inputScale: Float, into output: UnsafeMutablePointer<Float>) throws(StreamError) {
         // value × 0 is 0 for finite values and NaN otherwise: one branch-free sum tells whether any
         // value is NaN or infinite (and lets the loops vectorize).
         var poison: Float = 0

@@ -1,4 +1,5 @@
 import FuzzSupport
+import LSTMStreaming
 import WireProtocol
 
 /// The daemon's ingest decoding (PULL and ROUTER): frames → validated message → row values. The
@@ -19,8 +20,8 @@ public func fuzzIngest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
               copied.row.elementsEqual(view.row) else { violated("the two decoders disagree") }
         for inputSize in [1, 28] {
             output.withUnsafeMutableBufferPointer { out in
-                _ = try? view.decodeRow(inputSize: inputSize, inputScale: 1.0 / 255.0,
-                                        into: UnsafeMutableBufferPointer(rebasing: out[0..<inputSize]))
+                _ = try? RowValues.encoded(view.row, view.header.dtype)
+                    .decode(inputSize: inputSize, inputScale: 1.0 / 255.0, into: out.baseAddress!)
             }
         }
     }
