@@ -37,14 +37,15 @@ let package = Package(
     ],
     targets: [
         // C libraries from Debian, each wrapped once.
-        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        // zmq.h is in /usr/include: no pkg-config, whose libzmq Cflags SwiftPM warns about on every build.
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // SHA-256 of our own: the libraries hash without BoringSSL.
         .target(name: "Checksums"),
         // Model file, validation and the LSTM step kernels.
-        .target(name: "LSTMCore", dependencies: ["CBLAS", "Checksums"]),
+        .target(name: "LSTMCore", dependencies: ["Checksums"]),
         // The model lstmd serves when given none, as a resource (see README for the command that made it).
         .target(name: "LSTMDefaultModel", dependencies: ["LSTMCore"], resources: [
             .copy("Resources/default-model.safetensors"),

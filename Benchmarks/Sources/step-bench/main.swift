@@ -10,6 +10,7 @@
 //   step-bench [--batches 1,8,64,256,1024] [--min-time 1.0] [--reps 5] [--paths kernels,openblas] [--json]
 //   step-bench --hash      a hash over the bits of many steps and streams (BitsHash.swift)
 import Foundation
+import CBLAS
 import LSTMCore
 
 struct Options {
@@ -222,9 +223,9 @@ if CommandLine.arguments.dropFirst().first == "--hash" {
     exit(0)
 }
 let options = Options(Array(CommandLine.arguments.dropFirst()))
-BLASThreads.set(1)
+openblas_set_num_threads(1)
 let model = randomModel(LSTMShape(inputSize: 28, hiddenSize: 128, layers: 1, classes: 10))
-var report = Report(inputSize: 28, hiddenSize: 128, classes: 10, blasThreads: BLASThreads.current,
+var report = Report(inputSize: 28, hiddenSize: 128, classes: 10, blasThreads: Int(openblas_get_num_threads()),
                     openBLASCore: openBLASCoreName(), peakGFLOPs: measurePeakGFLOPs(),
                     flopsPerRowStep: model.shape.flopsPerRow, results: [])
 if !options.jsonOnly {
