@@ -31,8 +31,12 @@ else
     exit 2
 fi
 
-swift build --package-path Fuzz -c release --sanitize fuzzer --sanitize address >&2
-bin=$(swift build --package-path Fuzz -c release --sanitize fuzzer --sanitize address --show-bin-path)
+# SwiftPM passes the two sanitizers to swiftc as two -sanitize= flags in no fixed order, and swiftc
+# keeps only the last: built "fuzzer, address" the Swift code had no coverage instrumentation (libFuzzer
+# said "Is the code instrumented for coverage?"). One combined flag after them keeps both.
+build=(swift build --package-path Fuzz -c release --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address)
+"${build[@]}" >&2
+bin=$("${build[@]}" --show-bin-path)
 
 failed=()
 for target in "${selected[@]}"; do
