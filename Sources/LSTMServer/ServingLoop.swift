@@ -34,6 +34,9 @@ final class ServingLoop {
     private var lastWatchdog: UInt64 = 0
     private var lastHousekeeping: UInt64 = 0
     private var lastSnapshot: UInt64 = 0
+    /// The engine's totals when the last periodic snapshot was saved: while they stand still no
+    /// stream has moved, so an idle daemon does not write (and fsync) the same file every interval.
+    private var countersAtLastSnapshot: Counters?
     /// When a socket was last readable; with `--busy-poll-us` the loop polls without sleeping for
     /// that long after it, saving the wake-up of a blocked poll on the next row.
     private var lastActivity: UInt64 = 0
@@ -133,7 +136,10 @@ final class ServingLoop {
             lastSnapshot = now
             // A snapshot holds no queued rows: apply them first (at most maxQueuedRows).
             while engine.hasQueuedRows { step() }
-            if let snapshot = try? engine.snapshot() { snapshots.save(snapshot) }
+            let counters = engine.counters
+            if counters != countersAtLastSnapshot, let snapshot = try? engine.snapshot(), snapshots.save(snapshot) {
+                countersAtLastSnapshot = counters
+            }
         }
     }
 

@@ -86,11 +86,12 @@ import ZeroMQ
         /// Waits until the SUB hears the restarted daemon (its subscription is resent on reconnect).
         func awaitSubscription() throws {
             let probe = try StreamID("crash-probe")
-            for _ in 0..<100 {
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && daemon.process.isRunning {
                 try push.send(IngestMessage.end(of: probe, sequence: 0))
                 if let m = try push.receive(timeoutMilliseconds: 100), m.topic == "crash-probe" { return }
             }
-            throw HarnessError("subscription never became live")
+            throw HarnessError("subscription never became live (lstmd \(daemon.process.isRunning ? "running" : "exited")):\n\(daemon.log)")
         }
 
         for slot in 0..<slots { startSequence(slot) }

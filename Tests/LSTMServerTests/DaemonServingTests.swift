@@ -50,12 +50,13 @@ final class TestClient {
     /// Sends rows to a stream that nobody uses until its error arrives: the subscription is then live.
     private func awaitSubscription(_ daemon: DaemonProcess) throws {
         let probe = try StreamID("subscription-probe-\(UUID().uuidString.prefix(6))")
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
+        // Generous: on a loaded CI machine the first published message can take seconds.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && daemon.process.isRunning {
             try send(IngestMessage(streamID: probe, header: IngestHeader(kind: .end, row: 0, sequence: 0), row: []))
             if let message = try receive(timeoutMilliseconds: 100), message.topic == probe.string { return }
         }
-        throw HarnessError("subscription never became live")
+        throw HarnessError("subscription never became live (lstmd \(daemon.process.isRunning ? "running" : "exited")):\n\(daemon.log)")
     }
 
     func send(_ message: IngestMessage, via socket: Int = 0) throws {

@@ -33,10 +33,16 @@ final class ClosedLoopStreams {
 
     func id(_ image: Int) -> String { "\(prefix)-\(image)" }
 
-    /// Sends what is due and reads what arrived, for about `seconds`.
+    /// Whether every stream that has not ended got the prediction of row `row`.
+    func allReached(row: Int) -> Bool {
+        (0..<digits.count).allSatisfy { finals[$0] != nil || errors[$0] != nil || nextRow[$0] > row }
+    }
+
+    /// Sends what is due and reads what arrived, for at most `seconds`: until every stream ended or,
+    /// with `stopAfterRow`, got that row's prediction.
     func run(seconds: Double, resendAfter: Double = 1.0, stopAfterRow: Int? = nil) throws {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && !done {
+        while Date() < deadline && !done && !(stopAfterRow.map(allReached(row:)) ?? false) {
             for image in 0..<digits.count where finals[image] == nil && errors[image] == nil {
                 let r = nextRow[image]
                 if let stop = stopAfterRow, r > stop { continue }
@@ -101,6 +107,23 @@ func sameBytes(_ received: [Float]?, _ expected: [Float]) -> Bool {
             if !sameBytes(streams.finals[image]?.probabilities, expected) { mismatched += 1 }
         }
         #expect(mismatched == 0, "FINALs equal those of an uninterrupted run byte for byte: \(mismatched) of 200 differ")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func anIdleDaemonDoesNotRewriteItsSnapshot() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (_, path) = try writeTestModel(in: directory)
+        let daemon = try DaemonProcess(arguments: ["--model", path, "--state-dir", directory.appendingPathComponent("state").path,
+                                                   "--snapshot-interval", "0.05", "--log-level", "info"], directory: directory)
+        let client = try TestClient(daemon)
+        let streams = ClosedLoopStreams(client: client, digits: try fixtureDigits(10), prefix: "idle")
+        try streams.run(seconds: 30, stopAfterRow: 5)
+        #expect(daemon.logContains("streams saved"), "a snapshot holds the streams' rows:\n\(daemon.log)")
+        usleep(500_000)   // the last rows are saved by now
+        func saves() -> Int { daemon.log.components(separatedBy: "streams saved").count - 1 }
+        let before = saves()
+        usleep(1_000_000)  // 20 intervals without traffic
+        #expect(saves() == before, "nothing moved, so nothing is written again: \(saves() - before) more saves")
         #expect(daemon.stop() == 0)
     }
 
