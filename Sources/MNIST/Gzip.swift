@@ -7,16 +7,21 @@ enum Gzip {
         bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
     }
 
+    /// The most bytes a file may decompress to: 1 GiB, over 20 times MNIST's largest file. A few
+    /// kilobytes of gzip can claim gigabytes; past this the input is refused, not allocated.
+    static let maxDecompressedByteCount = 1 << 30
+
     /// Decompresses `compressed`, every member of a multi-member gzip file in turn, into one
-    /// buffer. `file` names the input in errors.
-    static func decompress(_ compressed: [UInt8], file: String) throws(MNISTError) -> [UInt8] {
+    /// buffer of at most `maxByteCount` bytes. `file` names the input in errors.
+    static func decompress(_ compressed: [UInt8], file: String,
+                           maxByteCount: Int = maxDecompressedByteCount) throws(MNISTError) -> [UInt8] {
         let inflater = try Inflater(file: file)
         let stream = inflater.stream
         // The gzip trailer's ISIZE (length mod 2^32 of the last member) is the right size for
         // single-member files; it is capped by deflate's best ratio (~1032:1) so that a damaged
         // trailer cannot ask for an absurd allocation. The buffer doubles when it fills.
         let sizeHint = min(Int(trailerSize(compressed)), compressed.count * 1032 + 64)
-        var output = [UInt8](repeating: 0, count: max(sizeHint, 4096))
+        var output = [UInt8](repeating: 0, count: min(max(sizeHint, 4096), maxByteCount + 1))
         var produced = 0
 
         return try compressed.withUnsafeBufferPointer { (input) throws(MNISTError) -> [UInt8] in
@@ -31,7 +36,9 @@ enum Gzip {
                     stream.pointee.avail_in = UInt32(min(input.count - consumed, 1 << 30))
                 }
                 if produced == output.count {
-                    output.append(contentsOf: repeatElement(0, count: output.count))
+                    // One byte past the limit tells a file of exactly the limit from a larger one.
+                    guard produced <= maxByteCount else { throw .decompressedTooLarge(file: file, limit: maxByteCount) }
+                    output.append(contentsOf: repeatElement(0, count: min(output.count, maxByteCount + 1 - output.count)))
                 }
                 let availableInBefore = Int(stream.pointee.avail_in)
                 let status = output.withUnsafeMutableBufferPointer { out in

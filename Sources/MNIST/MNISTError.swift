@@ -17,6 +17,8 @@ public enum MNISTError: Error, Equatable, Sendable, CustomStringConvertible, Loc
     case labelOutOfRange(file: String, index: Int, value: UInt8)
     /// zlib refused the gzip stream; `reason` is zlib's own message where it gave one.
     case corruptGzip(file: String, reason: String)
+    /// The gzip stream decompresses to more than `limit` bytes (a gzip bomb, or not an MNIST file).
+    case decompressedTooLarge(file: String, limit: Int)
     /// The image and label files of one split hold different numbers of items.
     case countMismatch(imagesFile: String, imageCount: Int, labelsFile: String, labelCount: Int)
     /// The SHA-256 of the decompressed bytes is not the expected one (hex, lowercase).
@@ -61,6 +63,9 @@ public enum MNISTError: Error, Equatable, Sendable, CustomStringConvertible, Loc
             return "\(file): label \(index) is \(value), outside 0...9"
         case let .corruptGzip(file, reason):
             return "\(file) is not a valid gzip stream: \(reason)"
+        case let .decompressedTooLarge(file, limit):
+            return "\(file) decompresses to more than \(limit) bytes, the most an IDX file may hold here "
+                + "(MNIST's largest is 47,040,016): a gzip bomb, or not an MNIST file"
         case let .countMismatch(imagesFile, imageCount, labelsFile, labelCount):
             return "\(imagesFile) holds \(imageCount) images but \(labelsFile) holds "
                 + "\(labelCount) labels"

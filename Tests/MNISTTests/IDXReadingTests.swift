@@ -1,5 +1,5 @@
 import Foundation
-import MNIST
+@testable import MNIST
 import Testing
 
 @Suite("IDX reading")
@@ -165,6 +165,22 @@ struct IDXReadingTests {
         ) {
             _ = try IDX.contents(of: trailing)
         }
+    }
+
+    @Test("a gzip stream that decompresses past the limit is refused before it is allocated")
+    func gzipBomb() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        // 4 MiB of zeros compress to about 4 KiB: a 1,000:1 bomb in miniature.
+        let zeros = try scratch.write([UInt8](repeating: 0, count: 4 << 20), "zeros")
+        let bomb = try systemGzip(["-c", zeros.path])
+        #expect(bomb.count < 8 << 10)
+        #expect(throws: MNISTError.decompressedTooLarge(file: "bomb.gz", limit: 1 << 20)) {
+            _ = try Gzip.decompress(bomb, file: "bomb.gz", maxByteCount: 1 << 20)
+        }
+        // Exactly at the limit is fine; the library's own limit covers MNIST's largest file.
+        #expect(try Gzip.decompress(bomb, file: "bomb.gz", maxByteCount: 4 << 20).count == 4 << 20)
+        #expect(Gzip.maxDecompressedByteCount > 47_040_016)
     }
 
     @Test("image and label files of different lengths are a count mismatch")
