@@ -59,11 +59,12 @@ final class ControlService {
             return .ping(PingReply(uptimeSeconds: uptime(now)))
         case .status:
             return .status(status(now: now))
-        case .streams:
-            return .streams(StreamsReply(streams: engine.liveStreams(now: now).map { summary in
+        case let .streams(page):
+            let (streams, next) = engine.liveStreams(cursor: Int(clamping: page.cursor), limit: page.limit, now: now)
+            return .streams(StreamsReply(streams: streams.map { summary in
                 StreamInfo(id: summary.id, nextRow: UInt32(clamping: summary.nextRow), model: summary.modelSHA256,
                            idleSeconds: summary.idleSeconds)
-            }))
+            }, cursor: next.map { UInt64($0) } ?? 0))
         case let .drop(stream):
             guard let dropped = engine.dropStream(stream) else {
                 throw WireError(.unknownStream, "no live stream has the id \"\(stream.string)\"", streamID: stream)

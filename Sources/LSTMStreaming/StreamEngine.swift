@@ -182,9 +182,18 @@ public final class StreamEngine {
     /// Number of live streams.
     public var liveStreamCount: Int { core.table.count }
 
-    /// A snapshot of every live stream's bookkeeping (not its state), for listings.
+    /// A snapshot of every live stream's bookkeeping (not its state), sorted by id.
     public func liveStreams(now: UInt64? = nil) -> [StreamSummary] {
         core.liveStreams(now: now ?? clock.nanoseconds())
+    }
+
+    /// One page of ``liveStreams(now:)``, in the engine's own order: the live streams among the
+    /// next `limit` stream records from `cursor` (0 first, then the `next` of the previous page;
+    /// nil when no record is left). It costs `limit` records, never every stream, so a listing of
+    /// many streams cannot stall its caller's loop. A stream that stays live for the whole scan is
+    /// listed exactly once (records do not move); one started or ended meanwhile may or may not be.
+    public func liveStreams(cursor: Int, limit: Int, now: UInt64? = nil) -> (streams: [StreamSummary], next: Int?) {
+        core.liveStreams(cursor: cursor, limit: limit, now: now ?? clock.nanoseconds())
     }
 
     // MARK: Snapshots
@@ -345,14 +354,24 @@ private struct Core {
     }
 
     func liveStreams(now: UInt64) -> [StreamSummary] {
-        table.values.map { recordIndex in
-            let record = records[Int(recordIndex)]
-            return StreamSummary(
-                id: record.id, nextRow: record.nextAccepted, sequence: record.acceptedSequence,
-                queuedRows: record.queuedRows,
-                modelSHA256: generations[record.generation]!.model.sha256,
-                idleSeconds: Double(now &- record.lastActivity) / 1e9)
-        }.sorted { $0.id < $1.id }
+        table.values.map { summary(of: records[Int($0)], now: now) }.sorted { $0.id < $1.id }
+    }
+
+    func liveStreams(cursor: Int, limit: Int, now: UInt64) -> (streams: [StreamSummary], next: Int?) {
+        let start = min(max(cursor, 0), records.count)
+        let end = start + min(max(limit, 1), records.count - start)
+        var page: [StreamSummary] = []
+        // A freed record keeps its last id; it is live only while the table points at it.
+        for index in start..<end where table[records[index].id] == Int32(index) {
+            page.append(summary(of: records[index], now: now))
+        }
+        return (page, end < records.count ? end : nil)
+    }
+
+    private func summary(of record: StreamRecord, now: UInt64) -> StreamSummary {
+        StreamSummary(id: record.id, nextRow: record.nextAccepted, sequence: record.acceptedSequence,
+                      queuedRows: record.queuedRows, modelSHA256: generations[record.generation]!.model.sha256,
+                      idleSeconds: Double(now &- record.lastActivity) / 1e9)
     }
 
     func settledStreams() -> [StreamSnapshot.Stream] {

@@ -5,8 +5,8 @@ import Foundation
 public enum ControlRequest: Sendable, Equatable, CustomStringConvertible {
     /// Model, limits, counters, live streams, uptime.
     case status
-    /// Every live stream.
-    case streams
+    /// One page of the live streams (all of them when the reply's cursor is 0).
+    case streams(StreamsPage = StreamsPage())
     /// Drop one live stream (its subscribers get ERROR `dropped`).
     case drop(stream: StreamID)
     /// Liveness check.
@@ -39,6 +39,10 @@ public enum ControlRequest: Sendable, Equatable, CustomStringConvertible {
         case .reload(let model?): object["model"] = model
         default: break
         }
+        if case .streams(let page) = self, page != StreamsPage() {
+            struct PageRequest: Encodable { let command: String, cursor: UInt64, limit: Int }
+            return ControlJSON.encode(PageRequest(command: command, cursor: page.cursor, limit: page.limit))
+        }
         return ControlJSON.encode(object)
     }
 
@@ -54,7 +58,7 @@ public enum ControlRequest: Sendable, Equatable, CustomStringConvertible {
         }
         switch command {
         case "status": self = .status
-        case "streams": self = .streams
+        case "streams": self = .streams(try StreamsPage(object))
         case "ping": self = .ping
         case "metrics": self = .metrics
         case "drop":
@@ -203,11 +207,68 @@ public struct StreamInfo: Sendable, Equatable, Codable {
     }
 }
 
-/// Reply to `streams`.
+/// Which page of the live streams a `streams` request asks for. Like Redis' `SCAN`: start at
+/// cursor 0, then send the cursor of each reply until a reply's cursor is 0. A stream that is live
+/// for the whole scan is listed exactly once; one started or ended meanwhile may or may not be.
+/// Each request costs the daemon its page, never a pass over every stream.
+public struct StreamsPage: Sendable, Equatable {
+    /// Streams per page when the request does not say.
+    public static let defaultLimit = 1_000
+    /// The most streams a page may ask for.
+    public static let maxLimit = 10_000
+
+    /// 0 for the first page, then the `cursor` of the previous reply.
+    public var cursor: UInt64
+    /// At most this many streams (1…`maxLimit`).
+    public var limit: Int
+
+    public init(cursor: UInt64 = 0, limit: Int = defaultLimit) {
+        self.cursor = cursor
+        self.limit = limit
+    }
+
+    /// The optional members `cursor` (a non-negative integer) and `limit` (1…`maxLimit`) of a request.
+    init(_ request: [String: Any]) throws(WireError) {
+        self.init()
+        if let value = request["cursor"] {
+            guard !Self.isBoolean(value), let cursor = value as? UInt64 else {
+                throw WireError(.badRequest, "\"streams\": \"cursor\" must be 0 or the cursor of the previous reply")
+            }
+            self.cursor = cursor
+        }
+        if let value = request["limit"] {
+            guard !Self.isBoolean(value), let limit = value as? Int, (1...Self.maxLimit).contains(limit) else {
+                throw WireError(.badRequest, "\"streams\": \"limit\" must be an integer in 1…\(Self.maxLimit)")
+            }
+            self.limit = limit
+        }
+    }
+
+    /// JSON `true` and `false` also cast to integers.
+    private static func isBoolean(_ value: Any) -> Bool {
+        guard let number = value as? NSNumber else { return false }
+        return String(cString: number.objCType) == "c"
+    }
+}
+
+/// Reply to `streams`: one page of the live streams (see `StreamsPage`).
 public struct StreamsReply: Sendable, Equatable, Codable {
-    /// Live streams, sorted by id (byte order).
+    /// Live streams, at most the page's limit, in the daemon's order (not sorted).
     public var streams: [StreamInfo]
-    public init(streams: [StreamInfo]) { self.streams = streams }
+    /// The cursor of the next page; 0 when this page is the last.
+    public var cursor: UInt64
+
+    public init(streams: [StreamInfo], cursor: UInt64 = 0) {
+        self.streams = streams
+        self.cursor = cursor
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        streams = try container.decode([StreamInfo].self, forKey: .streams)
+        // Daemons before paging sent every stream and no cursor.
+        cursor = try container.decodeIfPresent(UInt64.self, forKey: .cursor) ?? 0
+    }
 }
 
 /// Reply to `drop`.

@@ -17,11 +17,16 @@ struct ControlOptions: ParsableArguments {
         if timeout <= 0 { throw ValidationError("--timeout must be positive") }
     }
 
+    /// Sends `request` and returns the reply; a failure reply is thrown.
+    func send(_ request: ControlRequest) throws -> ControlClient.Exchange {
+        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
+        return try ControlClient(context: context, endpoint: endpoints.control, timeout: timeout,
+                                 curve: endpoints.curve()).send(request)
+    }
+
     /// Sends `request` and prints the raw reply with --json, or hands it to `show`.
     func perform(_ request: ControlRequest, show: (ControlClient.Exchange) -> Void) throws {
-        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let exchange = try ControlClient(context: context, endpoint: endpoints.control, timeout: timeout,
-                                         curve: endpoints.curve()).send(request)
+        let exchange = try send(request)
         if json {
             emit(String(decoding: exchange.raw, as: UTF8.self))
         } else {
@@ -101,27 +106,43 @@ struct Status: ParsableCommand {
 struct Streams: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the daemon's live streams.",
-        discussion: "Example: lstm-client streams")
+        discussion: """
+            Asks for the streams a page at a time (the control protocol's cursor) and prints them \
+            sorted by id; with --json, each page's reply on a line of its own.
+
+            Example: lstm-client streams --control tcp://127.0.0.1:5557
+            """)
 
     @OptionGroup var options: ControlOptions
 
     func run() throws {
-        try options.perform(.streams) { exchange in
+        var streams: [StreamInfo] = []
+        var page = StreamsPage()
+        // A scan visits each of the daemon's stream records once, so it ends.
+        repeat {
+            let exchange = try options.send(.streams(page))
             guard case .streams(let reply) = exchange.reply else { return }
-            let rows = reply.streams.map { info in
-                [info.id.string, "\(info.nextRow)", String(format: "%.2f", info.idleSeconds), String(info.model.prefix(12))]
-            }
-            let header = ["STREAM", "NEXT ROW", "IDLE S", "MODEL"]
-            let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-            for row in [header] + rows {
-                emit(row.enumerated().map { column, cell in
-                    column == 0 || column == 3
-                        ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-                        : String(repeating: " ", count: widths[column] - cell.count) + cell
-                }.joined(separator: "  "))
-            }
-            emit("(\(reply.streams.count) live stream\(reply.streams.count == 1 ? "" : "s"))")
+            if options.json { emit(String(decoding: exchange.raw, as: UTF8.self)) }
+            streams += reply.streams
+            page.cursor = reply.cursor
+        } while page.cursor != 0
+        if !options.json { show(streams.sorted { $0.id < $1.id }) }
+    }
+
+    private func show(_ streams: [StreamInfo]) {
+        let rows = streams.map { info in
+            [info.id.string, "\(info.nextRow)", String(format: "%.2f", info.idleSeconds), String(info.model.prefix(12))]
         }
+        let header = ["STREAM", "NEXT ROW", "IDLE S", "MODEL"]
+        let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        for row in [header] + rows {
+            emit(row.enumerated().map { column, cell in
+                column == 0 || column == 3
+                    ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[column] - cell.count) + cell
+            }.joined(separator: "  "))
+        }
+        emit("(\(streams.count) live stream\(streams.count == 1 ? "" : "s"))")
     }
 }
 

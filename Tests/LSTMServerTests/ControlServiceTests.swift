@@ -98,9 +98,24 @@ final class ControlHarness {
         #expect(status.counters[.predictionsPublished] == 10)
         #expect(status.counters[.streamsStarted] == 2)
         #expect(status.counters[.streamsFinished] == 1)
-        guard case let .streams(streams) = harness.ask(.streams) else { Issue.record("no streams reply"); return }
+        guard case let .streams(streams) = harness.ask(.streams()) else { Issue.record("no streams reply"); return }
         #expect(streams.streams.map(\.id.string) == ["a"])
         #expect(streams.streams.first?.nextRow == 3)
+    }
+
+    @Test func streamsComeAPageAtATimeUntilTheCursorIsZero() throws {
+        let harness = try ControlHarness(model: try makeRandomModel())
+        for s in 0..<25 { try harness.feed("p\(s)", rows: 0..<2, width: 6) }
+        var ids: [String] = [], page = StreamsPage(limit: 10), replies = 0
+        repeat {
+            guard case let .streams(reply) = harness.ask(.streams(page)) else { Issue.record("no streams reply"); return }
+            #expect(reply.streams.count <= 10)
+            ids += reply.streams.map(\.id.string)
+            page.cursor = reply.cursor
+            replies += 1
+        } while page.cursor != 0 && replies < 10
+        #expect(replies == 3)
+        #expect(ids.sorted() == (0..<25).map { "p\($0)" }.sorted())
     }
 
     @Test func dropEndsTheStreamAndTellsItsClients() throws {

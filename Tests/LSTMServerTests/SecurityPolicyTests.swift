@@ -73,7 +73,7 @@ import ZeroMQ
     @Test func onlyAdminsChangeTheDaemonUnderCurve() throws {
         let stream = try StreamID("s")
         let changing: [ControlRequest] = [.reload(model: nil), .reload(model: "m.safetensors"), .drop(stream: stream)]
-        let reading: [ControlRequest] = [.ping, .status, .streams, .metrics]
+        let reading: [ControlRequest] = [.ping, .status, .streams(), .metrics]
         for request in changing {
             #expect(ControlAccess.refusal(of: request, by: .curve(.admin)) == nil)
             #expect(ControlAccess.refusal(of: request, by: .curve(.client))?.code == .forbidden)

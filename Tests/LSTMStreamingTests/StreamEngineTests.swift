@@ -157,6 +157,33 @@ func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
         #expect(try engine.submit("a", 0, rows[0]) == .queued, "restarting a live stream needs no new capacity")
     }
 
+    @Test func pagesListEveryStreamThatStaysLiveExactlyOnce() throws {
+        let engine = StreamEngine(model: try makeRandomModel(), configuration: EngineConfiguration(maxStreams: 5_000))
+        let row = randomRows(1, width: 6, seed: 8)[0]
+        for s in 0..<2_500 { try engine.submit("s\(s)", 0, row) }
+        _ = engine.stepAll()
+        var listed: [String] = [], cursor = 0, pages = 0
+        repeat {
+            let (page, next) = engine.liveStreams(cursor: cursor, limit: 100, now: 0)
+            #expect(page.count <= 100)
+            listed += page.map(\.id.string)
+            pages += 1
+            // Meanwhile streams end and others start (in freed records too).
+            if pages == 3 { for s in 0..<50 { engine.dropStream(try StreamID("s\(s * 7)")) } }
+            if pages == 5 { for s in 0..<80 { try engine.submit("late\(s)", 0, row) } }
+            cursor = next ?? 0
+        } while cursor != 0 && pages < 1_000
+        let dropped = Set((0..<50).map { "s\($0 * 7)" })
+        let stayed = (0..<2_500).map { "s\($0)" }.filter { !dropped.contains($0) }
+        #expect(Set(stayed).isSubset(of: Set(listed)), "every stream live for the whole scan is listed")
+        #expect(listed.count == Set(listed).count, "nothing is listed twice")
+        #expect(pages >= 25 && pages < 1_000)
+        // One page of a big engine costs its limit: 10 records from the middle, 10 or fewer streams.
+        let (middle, after) = engine.liveStreams(cursor: 1_000, limit: 10, now: 0)
+        #expect(middle.count <= 10 && after == 1_010)
+        #expect(engine.liveStreams(cursor: 1 << 40, limit: 10, now: 0).next == nil)
+    }
+
     @Test func idleStreamsAreEvicted() throws {
         let engine = StreamEngine(model: try makeRandomModel(), configuration: EngineConfiguration(idleTimeoutSeconds: 2))
         let rows = randomRows(7, width: 6, seed: 7)

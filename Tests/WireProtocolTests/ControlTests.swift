@@ -4,12 +4,23 @@ import Testing
 
 @Suite struct ControlTests {
     @Test func requestsRoundTrip() throws {
-        let requests: [ControlRequest] = [.status, .streams, .drop(stream: try StreamID("a/b")), .ping,
+        let requests: [ControlRequest] = [.status, .streams(), .streams(StreamsPage(cursor: 12, limit: 5)), .drop(stream: try StreamID("a/b")), .ping,
                                           .reload(model: nil), .reload(model: "/m.safetensors"), .metrics]
         for request in requests {
             #expect(try ControlRequest(jsonBytes: request.jsonBytes) == request)
         }
         #expect(String(decoding: ControlRequest.reload(model: nil).jsonBytes, as: UTF8.self) == #"{"command":"reload"}"#)
+    }
+
+    @Test func streamsPagesDefaultAndSayWhatTheyAskFor() throws {
+        #expect(String(decoding: ControlRequest.streams().jsonBytes, as: UTF8.self) == #"{"command":"streams"}"#)
+        #expect(String(decoding: ControlRequest.streams(StreamsPage(cursor: 7, limit: 20)).jsonBytes, as: UTF8.self)
+                == #"{"command":"streams","cursor":7,"limit":20}"#)
+        #expect(try ControlRequest(jsonBytes: Array(#"{"command":"streams","limit":10000}"#.utf8))
+                == .streams(StreamsPage(cursor: 0, limit: 10_000)))
+        // A daemon from before paging sends no cursor: its one reply is the whole list.
+        let old = try ControlReply(jsonBytes: Array(#"{"ok":true,"streams":[]}"#.utf8), for: .streams())
+        #expect(old == .streams(StreamsReply(streams: [], cursor: 0)))
     }
 
     @Test func requestsAcceptLayoutNullsAndUnknownMembers() throws {
@@ -28,6 +39,13 @@ import Testing
         (#"{"command":"drop","stream":""}"#, .badRequest),
         (#"{"command":"reload","model":5}"#, .badRequest),
         (#"{"command":"reload","model":""}"#, .badRequest),
+        (#"{"command":"streams","cursor":-1}"#, .badRequest),
+        (#"{"command":"streams","cursor":"5"}"#, .badRequest),
+        (#"{"command":"streams","cursor":true}"#, .badRequest),
+        (#"{"command":"streams","cursor":1.5}"#, .badRequest),
+        (#"{"command":"streams","limit":0}"#, .badRequest),
+        (#"{"command":"streams","limit":10001}"#, .badRequest),
+        (#"{"command":"streams","limit":false}"#, .badRequest),
         (#"{"command":"STATUS"}"#, .unknownCommand),
         (#"{"command":"shutdown"}"#, .unknownCommand),
     ])
@@ -41,7 +59,7 @@ import Testing
         let model = SpecVectorTests.status.model
         let cases: [(ControlRequest, ControlReply)] = [
             (.status, .status(SpecVectorTests.status)),
-            (.streams, .streams(StreamsReply(streams: []))),
+            (.streams(), .streams(StreamsReply(streams: []))),
             (.drop(stream: id), .drop(DropReply(stream: id, nextRow: 12))),
             (.ping, .ping(PingReply(uptimeSeconds: 3.25))),
             (.reload(model: nil), .reload(ReloadReply(model: model, previousModels: []))),

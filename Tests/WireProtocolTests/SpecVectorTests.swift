@@ -16,7 +16,7 @@ import TestSupport
         let checked: Set<String> = ["E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9", "E10", "E11",
                                     "E12", "E13", "E14", "E15", "E16"]
         #expect(Set(try SpecExamples.wire("stream-protocol.md").keys) == checked)
-        #expect(Set(try SpecExamples.wire("control-protocol.md").keys) == ["C1", "C2", "C3", "C4", "C5"])
+        #expect(Set(try SpecExamples.wire("control-protocol.md").keys) == ["C1", "C2", "C3", "C4", "C5", "C8"])
         #expect(Set(try SpecExamples.json("control-protocol.md").keys) == ["C6", "C7"])
     }
 
@@ -150,6 +150,7 @@ import TestSupport
             "C1": .status,
             "C2": .drop(stream: id),
             "C3": .reload(model: "/var/lib/lstmd/mnist-128.safetensors"),
+            "C8": .streams(StreamsPage(cursor: 2, limit: 2)),
         ]
         for (example, request) in requests {
             let frames = try SpecExamples.frames(example, in: "control-protocol.md")
@@ -203,8 +204,8 @@ import TestSupport
         let reply = ControlReply.streams(StreamsReply(streams: [
             StreamInfo(id: id, nextRow: 3, model: Self.status.model.sha256, idleSeconds: 0.25),
             StreamInfo(id: try StreamID("host-a/42"), nextRow: 27, model: Self.status.previousModels[0].sha256, idleSeconds: 12),
-        ]))
+        ], cursor: 2))
         #expect(try jsonObject(reply.jsonBytes) == jsonObject(Array(text.utf8)))
-        #expect(try ControlReply(jsonBytes: Array(text.utf8), for: .streams) == reply)
+        #expect(try ControlReply(jsonBytes: Array(text.utf8), for: .streams()) == reply)
     }
 }

@@ -157,6 +157,14 @@ def test_end_and_control_calls(client) -> None:
     stream.send(digit()[0])
     assert next(iter(stream)).row == 0
     assert [s["id"] for s in client.streams()] == [stream.id.decode()]
+    others = [client.stream() for _ in range(4)]
+    for other in others:
+        other.send(digit()[0])
+        assert next(iter(other)).row == 0
+    everyone = sorted(s.id.decode() for s in [stream] + others)
+    assert [s["id"] for s in client.streams(page_size=2)] == everyone     # three pages
+    for other in others:
+        other.end()
     stream.end()
     assert stream.done
     for _ in range(100):                             # END travels over PUSH, status over REQ: no order
@@ -164,7 +172,7 @@ def test_end_and_control_calls(client) -> None:
             break
         time.sleep(0.02)
     status = client.status()
-    assert status["live_streams"] == 0 and status["counters"]["streams_dropped"] == 1
+    assert status["live_streams"] == 0 and status["counters"]["streams_dropped"] == 5   # the five ENDs
     other = client.stream()
     other.send(digit()[0])
     assert next(iter(other)).row == 0

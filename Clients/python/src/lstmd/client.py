@@ -219,8 +219,16 @@ class Client:
     def status(self) -> Dict[str, Any]:
         return self.control("status")
 
-    def streams(self) -> list:
-        return self.control("streams")["streams"]
+    def streams(self, page_size: int = 1000) -> list:
+        """Every live stream, fetched a page of `page_size` at a time (control-protocol.md §4.3), sorted by id."""
+        streams: list = []
+        cursor = 0
+        while True:
+            reply = self.control("streams", cursor=cursor, limit=page_size)
+            streams += reply["streams"]
+            cursor = reply.get("cursor", 0)   # absent: a daemon from before paging sent them all
+            if cursor == 0:
+                return sorted(streams, key=lambda s: s["id"].encode())
 
     def drop(self, stream_id: str) -> Dict[str, Any]:
         return self.control("drop", stream=stream_id)
