@@ -14,5 +14,5 @@ public func fuzzControlReply(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
     return 0
 }
 
-private let requests: [ControlRequest] = [.status, .streams, .drop(stream: try! StreamID("s")), .ping,
+private let requests: [ControlRequest] = [.status, .streams(), .streams(StreamsPage(cursor: 3, limit: 2)), .drop(stream: try! StreamID("s")), .ping,
                                           .reload(model: nil), .metrics]
