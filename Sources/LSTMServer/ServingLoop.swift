@@ -33,6 +33,9 @@ final class ServingLoop {
     private var stopping = false
     private var lastWatchdog: UInt64 = 0
     private var lastHousekeeping: UInt64 = 0
+    private var lastEvictionSlice: UInt64 = 0
+    static let evictionSliceRecords = 2_048
+    static let evictionSliceNanoseconds: UInt64 = 10_000_000
     private var lastSnapshot: UInt64 = 0
     /// The engine's totals when the last periodic snapshot was saved: while they stand still no
     /// stream has moved, so an idle daemon does not write (and fsync) the same file every interval.
@@ -125,10 +128,13 @@ final class ServingLoop {
             lastWatchdog = now
             channels.notify { try $0.watchdog() }
         }
+        if now &- lastEvictionSlice > Self.evictionSliceNanoseconds {
+            lastEvictionSlice = now
+            evictIdleStreams(now: now)
+        }
         if now &- lastHousekeeping > 1_000_000_000 {
             lastHousekeeping = now
             channels.readiness.beat(now: now)
-            evictIdleStreams(now: now)
             reportStatus(now: now)
         }
         if let snapshots, configuration.snapshotIntervalSeconds > 0,
@@ -244,13 +250,19 @@ final class ServingLoop {
         }
     }
 
+    /// One slice of the idle sweep: `evictionSliceRecords` stream records every
+    /// `evictionSliceNanoseconds`, so that a million idle streams are swept in about 5 s without
+    /// ever holding the loop for long (each slice also publishes at most that many ERRORs).
     private func evictIdleStreams(now: UInt64) {
-        engine.evictIdle(now: now) { stream, error in
-            logger.info("evicted", metadata: ["stream": "\(stream)", "code": "evicted"])
+        var evicted = 0
+        engine.evictIdle(now: now, scanning: Self.evictionSliceRecords) { stream, error in
+            logger.debug("evicted", metadata: ["stream": "\(stream)", "code": "evicted"])
             var nextRow: Int?, sequence: UInt32?
             if case let .evicted(_, next, evictedSequence) = error { (nextRow, sequence) = (next, evictedSequence) }
             output.endedByDaemon(stream, .evicted, error.description, nextRow: nextRow, sequence: sequence)
+            evicted += 1
         }
+        if evicted > 0 { logger.info("idle streams evicted", metadata: ["streams": "\(evicted)"]) }
     }
 
     /// Drops the streams bound to ROUTER peers that passed their bound (`overflow`); the errors go

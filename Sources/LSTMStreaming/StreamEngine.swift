@@ -154,8 +154,13 @@ public final class StreamEngine {
 
     /// Evicts streams idle for longer than the configured timeout; each is reported through
     /// `evicted` before its state is freed. Streams with queued rows are never idle.
-    public func evictIdle(now: UInt64? = nil, _ evicted: (StreamID, StreamError) -> Void) {
-        core.evictIdle(now: now ?? clock.nanoseconds(), evicted)
+    ///
+    /// `scanning` bounds the work: it looks at that many stream records, continuing where the
+    /// previous call stopped and wrapping around, so that a loop can sweep a million streams in
+    /// slices without stalling (each stream is then evicted within the timeout plus one sweep).
+    /// The default looks at every record once.
+    public func evictIdle(now: UInt64? = nil, scanning limit: Int = .max, _ evicted: (StreamID, StreamError) -> Void) {
+        core.evictIdle(now: now ?? clock.nanoseconds(), scanning: limit, evicted)
     }
 
     // MARK: Models
@@ -221,6 +226,8 @@ private struct Core {
     var table: [StreamID: Int32] = [:]   // stream id -> record index
     var records: [StreamRecord] = []
     var freeRecords: [Int32] = []
+    /// The record the next eviction slice looks at first.
+    var evictionCursor = 0
     var rowPool: RowPool
     /// Streams with at least one queued row and not yet in a step, oldest first (fair across streams).
     var ready = Deque<Int32>()
@@ -325,12 +332,18 @@ private struct Core {
         return count
     }
 
-    mutating func evictIdle(now: UInt64, _ evicted: (StreamID, StreamError) -> Void) {
-        guard let timeout = configuration.idleTimeoutNanoseconds else { return }
+    mutating func evictIdle(now: UInt64, scanning limit: Int, _ evicted: (StreamID, StreamError) -> Void) {
+        guard let timeout = configuration.idleTimeoutNanoseconds, !records.isEmpty else { return }
         var victims: [Int32] = []
-        for (_, recordIndex) in table {
-            let record = records[Int(recordIndex)]
-            if record.queuedRows == 0 && now &- record.lastActivity > timeout { victims.append(recordIndex) }
+        for _ in 0..<min(max(limit, 1), records.count) {
+            if evictionCursor >= records.count { evictionCursor = 0 }
+            let index = evictionCursor
+            evictionCursor += 1
+            let record = records[index]
+            // A freed record keeps its last id; it is live only while the table points at it.
+            if table[record.id] == Int32(index) && record.queuedRows == 0 && now &- record.lastActivity > timeout {
+                victims.append(Int32(index))
+            }
         }
         for recordIndex in victims {
             let record = records[Int(recordIndex)]

@@ -198,6 +198,28 @@ func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
         #expect(engine.counters[.streamsEvicted] == 1)
     }
 
+    @Test func evictionSweepsInBoundedSlices() throws {
+        let engine = StreamEngine(model: try makeRandomModel(),
+                                  configuration: EngineConfiguration(maxStreams: 5_000, idleTimeoutSeconds: 2))
+        let row = randomRows(1, width: 6, seed: 9)[0]
+        for s in 0..<3_000 { try engine.submit("idle\(s)", 0, row, now: 0) }
+        try engine.submit("busy", 0, row, now: 0)
+        _ = engine.stepAll()
+        for s in stride(from: 0, to: 3_000, by: 3) { engine.dropStream(try StreamID("idle\(s)")) }  // free records too
+        try engine.submit("busy", 1, row, now: 2_900_000_000)
+        _ = engine.stepAll(now: 2_900_000_000)
+        var evicted: [String] = [], slices = 0
+        while engine.liveStreamCount > 1 && slices < 100 {
+            var slice = 0
+            engine.evictIdle(now: 3_000_000_000, scanning: 256) { stream, _ in evicted.append(stream.string); slice += 1 }
+            #expect(slice <= 256, "a slice looks at 256 records, so it evicts at most 256 streams")
+            slices += 1
+        }
+        #expect(evicted.count == 2_000 && Set(evicted).count == 2_000, "each idle stream is evicted once")
+        #expect(slices == 12, "3,001 records in slices of 256")
+        #expect(engine.liveStreams(now: 0).map(\.id) == ["busy"])
+    }
+
     @Test func lastFlagFinishesEarlyAndUnknownLengthNeedsIt() throws {
         let engine = StreamEngine(model: try makeRandomModel(sequenceLength: nil))
         let rows = randomRows(12, width: 6, seed: 8)
