@@ -9,12 +9,13 @@ Traffic, all at once:
     (lstmd is batch-invariant, and both model files hold the same weights) and its class with the label;
   - malformed messages on ingest and ROUTER (wrong frame counts, sizes, versions, NaN rows, rows out of
     order, unknown streams, oversized messages) and malformed control requests;
-  - a SUB that never reads and a DEALER that sends rows and never reads;
+  - a SUB that never reads, and a DEALER that sends 50 digits every 10 s and never reads;
   - a `drop` of a stream started for it, `streams` and `status` every 10 s; a control `reload` alternating
     between two model files with the same weights every 30 s; SIGHUP every 45 s.
 Every 10 s one line of samples.csv: lstmd's RSS, the row -> prediction latency percentiles of the valid
 streams, counts. At the end soak.svg (the chart) and summary.json; exit status 1 when a FINAL was wrong or
-lost, a valid stream got an ERROR, lstmd died, or its RSS grew by more than 10 % after the first minutes.
+lost, a valid stream got an ERROR, lstmd died, or its mean RSS over the last fifth of the run exceeds the
+middle fifth's by more than 3 % (the lazy clients' queues fill to their bounds in the first minutes).
 """
 from __future__ import annotations
 
@@ -335,7 +336,7 @@ def main() -> int:
                 except zmq.Again:
                     tally.hostile_blocked += 1
         if now >= next_lazy:
-            next_lazy = now + 60
+            next_lazy = now + 10
             for i in range(50):
                 image, sequence = digits[i], rng.randrange(1 << 32)
                 for r in range(28):
@@ -390,8 +391,13 @@ def main() -> int:
             print(" ".join(f"{c}={sample[c]}" for c in columns), flush=True)
         time.sleep(0.0005)
 
-    settled = [s for s in samples if s["seconds"] >= min(120, args.seconds / 4)]
-    rss_growth = (settled[-1]["rss_kib"] / settled[0]["rss_kib"] - 1) if len(settled) >= 2 else 0.0
+    # Flat memory: the queues of the lazy clients fill up to their bounds during the first half, so
+    # the last fifth of the run is compared with the middle fifth; a leak of any steady rate shows.
+    def mean_rss(first, last):
+        window = [s["rss_kib"] for s in samples if first <= s["seconds"] / args.seconds < last]
+        return sum(window) / len(window) if window else 0.0
+    middle, end = mean_rss(0.4, 0.6), mean_rss(0.8, 1.01)
+    rss_growth = end / middle - 1 if middle and end else 0.0
     summary = {
         "seed": args.seed, "seconds": round(time.monotonic() - start, 1), "lstmd_alive": alive,
         "rows": tally.rows, "finals": tally.finals, "accuracy": tally.correct / max(tally.finals, 1),
@@ -400,10 +406,9 @@ def main() -> int:
         "hostile_errors": tally.hostile_errors, "control_errors": tally.control_errors, "drops": tally.drops, "reloads": tally.reloads,
         "sighups": tally.sighups,
         "rss_mib": {"first": round(samples[0]["rss_kib"] / 1024, 1) if samples else None,
-                    "settled_first": round(settled[0]["rss_kib"] / 1024, 1) if settled else None,
-                    "last": round(samples[-1]["rss_kib"] / 1024, 1) if samples else None,
+                    "middle_fifth_mean": round(middle / 1024, 1), "last_fifth_mean": round(end / 1024, 1),
                     "max": round(max(s["rss_kib"] for s in samples) / 1024, 1) if samples else None,
-                    "growth_after_warmup": round(rss_growth, 4)},
+                    "growth_last_over_middle": round(rss_growth, 4)},
         "p99_ms": {"median": percentile([s["p99_ms"] for s in samples], 50),
                    "max": max((s["p99_ms"] for s in samples), default=0)},
         "p50_ms_median": percentile([s["p50_ms"] for s in samples], 50),
@@ -412,7 +417,7 @@ def main() -> int:
     if samples:
         chart(samples, args.out / "soak.svg")
     print(json.dumps(summary, indent=2))
-    failed = (not alive or tally.wrong or tally.lost or tally.valid_errors or rss_growth > 0.10
+    failed = (not alive or tally.wrong or tally.lost or tally.valid_errors or rss_growth > 0.03
               or tally.finals == 0)
     return 1 if failed else 0
 

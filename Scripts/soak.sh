@@ -4,7 +4,7 @@
 # malformed messages, slow subscribers and DEALERs, drops, reloads, SIGHUPs — with lstmd's RSS, the
 # latency percentiles and the error counts sampled every 10 s into OUT/samples.csv, drawn in
 # OUT/soak.svg, summed up in OUT/summary.json. Exits 1 when a FINAL was wrong or lost, a valid stream
-# got an ERROR, lstmd died, or its memory grew by more than 10 % after warm-up.
+# got an ERROR, lstmd died, or its RSS kept growing (last fifth of the run against the middle fifth).
 #
 #   Scripts/soak.sh [MINUTES]          OUT=/tmp/lstmd-soak.XXXXXX STREAMS=48 (per path)
 # Needs pyzmq (Scripts/setup-debian.sh installs it). Builds with Scripts/build-release.sh.
