@@ -49,7 +49,8 @@ for target in "${selected[@]}"; do
     leaks=1
     [[ $target == config ]] && leaks=0
     status=0
-    ASAN_OPTIONS=detect_leaks=$leaks "$bin/fuzz-$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    # Swift's backtracer would read the crashed stack and trip AddressSanitizer over the real report.
+    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=$leaks "$bin/fuzz-$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$crashes/$target-" "$@" "$work" "Fuzz/corpus/$target" \
         > "$log" 2>&1 || status=$?
     # The last status line (#N … cov: … ft: …) and the run's totals.

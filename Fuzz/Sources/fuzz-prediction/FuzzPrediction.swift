@@ -2,20 +2,21 @@ import FuzzSupport
 import WireProtocol
 
 /// The client's prediction decoding (SUB and DEALER): frames → header, topic, body; an ERROR's
-/// JSON. A PARTIAL or FINAL that decodes re-encodes to the same header bytes.
+/// JSON. A PARTIAL or FINAL that decodes re-encodes to the same header bytes (version 1 or 2; the
+/// argmax byte aside, which the encoder computes).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPrediction(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let input = bytes(data, size)
     let split = input.withUnsafeBytes { frames($0) }
     guard let message = try? PredictionMessage(frames: split) else { return 0 }
     if case .probabilities(let probabilities) = message.body, (1...255).contains(probabilities.count) {
-        var header = [UInt8](repeating: 0, count: 8)
+        var header = [UInt8](repeating: 0, count: headerSize(sequence: message.header.sequence))
         var body = [UInt8](repeating: 0, count: 4 * probabilities.count)
         probabilities.withUnsafeBufferPointer { values in
             header.withUnsafeMutableBytes { h in
                 body.withUnsafeMutableBytes { b in
-                    _ = encodePrediction(kind: message.header.kind, row: message.header.row, probabilities: values,
-                                         header: h, body: b)
+                    _ = encodePrediction(kind: message.header.kind, row: message.header.row,
+                                         sequence: message.header.sequence, probabilities: values, header: h, body: b)
                 }
             }
         }
