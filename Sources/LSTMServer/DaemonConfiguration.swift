@@ -98,7 +98,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             throw .unreadableFile(path: path, reason: error.localizedDescription)
         }
         // toml++ aborts the process on some malformed table headers: refuse those first.
-        if let problem = TOMLHeaderCheck.problem(in: text) { throw .malformedFile(path: path, reason: problem) }
+        if let problem = TOMLSubsetCheck.problem(in: text) { throw .malformedFile(path: path, reason: problem) }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
             throw .malformedFile(path: path, reason: "\(error.description) (line \(error.source.begin.line), column \(error.source.begin.column))")
