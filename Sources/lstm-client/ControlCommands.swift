@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import LSTMClientKit
 import WireProtocol
-import ZeroMQ
 
 /// Options of every control command.
 struct ControlOptions: ParsableArguments {
@@ -19,11 +19,9 @@ struct ControlOptions: ParsableArguments {
 
     /// Sends `request` and prints the raw reply with --json, or hands it to `show`.
     func perform(_ request: ControlRequest, show: (ControlClient.Exchange) -> Void) throws {
-        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let exchange = try ControlClient(context: context, endpoint: endpoints.control, timeout: timeout,
-                                         curve: endpoints.curve()).send(request)
+        let exchange = try ControlClient(endpoint: endpoints.control, timeout: timeout, curve: endpoints.curve()).exchange(request)
         if json {
-            emit(String(decoding: exchange.raw, as: UTF8.self))
+            emit(String(decoding: exchange.json, as: UTF8.self))
         } else {
             show(exchange)
         }
@@ -179,7 +177,7 @@ struct Ping: ParsableCommand {
     func run() throws {
         try options.perform(.ping) { exchange in
             guard case .ping(let reply) = exchange.reply else { return }
-            let milliseconds = Double(exchange.roundTripNanoseconds) / 1e6
+            let milliseconds = exchange.roundTripSeconds * 1000
             emit("pong from \(options.endpoints.control): protocol \(reply.protocolVersion), up \(formatDuration(reply.uptimeSeconds)), "
                  + "round trip \(String(format: "%.3f", milliseconds)) ms")
         }
