@@ -45,9 +45,7 @@ public final class BatchConnection {
             throw .invalidOption("subscriptionWait (\(options.subscriptionWait) s) must be 0 to 60 seconds")
         }
         names = daemons.map(\.name)
-        if let duplicate = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
-            throw .duplicateDaemonName(duplicate)
-        }
+        if let duplicate = Rendezvous.duplicate(in: names) { throw .duplicateDaemonName(duplicate) }
         self.daemons = daemons
         self.connectionsPerDaemon = connectionsPerDaemon
         lossless = options.lossless
