@@ -148,15 +148,15 @@ public final class BatchConnection {
 
     /// Reads every prediction waiting (up to 65,536 per socket), each decoded in place and handed
     /// to `handle`; its buffers are valid only during the call. A message that cannot be decoded
-    /// is handed over as its `WireError`.
-    public func receiveAvailable(_ handle: (Result<PredictionView, WireError>) -> Void) throws(ClientError) {
+    /// goes to `undecodable` as its `WireError`.
+    public func receiveAvailable(_ handle: (PredictionView) -> Void, undecodable: (WireError) -> Void) throws(ClientError) {
         for receiver in receivers {
             for _ in 0..<65_536 {
                 guard try zmq("cannot receive predictions", { () throws(ZMQError) in
                     try receiver.receiveMultipart(into: received, dontWait: true)
                 }) else { break }
                 received.withUnsafeFrames { frames in
-                    handle(Result { () throws(WireError) in try decodePrediction(frames: frames) })
+                    do throws(WireError) { handle(try decodePrediction(frames: frames)) } catch { undecodable(error) }
                 }
             }
         }

@@ -324,12 +324,7 @@ final class TrafficRunner {
     /// Reads what is waiting, in place (no copies): the decoding and bookkeeping per prediction
     /// must stay far cheaper than the daemon's work for it, or the load generator sets the pace.
     private func receiveAvailable() throws {
-        try connection.receiveAvailable { decoded in
-            switch decoded {
-            case .success(let message): handle(message, at: monotonicNanoseconds())
-            case .failure: result.undecodable += 1
-            }
-        }
+        try connection.receiveAvailable({ handle($0, at: monotonicNanoseconds()) }, undecodable: { _ in result.undecodable += 1 })
     }
 
     /// The key of a topic "prefix + decimal counter", nil for anything else.
