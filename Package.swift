@@ -114,7 +114,7 @@ let package = Package(
             "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ", "LSTMDVersion",
         ]),
         .testTarget(name: "ClientKitTests", dependencies: [
-            "LSTMClientKit", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol",
+            "LSTMClientKit", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ",
         ]),
         .testTarget(name: "LSTMServerTests", dependencies: [
             "LSTMServer", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "LSTMStreaming",

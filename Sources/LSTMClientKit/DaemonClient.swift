@@ -33,7 +33,7 @@ public final class DaemonClient: Sendable {
     /// The prefix of the ids of streams this client names: `<host>/<pid>/<random>/`.
     public let idPrefix: String
 
-    private let context: ZMQContext
+    private let controlClient: ControlClient
     private let link: DaemonLink
     private let counters: Mutex<(next: Int, sequence: UInt32)>
 
@@ -42,15 +42,15 @@ public final class DaemonClient: Sendable {
     /// `idPrefix` names this client's streams (a `ShardedClient` gives all its clients one).
     public init(_ endpoints: DaemonEndpoints = DaemonEndpoints(), options: ClientOptions = ClientOptions(),
                 idPrefix: String? = nil) throws(ClientError) {
-        guard options.curve == nil else { throw .curveUnsupported }
         guard options.timeout > 0, options.recoveryDelay > 0, options.recoveryDelay < options.timeout,
               options.subscriptionWait >= 0 else {
             throw .invalidOption("timeout (\(options.timeout) s) must be positive and above recoveryDelay (\(options.recoveryDelay) s), subscriptionWait (\(options.subscriptionWait) s) at least 0")
         }
         self.endpoints = endpoints
         self.options = options
-        context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let status = try ControlChannel(context: context, endpoint: endpoints.control, timeout: options.timeout).status()
+        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
+        controlClient = try ControlClient(context: context, endpoint: endpoints.control, timeout: options.timeout, curve: options.curve)
+        let status = try controlClient.status()
         model = status.model
         publication = status.publication
         let prefix = idPrefix ?? Self.defaultPrefix()
@@ -91,54 +91,22 @@ public final class DaemonClient: Sendable {
     }
 
     /// The daemon's status now (a control request).
-    public func status() throws(ClientError) -> StatusReply {
-        try ControlChannel(context: context, endpoint: endpoints.control, timeout: options.timeout).status()
-    }
+    public func status() throws(ClientError) -> StatusReply { try controlClient.status() }
 
-    /// Any control request (control-protocol.md); a failure reply is thrown as `refused`.
-    public func control(_ request: ControlRequest) throws(ClientError) -> ControlReply {
-        try ControlChannel(context: context, endpoint: endpoints.control, timeout: options.timeout).send(request)
-    }
+    /// Any control request (control-protocol.md) with this client's keys; a failure reply is
+    /// thrown as `refused`. `ControlClient` has one method per request.
+    public func control(_ request: ControlRequest) throws(ClientError) -> ControlReply { try controlClient.send(request) }
 
     /// `<host>/<pid>/<8 hex digits>/`: unique across the clients of a daemon (stream-protocol.md §4).
     static func defaultPrefix() -> String {
-        let host = ProcessInfo.processInfo.hostName
-        let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        return "\(host.isEmpty ? "localhost" : host)/\(getpid())/\(random)/"
-    }
-}
-
-/// Control requests over a fresh REQ socket each, made and used on the caller's thread, with a
-/// receive timeout and linger 0: a daemon that is gone costs `timeout`, never a hang.
-struct ControlChannel {
-    let context: ZMQContext
-    let endpoint: String
-    let timeout: Double
-
-    func send(_ request: ControlRequest) throws(ClientError) -> ControlReply {
-        let milliseconds = Int(timeout * 1000)
-        let frames = try zmq("control request \"\(request.command)\" to \(endpoint) failed") { () throws(ZMQError) -> [[UInt8]]? in
-            let socket = try ZMQSocket(context, type: .req)
-            defer { socket.close() }
-            try socket.set(.linger, .zero)
-            try socket.set(.receiveTimeout, .milliseconds(milliseconds))
-            try socket.set(.sendTimeout, .milliseconds(milliseconds))
-            try socket.connect(endpoint)
-            guard try socket.send([request.jsonBytes]) else { return nil }
-            return try socket.receiveMultipart()
-        }
-        guard let frames else { throw .notReachable(endpoint: endpoint, seconds: timeout) }
-        guard frames.count == 1 else { throw .badReply(command: request.command, reason: "\(frames.count) frames; a reply has one") }
-        let reply: ControlReply
-        do { reply = try ControlReply(jsonBytes: frames[0], for: request) } catch {
-            throw .badReply(command: request.command, reason: error.message)
-        }
-        if case .failure(let body) = reply { throw .refused(command: request.command, error: body) }
-        return reply
+        "\(hostAndProcess)/\(String(UInt32.random(in: 0...UInt32.max), radix: 16))/"
     }
 
-    func status() throws(ClientError) -> StatusReply {
-        guard case .status(let status) = try send(.status) else { throw .badReply(command: "status", reason: "not a status reply") }
-        return status
+    /// `<host>/<pid>`: this process among the clients of a daemon, the start of its stream ids.
+    public static var hostAndProcess: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        return "\(host.isEmpty ? "localhost" : host)/\(getpid())"
     }
 }

@@ -1,4 +1,5 @@
 public import WireProtocol
+public import ZeroMQ
 
 /// The four endpoints of one lstmd daemon (stream-protocol.md §3). The defaults are lstmd's.
 public struct DaemonEndpoints: Sendable, Hashable, CustomStringConvertible {
@@ -26,20 +27,10 @@ public struct DaemonEndpoints: Sendable, Hashable, CustomStringConvertible {
     public var description: String { ingest }
 }
 
-/// CurveZMQ keys for a daemon that requires encryption (Z85 text, 40 characters each): the daemon's
-/// public key and this client's key pair. Reserved for the security work; see `ClientOptions.curve`.
-public struct CurveKeys: Sendable, Hashable {
-    public var serverPublicKey: String
-    public var clientPublicKey: String
-    public var clientSecretKey: String
-
-    /// Keys as 40-character Z85 text (`lstm-client keygen` once the security work lands).
-    public init(serverPublicKey: String, clientPublicKey: String, clientSecretKey: String) {
-        self.serverPublicKey = serverPublicKey
-        self.clientPublicKey = clientPublicKey
-        self.clientSecretKey = clientSecretKey
-    }
-}
+/// CurveZMQ keys for a daemon that requires them: the daemon's public key and this client's key
+/// pair, set on every socket the client opens (`serverKey`, `keyPair`; ZeroMQ's `ZMQCurveClient`).
+/// `CurveKeys(serverKey:secretKeyFile:)` reads them from the files `lstm-client keygen` writes.
+public typealias CurveKeys = ZMQCurveClient
 
 /// How a `DaemonClient` talks to its daemon.
 public struct ClientOptions: Sendable {
@@ -56,8 +47,9 @@ public struct ClientOptions: Sendable {
     /// PUB/SUB only: seconds a new subscription is given to reach the daemon before rows that
     /// need it are sent (the "slow joiner", stream-protocol.md §10).
     public var subscriptionWait: Double
-    /// CurveZMQ keys, for daemons that require them. Not supported by this build yet: connecting
-    /// with keys throws `ClientError.curveUnsupported`.
+    /// CurveZMQ keys, for daemons that require them (every daemon beyond loopback does): set on
+    /// every socket. A daemon that does not know the client's key, or whose key is not
+    /// `serverKey`, answers nothing at all, so a wrong key is a `notReachable` or `timeout` failure.
     public var curve: CurveKeys?
 
     /// Options with lstmd's usual defaults: PUB/SUB, 5 s timeout, recovery after 1 s, 200 ms

@@ -145,32 +145,12 @@ final class DaemonLink: @unchecked Sendable {
 
         init(context: ZMQContext, endpoints: DaemonEndpoints, options: ClientOptions, prefix: [UInt8]) throws(ClientError) {
             if options.lossless {
-                let dealer = try zmq("cannot connect to the results endpoint \(endpoints.results)") { () throws(ZMQError) in
-                    let socket = try ZMQSocket(context, type: .dealer)
-                    try socket.set(.linger, .milliseconds(1000))
-                    try socket.set(.sendHWM, 100_000)
-                    try socket.set(.receiveHWM, 1_000_000)
-                    try socket.connect(endpoints.results)
-                    return socket
-                }
-                sender = dealer
-                receiver = dealer
+                sender = try ClientSockets.dealer(context, endpoint: endpoints.results, curve: options.curve)
+                receiver = sender
             } else {
-                receiver = try zmq("cannot subscribe to the predictions endpoint \(endpoints.predictions)") { () throws(ZMQError) in
-                    let socket = try ZMQSocket(context, type: .sub)
-                    try socket.set(.linger, .zero)
-                    try socket.set(.receiveHWM, 1_000_000)
-                    try socket.subscribe(prefix)
-                    try socket.connect(endpoints.predictions)
-                    return socket
-                }
-                sender = try zmq("cannot connect to the ingest endpoint \(endpoints.ingest)") { () throws(ZMQError) in
-                    let socket = try ZMQSocket(context, type: .push)
-                    try socket.set(.linger, .milliseconds(1000))
-                    try socket.set(.sendHWM, 100_000)
-                    try socket.connect(endpoints.ingest)
-                    return socket
-                }
+                receiver = try ClientSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [prefix],
+                                                        curve: options.curve)
+                sender = try ClientSockets.pusher(context, endpoint: endpoints.ingest, curve: options.curve)
             }
         }
     }
@@ -354,5 +334,3 @@ final class DaemonLink: @unchecked Sendable {
         streams[state.idBytes] = nil
     }
 }
-
-func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }

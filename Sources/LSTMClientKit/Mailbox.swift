@@ -97,10 +97,3 @@ final class Mailbox: @unchecked Sendable {
         }
     }
 }
-
-/// Monotonic time in nanoseconds.
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}

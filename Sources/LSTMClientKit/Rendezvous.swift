@@ -29,4 +29,10 @@ public enum Rendezvous {
         }
         return best
     }
+
+    /// A name given to two daemons, if any: rendezvous names must be unique.
+    static func duplicate(in daemons: [String]) -> String? {
+        var seen: Set<String> = []
+        return daemons.first { !seen.insert($0).inserted }
+    }
 }

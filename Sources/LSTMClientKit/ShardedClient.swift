@@ -19,9 +19,7 @@ public final class ShardedClient: Sendable {
     public init(_ daemons: [DaemonEndpoints], options: ClientOptions = ClientOptions()) throws(ClientError) {
         guard !daemons.isEmpty else { throw .invalidOption("a sharded client needs at least one daemon") }
         names = daemons.map(\.name)
-        if let duplicate = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
-            throw .duplicateDaemonName(duplicate)
-        }
+        if let duplicate = Rendezvous.duplicate(in: names) { throw .duplicateDaemonName(duplicate) }
         let prefix = DaemonClient.defaultPrefix()
         var clients: [DaemonClient] = []
         for endpoints in daemons { clients.append(try DaemonClient(endpoints, options: options, idPrefix: prefix)) }

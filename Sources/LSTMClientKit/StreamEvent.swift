@@ -37,8 +37,8 @@ public enum StreamFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .daemon(code, message, row): "\(code)\(row.map { " (row \($0))" } ?? ""): \(message)"
-        case let .timeout(seconds, daemon): "no prediction from \(daemon) within \(seconds) s"
-        case let .sendBlocked(seconds, daemon): "\(daemon) took no rows for \(seconds) s"
+        case let .timeout(seconds, daemon): "no prediction from \(daemon) within \(formatSeconds(seconds))"
+        case let .sendBlocked(seconds, daemon): "\(daemon) took no rows for \(formatSeconds(seconds))"
         case .superseded: "a newer sequence on the same stream id replaced this one"
         case .clientClosed: "the client was closed"
         }

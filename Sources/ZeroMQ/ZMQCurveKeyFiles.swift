@@ -110,6 +110,15 @@ public enum ZMQCurveKeyFiles {
     }
 }
 
+extension ZMQCurveClient {
+    /// A client's CURVE settings from key files: the server's public key (its `.pub` file, or the
+    /// 40 Z85 characters) and this client's secret key file (its public key is derived).
+    public init(serverKey pathOrZ85: String, secretKeyFile path: String) throws(ZMQKeyFileError) {
+        self.init(serverKey: try ZMQCurveKeyFiles.readPublicKey(pathOrZ85),
+                  keyPair: try ZMQCurveKeyFiles.readSecretKey(at: path))
+    }
+}
+
 /// A key file that cannot be used, naming the file (and line) and what is wrong, never its content.
 public enum ZMQKeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreadable(path: String, reason: String)

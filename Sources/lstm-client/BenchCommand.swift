@@ -3,7 +3,6 @@ import Foundation
 import Histogram
 import LSTMClientKit
 import WireProtocol
-import ZeroMQ
 
 /// A load generator: many streams of digits, closed or open loop, for a bounded time.
 struct Bench: ParsableCommand {
@@ -74,25 +73,22 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         Interrupts.install()
-        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
         let curve = try endpoints.curve()
         let daemons = shards.isEmpty ? [endpoints.daemon] : try shards.map(shardDaemon)
-        let models = try daemons.map { daemon in
-            try ServingModel(status: ControlClient.probe(context, endpoint: daemon.control, timeout: timeout, curve: curve).status())
-        }
+        let models = try daemons.map { daemon in try ServingModel.probe(daemon.control, timeout: timeout, curve: curve) }
         let model = models[0]
         if let other = models.firstIndex(where: { $0.publication != model.publication }) {
-            throw ClientError.invalidArgument("the daemons publish differently: \(daemons[0].control) '\(model.publication)', \(daemons[other].control) '\(models[other].publication)'")
+            throw CommandError.invalidArgument("the daemons publish differently: \(daemons[0].control) '\(model.publication)', \(daemons[other].control) '\(models[other].publication)'")
         }
         let (digits, _) = try source.load()
-        let prefix = "\(hostAndProcess)/bench-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
+        let prefix = "\(DaemonClient.hostAndProcess)/bench-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
         _ = try streamID(prefix, option: "the stream prefix")
         let plan = TrafficPlan(
             transport: router ? .router : .pubsub, daemons: daemons, curve: curve, concurrentStreams: streams,
             connections: connections, pacing: rate.map { .openLoop(rowsPerSecond: $0) } ?? .closedLoop,
             publication: model.publication, digits: digits, imageCount: nil, duration: duration,
             drainTimeout: drainTimeout, stallTimeout: timeout, streamPrefix: prefix)
-        let result = try TrafficRunner(plan: plan, context: context).run()
+        let result = try TrafficRunner(plan: plan).run()
         let report = BenchReport(plan: plan, result: result)
         if json {
             emit(Watch.jsonLine(report))

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import LSTMClientKit
 import WireProtocol
-import ZeroMQ
 
 /// Streams one digit row by row and shows the daemon's answer after every row.
 struct Classify: ParsableCommand {
@@ -59,28 +59,14 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         let digit = try loadDigit()
-        let id = try streamID(stream ?? "\(hostAndProcess)/classify", option: "--stream")
-        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
+        let id = try streamID(stream ?? "\(DaemonClient.hostAndProcess)/classify", option: "--stream")
         let curve = try endpoints.curve()
-        let model = try ServingModel(status: ControlClient.probe(context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
-
-        let receiver: ZMQSocket
-        let sender: ZMQSocket
-        let sendEndpoint: String
-        if router {
-            receiver = try StreamSockets.dealer(context, endpoint: endpoints.results, curve: curve)
-            sender = receiver
-            sendEndpoint = endpoints.results
-        } else {
-            receiver = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [id.bytes], curve: curve)
-            usleep(StreamSockets.subscriptionSettleMicroseconds)
-            sender = try StreamSockets.pusher(context, endpoint: endpoints.ingest, curve: curve)
-            sendEndpoint = endpoints.ingest
-        }
-        try zmq("cannot set a receive timeout") { () throws(ZMQError) in
-            try receiver.set(.receiveTimeout, .milliseconds(100))
-            try sender.set(.sendTimeout, .milliseconds(Int(timeout * 1000)))
-        }
+        let model = try ServingModel.probe(endpoints.control, timeout: timeout, curve: curve)
+        let client = try DaemonClient(endpoints.daemon, options: ClientOptions(
+            lossless: router, timeout: timeout, recoveryDelay: min(1, timeout / 2), curve: curve))
+        defer { client.close() }
+        let receiveEndpoint = router ? endpoints.results : endpoints.predictions
+        let sendEndpoint = router ? endpoints.results : endpoints.ingest
 
         let drawing = !plain && Terminal.allowsColor(STDOUT_FILENO)  // the drawing is in colour
         let delay = rowDelay ?? (drawing ? 40 : 0)
@@ -88,40 +74,46 @@ struct Classify: ParsableCommand {
         let title = "\(digit.name)  →  stream \(id.string)"
         canvas?.draw(DigitRenderer.frame(title: title, pixels: digit.pixels, rowsShown: 0,
                                          probabilities: nil, labels: model.labels))
-        var answer: PredictionMessage?
-        // A fresh sequence number: answers about an earlier sequence on the same id are ignored.
-        let sequence = UInt32.random(in: 0...UInt32.max)
+        var answer: Prediction?
+        // A new sequence number: answers about an earlier sequence on the same id are ignored.
+        let handle = try client.stream(id: id)
         for row in 0..<Digits.rows {
             let isLast = row == Digits.rows - 1
-            let pixels = Array(digit.pixels[(row * Digits.columns)..<((row + 1) * Digits.columns)])
-            let message = IngestMessage.row(UInt32(row), of: id, sequence: sequence, pixels: pixels, last: isLast)
-            let sent = try zmq("cannot send row \(row) to \(sendEndpoint)") { () throws(ZMQError) in try sender.send(message.frames) }
-            guard sent else { throw ClientError.sendBlocked(endpoint: sendEndpoint, timeout: timeout) }
+            try handle.send(pixels: digit.pixels[(row * Digits.columns)..<((row + 1) * Digits.columns)], last: isLast)
             guard model.publication == .partial || isLast else {
                 canvas?.draw(DigitRenderer.frame(title: title, pixels: digit.pixels, rowsShown: row + 1,
                                                  probabilities: nil, labels: model.labels))
                 continue
             }
-            let prediction = try awaitPrediction(for: id, sequence: sequence, row: row, on: receiver,
-                                                 endpoint: router ? endpoints.results : endpoints.predictions, sentTo: sendEndpoint)
-            guard case .probabilities(let probabilities) = prediction.body else { continue }
+            let prediction: Prediction
+            let event = handle.next()
+            switch event {
+            case .partial(let p), .final(let p): prediction = p
+            case .failed(.daemon(let code, let message, let failedRow)):
+                throw CommandError.streamFailed(stream: id.string, row: failedRow, code: code, message: message)
+            case .failed(.sendBlocked(let seconds, _)):
+                throw CommandError.sendBlocked(endpoint: sendEndpoint, timeout: seconds)
+            case .failed, nil:
+                throw CommandError.noPrediction(stream: id.string, row: row, endpoint: receiveEndpoint,
+                                                sentTo: sendEndpoint, timeout: timeout)
+            }
             if let canvas {
                 canvas.draw(DigitRenderer.frame(title: "\(title)  row \(row + 1)/\(Digits.rows)", pixels: digit.pixels,
-                                                rowsShown: row + 1, probabilities: probabilities, labels: model.labels))
+                                                rowsShown: row + 1, probabilities: prediction.probabilities, labels: model.labels))
             } else {
-                emit("row \(row)  argmax \(prediction.header.argmax)  p " + format(probabilities[Int(prediction.header.argmax)])
-                     + (prediction.header.kind == .final ? "  FINAL" : ""))
+                emit("row \(prediction.row)  argmax \(prediction.argmax)  p " + format(prediction.probabilities[prediction.argmax])
+                     + (event?.isTerminal == true ? "  FINAL" : ""))
             }
             answer = prediction
-            if prediction.header.kind == .final { break }
+            if event?.isTerminal == true { break }
             if delay > 0 && !isLast { usleep(UInt32(delay * 1000)) }
         }
-        guard let answer, answer.header.kind == .final, case .probabilities(let probabilities) = answer.body else {
-            throw ClientError.noPrediction(stream: id.string, row: Digits.rows - 1,
-                                           endpoint: router ? endpoints.results : endpoints.predictions,
-                                           sentTo: sendEndpoint, timeout: timeout)
+        guard let answer else {
+            throw CommandError.noPrediction(stream: id.string, row: Digits.rows - 1, endpoint: receiveEndpoint,
+                                            sentTo: sendEndpoint, timeout: timeout)
         }
-        let best = Int(answer.header.argmax)
+        let best = answer.argmax
+        let probabilities = answer.probabilities
         let truth = digit.label.map { "  true \($0)" } ?? ""
         if drawing {
             let verdict = digit.label.map { Int($0) == best ? "  \u{1B}[32m✓ correct\u{1B}[0m" : "  \u{1B}[31m✗ wrong\u{1B}[0m" } ?? ""
@@ -129,29 +121,6 @@ struct Classify: ParsableCommand {
         } else {
             emit("final class \(best)  label \"\(model.label(best))\"  p \(format(probabilities[best]))\(truth)")
         }
-    }
-
-    /// Waits for the PARTIAL or FINAL of `row` of stream `id`, skipping other streams that share
-    /// the subscription prefix. An ERROR for the stream is thrown.
-    private func awaitPrediction(for id: StreamID, sequence: UInt32, row: Int, on socket: ZMQSocket,
-                                 endpoint: String, sentTo: String) throws -> PredictionMessage {
-        let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
-        while monotonicNanoseconds() < deadline {
-            guard let frames = try zmq("cannot receive from \(endpoint)", { () throws(ZMQError) in try socket.receiveMultipart() }) else {
-                continue
-            }
-            let message: PredictionMessage
-            do { message = try PredictionMessage(frames: frames) } catch {
-                note("skipping an undecodable prediction: \(error)")
-                continue
-            }
-            guard message.topic == .stream(id), message.header.sequence == sequence else { continue }
-            if case .error(let body) = message.body {
-                throw ClientError.streamFailed(stream: id.string, row: message.header.row, error: body)
-            }
-            if message.header.row == UInt32(row) { return message }
-        }
-        throw ClientError.noPrediction(stream: id.string, row: row, endpoint: endpoint, sentTo: sentTo, timeout: timeout)
     }
 
     /// The digit to send: 784 pixels, its true label when known, and a name for the title.
@@ -163,7 +132,7 @@ struct Classify: ParsableCommand {
         let (digits, origin) = try source.load()
         let chosen = index ?? 0
         guard chosen < digits.count else {
-            throw ClientError.invalidArgument("--index \(chosen) is past the end of the \(digits.count) \(origin)")
+            throw CommandError.invalidArgument("--index \(chosen) is past the end of the \(digits.count) \(origin)")
         }
         return (Array(digits.image(at: chosen)), digits.labels[chosen], "digit #\(chosen) of the \(origin)")
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import LSTMClientKit
 import WireProtocol
-import ZeroMQ
 
 /// Options of every control command.
 struct ControlOptions: ParsableArguments {
@@ -19,16 +19,14 @@ struct ControlOptions: ParsableArguments {
 
     /// Sends `request` and returns the reply; a failure reply is thrown.
     func send(_ request: ControlRequest) throws -> ControlClient.Exchange {
-        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        return try ControlClient(context: context, endpoint: endpoints.control, timeout: timeout,
-                                 curve: endpoints.curve()).send(request)
+        try ControlClient(endpoint: endpoints.control, timeout: timeout, curve: endpoints.curve()).exchange(request)
     }
 
     /// Sends `request` and prints the raw reply with --json, or hands it to `show`.
     func perform(_ request: ControlRequest, show: (ControlClient.Exchange) -> Void) throws {
         let exchange = try send(request)
         if json {
-            emit(String(decoding: exchange.raw, as: UTF8.self))
+            emit(String(decoding: exchange.json, as: UTF8.self))
         } else {
             show(exchange)
         }
@@ -122,7 +120,7 @@ struct Streams: ParsableCommand {
         repeat {
             let exchange = try options.send(.streams(page))
             guard case .streams(let reply) = exchange.reply else { return }
-            if options.json { emit(String(decoding: exchange.raw, as: UTF8.self)) }
+            if options.json { emit(String(decoding: exchange.json, as: UTF8.self)) }
             streams += reply.streams
             page.cursor = reply.cursor
         } while page.cursor != 0
@@ -200,7 +198,7 @@ struct Ping: ParsableCommand {
     func run() throws {
         try options.perform(.ping) { exchange in
             guard case .ping(let reply) = exchange.reply else { return }
-            let milliseconds = Double(exchange.roundTripNanoseconds) / 1e6
+            let milliseconds = exchange.roundTripSeconds * 1000
             emit("pong from \(options.endpoints.control): protocol \(reply.protocolVersion), up \(formatDuration(reply.uptimeSeconds)), "
                  + "round trip \(String(format: "%.3f", milliseconds)) ms")
         }

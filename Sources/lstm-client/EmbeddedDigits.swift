@@ -38,7 +38,7 @@ enum EmbeddedDigits {
         guard let directory = candidateDirectories.first(where: {
             fileManager.fileExists(atPath: $0.appendingPathComponent(imagesName).path)
         }) else {
-            throw ClientError.invalidArgument(
+            throw CommandError.invalidArgument(
                 "the built-in digits (\(imagesName)) are missing; looked in "
                     + candidateDirectories.map(\.path).joined(separator: ", ")
                     + ". Use --data DIR with an MNIST directory instead")

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LSTMClientKit
 import WireProtocol
-import ZeroMQ
 
 /// The daemon's four endpoints, shared by every subcommand. Defaults are lstmd's defaults.
 struct EndpointOptions: ParsableArguments {
@@ -41,13 +40,10 @@ struct EndpointOptions: ParsableArguments {
         }
     }
 
-    /// The CURVE settings of every socket, read from the key files; nil for plain ZeroMQ.
-    func curve() throws(ClientError) -> ZMQCurveClient? {
+    /// The CURVE keys of every socket, read from the key files; nil for plain ZeroMQ.
+    func curve() throws(CommandError) -> CurveKeys? {
         guard let serverKey, let key else { return nil }
-        do throws(ZMQKeyFileError) {
-            return ZMQCurveClient(serverKey: try ZMQCurveKeyFiles.readPublicKey(serverKey),
-                                  keyPair: try ZMQCurveKeyFiles.readSecretKey(at: key))
-        } catch {
+        do { return try CurveKeys(serverKey: serverKey, secretKeyFile: key) } catch {
             throw .invalidArgument(error.description)
         }
     }
@@ -102,22 +98,15 @@ enum Endpoint {
     }
 }
 
-/// Failures of the client, each naming what it was doing and where.
-enum ClientError: Error, CustomStringConvertible {
-    /// No reply from the control endpoint within the timeout.
-    case notReachable(endpoint: String, timeout: Double)
-    /// The daemon answered a control request with a failure reply.
-    case refused(command: String, error: ErrorBody)
-    /// A control reply that is not the JSON the protocol defines.
-    case badReply(command: String, reason: String)
-    /// A socket could not be set up or used.
-    case socket(what: String, error: ZMQError)
+/// Failures of a command beyond the client library's (`ClientError`, `StreamFailure`), each
+/// naming what it was doing and where.
+enum CommandError: Error, CustomStringConvertible {
     /// Rows could not be queued: the ingest path stayed full for the whole timeout.
     case sendBlocked(endpoint: String, timeout: Double)
     /// No prediction for a row within the timeout.
     case noPrediction(stream: String, row: Int, endpoint: String, sentTo: String, timeout: Double)
     /// The daemon answered a stream with an ERROR.
-    case streamFailed(stream: String, row: UInt32, error: ErrorBody)
+    case streamFailed(stream: String, row: UInt32?, code: String, message: String)
     /// The daemon's model cannot classify 28 × 28 MNIST digits row by row.
     case incompatibleModel(String)
     /// A bad command-line value found after parsing (e.g. a digit index past the end of the set).
@@ -125,22 +114,13 @@ enum ClientError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .notReachable(endpoint, timeout):
-            "lstmd not reachable at \(endpoint) (no reply within \(formatSeconds(timeout)))"
-        case let .refused(command, error):
-            "lstmd refused \"\(command)\": \(error.code): \(error.message)"
-        case let .badReply(command, reason):
-            "lstmd's reply to \"\(command)\" is not valid: \(reason)"
-        case let .socket(what, error):
-            "\(what): \(error)"
         case let .sendBlocked(endpoint, timeout):
             "lstmd not accepting rows at \(endpoint) (send blocked for \(formatSeconds(timeout)))"
         case let .noPrediction(stream, row, endpoint, sentTo, timeout):
             "no prediction for stream \"\(stream)\" row \(row) on \(endpoint) within \(formatSeconds(timeout))"
                 + (sentTo == endpoint ? "" : " (its rows went to \(sentTo): check that endpoint too)")
-        case let .streamFailed(stream, row, error):
-            "lstmd reported an error for stream \"\(stream)\"" + (row == PredictionHeader.noRow ? "" : " row \(row)")
-                + ": \(error.code): \(error.message)"
+        case let .streamFailed(stream, row, code, message):
+            "lstmd reported an error for stream \"\(stream)\"" + (row.map { " row \($0)" } ?? "") + ": \(code): \(message)"
         case let .incompatibleModel(reason):
             "the daemon's model cannot classify MNIST digits: \(reason)"
         case let .invalidArgument(reason):
@@ -152,26 +132,6 @@ enum ClientError: Error, CustomStringConvertible {
 /// `5 s`, `0.5 s`, `0.25 s`: seconds without a useless `.0`.
 func formatSeconds(_ seconds: Double) -> String {
     seconds == seconds.rounded() && abs(seconds) < 1e15 ? "\(Int(seconds)) s" : "\(seconds) s"
-}
-
-/// Runs a ZeroMQ call, turning its failure into a `ClientError` that says what was being done.
-func zmq<T>(_ what: @autoclosure () -> String, _ body: () throws(ZMQError) -> T) throws(ClientError) -> T {
-    do { return try body() } catch { throw .socket(what: what(), error: error) }
-}
-
-/// Monotonic time in nanoseconds, for latencies and deadlines.
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
-
-/// The default stream id prefix: `HOST/PID`, unique across the clients of one daemon (spec §4).
-var hostAndProcess: String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    let host = gethostname(&buffer, buffer.count) == 0
-        ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
-    return "\(host.isEmpty ? "localhost" : host)/\(getpid())"
 }
 
 /// Parses a stream id given on the command line, with the rule it breaks as the error.

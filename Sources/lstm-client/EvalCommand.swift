@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import LSTMClientKit
 import WireProtocol
-import ZeroMQ
 
 /// Classifies test digits through the daemon with many concurrent streams.
 struct Eval: ParsableCommand {
@@ -56,21 +56,20 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         Interrupts.install()
-        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
         let curve = try endpoints.curve()
-        let model = try ServingModel(status: ControlClient.probe(context, endpoint: endpoints.control, timeout: timeout, curve: curve).status())
+        let model = try ServingModel.probe(endpoints.control, timeout: timeout, curve: curve)
         let (digits, origin) = try source.load()
         let count = min(limit ?? digits.count, digits.count)
         let transport: Transport = router ? .router
             : pub ? .pubsub
-            : StreamSockets.routerAnswers(context, endpoint: endpoints.results, timeout: 0.5, curve: curve) ? .router : .pubsub
-        let prefix = "\(hostAndProcess)/eval-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
+            : DaemonClient.answersOnLosslessPath(endpoints.daemon, curve: curve, timeout: 0.5) ? .router : .pubsub
+        let prefix = "\(DaemonClient.hostAndProcess)/eval-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))/"
         _ = try streamID(prefix, option: "the stream prefix")
         let plan = TrafficPlan(
             transport: transport, daemons: [endpoints.daemon], curve: curve, concurrentStreams: min(streams, count), connections: connections,
             pacing: .closedLoop, publication: model.publication, digits: digits, imageCount: count, duration: nil,
             drainTimeout: timeout, stallTimeout: timeout, streamPrefix: prefix)
-        let result = try TrafficRunner(plan: plan, context: context).run()
+        let result = try TrafficRunner(plan: plan).run()
 
         let correct = (0..<count).filter { result.finalArgmax[$0].map { Int($0) } == Int(digits.labels[$0]) }.count
         let missing = (0..<count).filter { result.finalArgmax[$0] == nil }

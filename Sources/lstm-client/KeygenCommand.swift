@@ -23,12 +23,13 @@ struct Keygen: ParsableCommand {
     var comment: String?
 
     func run() throws {
-        let pair = try zmq("cannot generate a CURVE key pair") { () throws(ZMQError) in try ZMQCurve.generateKeyPair() }
         let name = comment ?? String(out.split(separator: "/").last ?? "key")
-        do throws(ZMQKeyFileError) {
-            try ZMQCurveKeyFiles.write(pair, prefix: out, comment: name)
-        } catch {
-            throw ClientError.invalidArgument(error.description)
+        let pair: ZMQCurveKeyPair
+        do { pair = try ZMQCurve.generateKeyPair() } catch {
+            throw CommandError.invalidArgument("cannot generate a CURVE key pair: \(error)")
+        }
+        do { try ZMQCurveKeyFiles.write(pair, prefix: out, comment: name) } catch {
+            throw CommandError.invalidArgument(error.description)
         }
         note("wrote \(out).key (secret, 0600) and \(out).pub (public)")
         emit(pair.publicKey.z85)

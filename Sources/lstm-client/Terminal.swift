@@ -39,3 +39,13 @@ final class ProgressLine {
         drawn = false
     }
 }
+
+/// Writes `text` to standard output now (the watch and classify output is read live by pipes).
+func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Writes a note for people to standard error.
+func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

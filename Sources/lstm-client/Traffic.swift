@@ -3,7 +3,6 @@ import Histogram
 import LSTMClientKit
 import MNIST
 import WireProtocol
-import ZeroMQ
 
 /// How rows are paced.
 enum Pacing {
@@ -16,14 +15,24 @@ enum Pacing {
     case openLoop(rowsPerSecond: Double)
 }
 
+/// How rows reach the daemon and predictions come back.
+enum Transport: String, Encodable {
+    /// PUSH to the ingest endpoint, SUB on the predictions endpoint: best effort (spec §10).
+    case pubsub = "pub"
+    /// DEALER on the results endpoint, both ways: lossless (spec §11).
+    case router
+
+    var name: String { self == .pubsub ? "PUSH + PUB/SUB" : "DEALER/ROUTER" }
+}
+
 /// What to send, how and where.
 struct TrafficPlan {
     var transport: Transport
     /// The daemons: each stream goes to the one rendezvous hashing of its id picks
     /// (Protocols/rendezvous.md), so one daemon gets every stream.
     var daemons: [DaemonEndpoints]
-    /// CURVE settings of every socket; nil for plain ZeroMQ.
-    var curve: ZMQCurveClient?
+    /// CURVE keys of every socket; nil for plain ZeroMQ.
+    var curve: CurveKeys?
     /// Streams in flight at once; each sends one digit after the other.
     var concurrentStreams: Int
     /// Sockets the rows are spread over (each stream always uses the same one, which keeps its
@@ -85,6 +94,11 @@ struct TrafficResult {
 
 /// Runs a plan against the daemon: many concurrent streams, interleaved rows, predictions read
 /// while sending (the DEALER path requires it), every due answer accounted for.
+///
+/// What stays here is bench's and eval's own: pacing, the accounting of due answers, latency and
+/// accuracy. Sockets, framing and decoding are the client library's (`BatchConnection`); its
+/// stream handles would cost this loop an I/O-thread hop and a mailbox per prediction, about 2.5×
+/// the client CPU per row, which a load generator cannot spend.
 final class TrafficRunner {
     private let plan: TrafficPlan
     private let rows = Digits.rows
@@ -99,7 +113,7 @@ final class TrafficRunner {
         let sequence: UInt32
         let digit: Int
         let slot: Int
-        /// Index in `senders` of the socket its rows go to: on its daemon, the slot's connection.
+        /// The connection's socket its rows go to: on its daemon, the slot's connection.
         let socket: Int
         var nextRow = 0
         /// Per row: when its answer became due (ns), 0 when none is due.
@@ -133,47 +147,17 @@ final class TrafficRunner {
     private var dueTotal = 0
     private var stoppedSending = false
 
-    private var senders: [ZMQSocket] = []
-    /// The daemons' rendezvous names, in the order of `plan.daemons`.
-    private let daemonNames: [String]
-    private var receivers: [ZMQSocket] = []
-    private let poller = ZMQPoller()
-    private var senderEntries: [Int] = []
-    private var blocked: Set<Int> = []
-    /// Reused buffers of the hot loop: a received message's frames, an ingest header.
-    private let received = ZMQMultipart(capacity: 3)
-    private var headerBytes: [UInt8] = []
+    /// The sockets, their poller and the reused buffers of the hot loop.
+    private let connection: BatchConnection
 
-    init(plan: TrafficPlan, context: ZMQContext) throws {
+    init(plan: TrafficPlan) throws {
         self.plan = plan
         prefixBytes = Array(plan.streamPrefix.utf8)
         slots = Array(repeating: nil, count: plan.concurrentStreams)
         if let count = plan.imageCount { result.finalArgmax = Array(repeating: nil, count: count) }
-        daemonNames = plan.daemons.map(\.name)
-        switch plan.transport {
-        case .pubsub:
-            receivers = try plan.daemons.map { daemon in
-                try StreamSockets.subscriber(context, endpoint: daemon.predictions, prefixes: [Array(plan.streamPrefix.utf8)],
-                                             curve: plan.curve)
-            }
-            usleep(StreamSockets.subscriptionSettleMicroseconds)
-            // Daemon d's connections are senders[d * connections ..< (d + 1) * connections].
-            senders = try plan.daemons.flatMap { daemon in
-                try (0..<plan.connections).map { _ in try StreamSockets.pusher(context, endpoint: daemon.ingest, curve: plan.curve) }
-            }
-            try zmq("cannot poll sockets") { () throws(ZMQError) in
-                for receiver in receivers { try poller.add(receiver, events: .readable) }
-                for sender in senders { senderEntries.append(try poller.add(sender, events: [])) }
-            }
-        case .router:
-            senders = try plan.daemons.flatMap { daemon in
-                try (0..<plan.connections).map { _ in try StreamSockets.dealer(context, endpoint: daemon.results, curve: plan.curve) }
-            }
-            receivers = senders
-            try zmq("cannot poll sockets") { () throws(ZMQError) in
-                for sender in senders { senderEntries.append(try poller.add(sender, events: .readable)) }
-            }
-        }
+        connection = try BatchConnection(
+            daemons: plan.daemons, options: ClientOptions(lossless: plan.transport == .router, curve: plan.curve),
+            connectionsPerDaemon: plan.connections, subscriptionPrefix: prefixBytes)
     }
 
     /// Sends and receives until the plan is done (or interrupted), then returns the tally.
@@ -205,11 +189,11 @@ final class TrafficRunner {
                 switch plan.pacing {
                 case .closedLoop:
                     try sendReady(now: now)
-                    if readyHead < ready.count && blocked.isEmpty { waitMilliseconds = 0 }
+                    if readyHead < ready.count && !connection.hasBlockedSocket { waitMilliseconds = 0 }
                 case .openLoop(let rate):
                     let interval = 1e9 / rate
                     var sentThisTurn = 0
-                    while blocked.isEmpty && sentThisTurn < 4096 {
+                    while !connection.hasBlockedSocket && sentThisTurn < 4096 {
                         let scheduled = start + UInt64(Double(nextTick) * interval)
                         guard scheduled <= now, sendingEnds.map({ scheduled < $0 }) ?? true else { break }
                         if try sendScheduledRow(scheduledAt: scheduled) { nextTick += 1 }
@@ -217,21 +201,14 @@ final class TrafficRunner {
                     }
                     let next = start + UInt64(Double(nextTick) * interval)
                     now = monotonicNanoseconds()
-                    waitMilliseconds = blocked.isEmpty ? (next > now ? Int(min(10, (next - now) / 1_000_000)) : 0) : 10
+                    waitMilliseconds = connection.hasBlockedSocket ? 10 : next > now ? Int(min(10, (next - now) / 1_000_000)) : 0
                 }
             }
             if case .closedLoop = plan.pacing, now - lastStallCheck > 100_000_000 {
                 lastStallCheck = now
                 checkStalls(now: now)
             }
-            for (index, entry) in senderEntries.enumerated() {
-                let base: ZMQEvents = plan.transport == .router ? .readable : []
-                poller.setEvents(blocked.contains(index) ? base.union(.writable) : base, at: entry)
-            }
-            let ready = try zmq("cannot poll sockets") { () throws(ZMQError) in try poller.poll(timeout: .milliseconds(waitMilliseconds)) }
-            if ready > 0 {
-                for (index, entry) in senderEntries.enumerated() where poller.isWritable(entry) { blocked.remove(index) }
-            }
+            try connection.wait(milliseconds: waitMilliseconds)
             try receiveAvailable()
             plan.progress?.update(now: now) { progressText(elapsed: Double(now - start) / 1e9) }
         }
@@ -268,9 +245,9 @@ final class TrafficRunner {
         // The prefix was validated by the caller and the counter adds only digits.
         guard let id = try? StreamID(plan.streamPrefix + String(digitsAssigned)) else { return }
         // Hashed once per stream, off the per-row path.
-        let daemon = daemonNames.count == 1 ? 0 : Rendezvous.choose(daemonNames, streamID: id.string.utf8)
+        let daemon = connection.daemon(for: id)
         let run = StreamRun(id: id, key: digitsAssigned, sequence: sequenceBase &+ UInt32(truncatingIfNeeded: digitsAssigned),
-                            digit: digit, slot: slot, socket: daemon * plan.connections + slot % plan.connections, rows: rows)
+                            digit: digit, slot: slot, socket: connection.socket(daemon: daemon, slot: slot), rows: rows)
         digitsAssigned += 1
         result.digitsStarted += 1
         streams[run.key] = run
@@ -309,28 +286,18 @@ final class TrafficRunner {
         return try send(run, dueAt: scheduledAt)
     }
 
-    /// Sends `run`'s next row (three frames straight from the id, a reused header buffer and the
-    /// digit's pixels: no allocation). False when its socket would block.
+    /// Sends `run`'s next row straight from the digit's pixels (no allocation). False when its
+    /// socket would block.
     private func send(_ run: StreamRun, dueAt: UInt64) throws -> Bool {
         let row = run.nextRow
         let isLast = row == rows - 1
         let start = (run.digit * rows + row) * Digits.columns
-        IngestHeader(kind: .row, dtype: .uint8, flags: isLast ? .last : [], row: UInt32(row), sequence: run.sequence)
-            .encode(into: &headerBytes)
-        let socket = senders[run.socket]
         let sent = try plan.digits.images.withUnsafeBytes { images in
-            try zmq("cannot send a row") { () throws(ZMQError) in
-                // Once the first frame is queued libzmq takes the rest of the message.
-                guard try socket.sendFrame(run.id.string.utf8, more: true, dontWait: true) else { return false }
-                try socket.sendFrame(headerBytes, more: true)
-                try socket.sendFrame(UnsafeRawBufferPointer(rebasing: images[start..<(start + Digits.columns)]))
-                return true
-            }
+            try connection.sendRow(UInt32(row), of: run.id, sequence: run.sequence,
+                                   values: UnsafeRawBufferPointer(rebasing: images[start..<(start + Digits.columns)]),
+                                   last: isLast, on: run.socket)
         }
-        guard sent else {
-            blocked.insert(run.socket)
-            return false
-        }
+        guard sent else { return false }
         run.nextRow += 1
         result.rowsSent += 1
         if plan.publication == .partial || isLast {
@@ -346,8 +313,7 @@ final class TrafficRunner {
     /// than at its idle timeout.
     private func endUnfinishedStreams() throws {
         for run in streams.values where !run.over && run.nextRow > 0 && run.nextRow < rows {
-            let end = IngestMessage.end(of: run.id, sequence: run.sequence, at: UInt32(run.nextRow))
-            if try zmq("cannot send END", { () throws(ZMQError) in try senders[run.socket].send(end.frames, dontWait: true) }) {
+            if try connection.sendEnd(of: run.id, sequence: run.sequence, at: UInt32(run.nextRow), on: run.socket) {
                 result.streamsEnded += 1
             }
         }
@@ -358,19 +324,7 @@ final class TrafficRunner {
     /// Reads what is waiting, in place (no copies): the decoding and bookkeeping per prediction
     /// must stay far cheaper than the daemon's work for it, or the load generator sets the pace.
     private func receiveAvailable() throws {
-        for socket in receivers {
-            for _ in 0..<65_536 {
-                guard try zmq("cannot receive predictions", { () throws(ZMQError) in
-                    try socket.receiveMultipart(into: received, dontWait: true)
-                }) else { break }
-                let now = monotonicNanoseconds()
-                received.withUnsafeFrames { frames in
-                    do { handle(try decodePrediction(frames: frames), at: now) } catch {
-                        result.undecodable += 1
-                    }
-                }
-            }
-        }
+        try connection.receiveAvailable({ handle($0, at: monotonicNanoseconds()) }, undecodable: { _ in result.undecodable += 1 })
     }
 
     /// The key of a topic "prefix + decimal counter", nil for anything else.

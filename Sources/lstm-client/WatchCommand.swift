@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import LSTMClientKit
 import WireProtocol
-import ZeroMQ
 
 /// Prints every prediction the daemon publishes (or those of some streams).
 struct Watch: ParsableCommand {
@@ -46,12 +46,8 @@ struct Watch: ParsableCommand {
 
     func run() throws {
         Interrupts.install()
-        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        let curve = try endpoints.curve()
         let prefix = stream.map { Array($0.utf8) } ?? []
-        let socket = try StreamSockets.subscriber(context, endpoint: endpoints.predictions, prefixes: [prefix], curve: curve)
-        try zmq("cannot set a receive timeout") { () throws(ZMQError) in try socket.set(.receiveTimeout, .milliseconds(100)) }
-        usleep(StreamSockets.subscriptionSettleMicroseconds)
+        let subscriber = try PredictionSubscriber(endpoint: endpoints.predictions, prefix: prefix, curve: endpoints.curve())
         let what = stream.map { exact ? "stream \"\($0)\"" : "streams starting with \"\($0)\"" } ?? "every stream"
         note("watching \(endpoints.predictions) for \(what)")
 
@@ -61,7 +57,7 @@ struct Watch: ParsableCommand {
         while !Interrupts.isRaised {
             if let count, printed >= count { return }
             if let deadline, monotonicNanoseconds() >= deadline { break }
-            guard let frames = try zmq("cannot receive from \(endpoints.predictions)", { () throws(ZMQError) in try socket.receiveMultipart() }) else {
+            guard let published = try subscriber.next(timeout: 0.1) else {
                 if let quiet = silence.check(now: monotonicNanoseconds()) {
                     note("nothing received from \(endpoints.predictions) for \(quiet) s; still watching "
                          + "(is lstmd publishing there, and is any client streaming?)")
@@ -69,17 +65,18 @@ struct Watch: ParsableCommand {
                 continue
             }
             silence = SilenceNotice(since: monotonicNanoseconds())
-            if exact, frames.first.map({ !$0.elementsEqual(prefix) }) ?? true { continue }
-            do {
-                emit(try Self.line(for: PredictionMessage(frames: frames), json: json))
-            } catch {
-                emit(json ? Self.jsonLine(UndecodableLine(topic: String(decoding: frames.first ?? [], as: UTF8.self), error: error.description))
+            if exact, published.topic != prefix { continue }
+            switch published.message {
+            case .success(let message):
+                emit(Self.line(for: message, json: json))
+            case .failure(let error):
+                emit(json ? Self.jsonLine(UndecodableLine(topic: String(decoding: published.topic, as: UTF8.self), error: error.description))
                      : "undecodable message: \(error)")
             }
             printed += 1
         }
         if let count, printed < count, !Interrupts.isRaised {
-            throw ClientError.invalidArgument("watch: \(printed) of \(count) messages within \(formatSeconds(timeout ?? 0))")
+            throw CommandError.invalidArgument("watch: \(printed) of \(count) messages within \(formatSeconds(timeout ?? 0))")
         }
     }
 

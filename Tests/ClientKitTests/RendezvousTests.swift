@@ -88,4 +88,20 @@ import Testing
         // About a quarter move (binomial, n = 2000: σ ≈ 19).
         #expect((400...600).contains(moved), "\(moved) of 2000 moved")
     }
+
+    @Test func twoDaemonsOfOneNameAreRefusedBeforeAnyConnection() {
+        let a = DaemonEndpoints(ingest: "tcp://127.0.0.1:1", predictions: "tcp://127.0.0.1:2", control: "tcp://127.0.0.1:3")
+        var b = a
+        b.control = "tcp://127.0.0.1:4"   // another daemon's control, but the same ingest: the same name
+        let other = DaemonEndpoints(ingest: "tcp://127.0.0.1:5")
+        for daemons in [[a, b], [a, other, b]] {
+            #expect(throws: ClientError.self) { try ShardedClient(daemons) }
+            do {
+                _ = try BatchConnection(daemons: daemons, subscriptionPrefix: [])
+                Issue.record("two daemons named \(a.name) were taken")
+            } catch {
+                #expect(error.description == "two daemons are named \"\(a.name)\"; rendezvous names must be unique")
+            }
+        }
+    }
 }

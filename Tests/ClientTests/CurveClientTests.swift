@@ -44,11 +44,24 @@ import Testing
         #expect(plain.status != 0 && plain.stderr.contains("not reachable"), "\(plain.stderr)")
         let halfConfigured = try runClient(["ping", "--server-key", path("lstmd.pub")] + daemon.clientEndpoints)
         #expect(halfConfigured.status != 0 && halfConfigured.stderr.contains("--server-key and --key go together"))
-        // Rows and predictions cross CURVE sockets: PUSH + SUB (classify), DEALER (eval finds the results path).
-        let classify = try runClient(["classify", "--plain", "--index", "0"] + client("alice"))
+        // Rows and predictions cross CURVE sockets: PUSH + SUB (classify, bench), DEALER (eval finds
+        // the results path), and a watcher's SUB hears classify's stream; a stranger's hears nothing.
+        let watcher = try clientProcess(["watch", "--json", "--stream", "curve/", "--count", "28", "--timeout", "60"] + client("alice"))
+        let eavesdropper = try clientProcess(["watch", "--timeout", "8"] + daemon.clientEndpoints)
+        for watching in [watcher, eavesdropper] { try watching.waitForStderr(containing: "watching ") }
+        let classify = try runClient(["classify", "--plain", "--index", "0", "--stream", "curve/0"] + client("alice"))
         #expect(classify.status == 0 && classify.stdout.contains("final class"), "\(classify.stderr)")
+        let watched = try watcher.finish(seconds: 60)
+        #expect(watched.status == 0 && watched.lines.count == 28, "\(watched.stderr)")
+        #expect(watched.lines.last.map { (try? jsonObject($0))?["kind"] as? String } == "final", "\(watched.stdout)")
         let eval = try runClient(["eval", "--limit", "5", "--streams", "2"] + client("alice"))
         #expect(eval.status == 0, "\(eval.stderr)")
+        let bench = try runClient(["bench", "--json", "--streams", "4", "--duration", "0.5"] + client("alice"))
+        let report = try jsonObject(try #require(bench.lines.last, "\(bench.stderr)"))
+        #expect(bench.status == 0 && report["accounting_holds"] as? Bool == true && report["lost"] as? Int == 0, "\(bench.stdout)")
+        #expect((report["predictions"] as? Int ?? 0) > 0)
+        let overheard = try eavesdropper.finish(seconds: 30)
+        #expect(overheard.status == 0 && overheard.stdout.isEmpty, "a plain SUB heard: \(overheard.stdout)")
     }
 }
 

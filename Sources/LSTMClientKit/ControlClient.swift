@@ -1,0 +1,124 @@
+public import WireProtocol
+import ZeroMQ
+
+/// Control requests to one daemon (Protocols/control-protocol.md, LCP/1): status, ping, streams,
+/// drop, reload, metrics. Each request goes over a fresh REQ socket with the client's CURVE keys,
+/// a send and receive timeout and linger 0, so a daemon that is gone (or that refuses the keys)
+/// costs `timeout`, never a hang, and a lost reply cannot wedge the next request.
+///
+/// ```swift
+/// let control = try ControlClient(endpoint: "tcp://127.0.0.1:5557")
+/// print(try control.status().liveStreams)
+/// ```
+///
+/// A failure reply (`"ok": false`, e.g. `forbidden` for a key that is not an admin's) is thrown as
+/// `ClientError.refused`. The methods may be called from any thread.
+public struct ControlClient: Sendable {
+    /// The daemon's control (REP) endpoint.
+    public let endpoint: String
+    /// Seconds to wait for each reply.
+    public let timeout: Double
+    public let curve: CurveKeys?
+    private let context: ZMQContext
+
+    /// A client of the control endpoint; nothing is sent until the first request.
+    public init(endpoint: String = DefaultEndpoints.control, timeout: Double = 5, curve: CurveKeys? = nil) throws(ClientError) {
+        let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
+        try self.init(context: context, endpoint: endpoint, timeout: timeout, curve: curve)
+    }
+
+    init(context: ZMQContext, endpoint: String, timeout: Double, curve: CurveKeys?) throws(ClientError) {
+        guard timeout > 0 && timeout.isFinite else { throw .invalidOption("the control timeout (\(timeout) s) must be a positive number of seconds") }
+        self.context = context
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.curve = curve
+    }
+
+    /// A request's reply as it came: decoded (never a failure: that is thrown), its JSON bytes,
+    /// and the round trip from send to reply.
+    public struct Exchange: Sendable {
+        public var reply: ControlReply
+        public var json: [UInt8]
+        public var roundTripSeconds: Double
+    }
+
+    /// Sends `request` and returns the whole exchange.
+    public func exchange(_ request: ControlRequest) throws(ClientError) -> Exchange {
+        let socket = try ClientSockets.requester(context, endpoint: endpoint, timeout: timeout, curve: curve)
+        defer { socket.close() }
+        let started = monotonicNanoseconds()
+        let frames = try zmq("control request \"\(request.command)\" to \(endpoint) failed") { () throws(ZMQError) -> [[UInt8]]? in
+            guard try socket.send([request.jsonBytes]) else { return nil }
+            return try socket.receiveMultipart()
+        }
+        let roundTrip = monotonicNanoseconds() - started
+        guard let frames else { throw .notReachable(endpoint: endpoint, seconds: timeout, curve: curve != nil) }
+        guard frames.count == 1 else {
+            throw .badReply(command: request.command, reason: "\(frames.count) frames; a reply has exactly one")
+        }
+        let reply: ControlReply
+        do { reply = try ControlReply(jsonBytes: frames[0], for: request) } catch {
+            throw .badReply(command: request.command, reason: error.message)
+        }
+        if case .failure(let body) = reply { throw .refused(command: request.command, error: body) }
+        return Exchange(reply: reply, json: frames[0], roundTripSeconds: Double(roundTrip) / 1e9)
+    }
+
+    /// Sends `request` and returns its reply.
+    public func send(_ request: ControlRequest) throws(ClientError) -> ControlReply {
+        try exchange(request).reply
+    }
+
+    /// The daemon's model, limits and counters.
+    public func status() throws(ClientError) -> StatusReply {
+        try send(.status) { if case .status(let reply) = $0 { reply } else { nil } }
+    }
+
+    /// The daemon's protocol version and uptime (see `exchange` for the round trip).
+    public func ping() throws(ClientError) -> PingReply {
+        try send(.ping) { if case .ping(let reply) = $0 { reply } else { nil } }
+    }
+
+    /// One page of the live streams (see `StreamsPage`): start with cursor 0 and go on with each
+    /// reply's cursor until it is 0, or call ``allStreams()``.
+    public func streams(_ page: StreamsPage = StreamsPage()) throws(ClientError) -> StreamsReply {
+        try send(.streams(page)) { if case .streams(let reply) = $0 { reply } else { nil } }
+    }
+
+    /// Every live stream, fetched a page at a time, sorted by id.
+    public func allStreams() throws(ClientError) -> [StreamInfo] {
+        var streams: [StreamInfo] = []
+        var page = StreamsPage()
+        // A scan visits each of the daemon's stream records once, so it ends.
+        repeat {
+            let reply = try self.streams(page)
+            streams += reply.streams
+            page.cursor = reply.cursor
+        } while page.cursor != 0
+        return streams.sorted { $0.id < $1.id }
+    }
+
+    /// Drops a live stream (its subscribers get ERROR `dropped`). Under CURVE, an admin key's only.
+    public func drop(_ stream: StreamID) throws(ClientError) -> DropReply {
+        try send(.drop(stream: stream)) { if case .drop(let reply) = $0 { reply } else { nil } }
+    }
+
+    /// Loads `model` (a file in the daemon's model directory; nil: the configured file again) for
+    /// new streams. Under CURVE, an admin key's only.
+    public func reload(model: String? = nil) throws(ClientError) -> ReloadReply {
+        try send(.reload(model: model)) { if case .reload(let reply) = $0 { reply } else { nil } }
+    }
+
+    /// The daemon's counters in the Prometheus text format.
+    public func metrics() throws(ClientError) -> String {
+        try send(.metrics) { if case .metrics(let reply) = $0 { reply.metrics } else { nil } }
+    }
+
+    private func send<Reply>(_ request: ControlRequest, _ extract: (ControlReply) -> Reply?) throws(ClientError) -> Reply {
+        guard let reply = extract(try send(request)) else {
+            throw .badReply(command: request.command, reason: "not a \(request.command) reply")
+        }
+        return reply
+    }
+}
