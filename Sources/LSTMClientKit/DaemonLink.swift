@@ -84,6 +84,9 @@ final class DaemonLink: @unchecked Sendable {
             let sockets: Sockets
             do throws(ClientError) {
                 sockets = try Sockets(context: context, endpoints: endpoints, options: options, prefix: prefix)
+                // Set here, on the thread that reads it (ThreadSanitizer caught it set by init after
+                // the thread had started).
+                if !options.lossless { sendableAt = monotonicNanoseconds() + nanoseconds(options.subscriptionWait) }
                 started.withLock { $0 = .success(()) }
             } catch {
                 started.withLock { $0 = .failure(error) }
@@ -103,7 +106,6 @@ final class DaemonLink: @unchecked Sendable {
             close(wakeWrite)
             throw error
         }
-        if !options.lossless { sendableAt = monotonicNanoseconds() + nanoseconds(options.subscriptionWait) }
     }
 
     /// Posts a command; false when the link is closing.
