@@ -6,7 +6,7 @@ import Glibc
 
 /// What a program wrote to a terminal: its standard output and error, as the terminal received
 /// them (the line discipline turns each `\n` into `\r\n`).
-public struct TerminalRun: Sendable {
+public struct TerminalRun: Sendable, CustomStringConvertible {
     public var status: Int32
     public var bytes: [UInt8]
 
@@ -15,6 +15,9 @@ public struct TerminalRun: Sendable {
     public var hasEscapes: Bool { bytes.contains(0x1B) }
     /// Whether it wrote a colour or style sequence (SGR: ESC [ parameters m).
     public var hasColor: Bool { text.range(of: "\u{1B}\\[[0-9;]*m", options: .regularExpression) != nil }
+
+    /// The exit status and the text with its escapes visible, as a failed expectation shows it.
+    public var description: String { "exit \(status): \(text.debugDescription)" }
 }
 
 /// Runs `executable arguments` as in a terminal window: standard output and error on a
