@@ -98,7 +98,7 @@ final class ControlService {
         channels.metrics.update(ServingFigures(
             counters: totals, liveStreams: engine.liveStreamCount,
             modelLiveStreams: Dictionary(engine.generations.map { ($0.model.sha256, $0.liveStreams) }, uniquingKeysWith: +),
-            pendingRows: engine.queuedRowCount, uptimeSeconds: uptime(now), histograms: counters.histograms))
+            pendingRows: engine.queuedRowCount, uptimeSeconds: uptime(now), histograms: counters.histograms.counts))
     }
 
     func uptime(_ now: UInt64) -> Double { Double(now &- startedAt) / 1e9 }

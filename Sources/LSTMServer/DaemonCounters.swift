@@ -6,7 +6,7 @@ import WireProtocol
 /// loop, the output and the control service, all on the loop thread: updates are plain increments.
 final class DaemonCounters {
     var value = Counters()
-    var histograms = ServingHistograms()
+    let histograms = ServingHistograms()
 
     /// Everything counted so far: the daemon's totals and the engine's.
     func total(with engine: StreamEngine) -> Counters { value + engine.counters }

@@ -12,10 +12,11 @@ public struct ServingFigures: Sendable {
     /// Rows received and queued, not yet stepped.
     public var pendingRows: Int
     public var uptimeSeconds: Double
-    public var histograms: ServingHistograms
+    /// The loop's histograms (``ServingHistograms/counts``).
+    public var histograms: [ServingHistograms.FamilyCounts]
 
     public init(counters: Counters = Counters(), liveStreams: Int = 0, modelLiveStreams: [String: Int] = [:],
-                pendingRows: Int = 0, uptimeSeconds: Double = 0, histograms: ServingHistograms = ServingHistograms()) {
+                pendingRows: Int = 0, uptimeSeconds: Double = 0, histograms: [ServingHistograms.FamilyCounts] = ServingHistograms().counts) {
         self.counters = counters
         self.liveStreams = liveStreams
         self.modelLiveStreams = modelLiveStreams
@@ -54,7 +55,7 @@ public final class ServerMetrics: Sendable {
         var errors: [String: Counter] = [:]
         var modelLiveStreams: [String: Gauge] = [:]
         var modelInfo: (labels: [(String, String)], gauge: Gauge)?
-        var histograms = ServingHistograms()
+        var histograms = ServingHistograms().counts
     }
     private let state = Mutex(State())
 
@@ -125,8 +126,8 @@ public final class ServerMetrics: Sendable {
     public func exposition() -> String {
         let histograms = state.withLock { $0.histograms }
         var text = registry.emitToString()
-        for (family, histogram) in histograms.families {
-            text += family.header + histogram.samples(name: family.name)
+        for histogram in histograms {
+            text += histogram.family.header + histogram.counts.samples(name: histogram.family.name)
         }
         return text + (ProcessMetrics.current()?.exposition ?? "")
     }

@@ -1,6 +1,6 @@
 /// What the serving loop measures of its rows and steps (Protocols/control-protocol.md §4.6). Kept
 /// on the loop thread in ``DaemonCounters`` and copied into ``ServerMetrics`` with the totals.
-public struct ServingHistograms: Sendable, Equatable {
+public final class ServingHistograms {
     /// Duration buckets, 1 µs to 10 s in steps of 1, 2.5, 5 per decade (nanoseconds): a lone
     /// stream's row waits for about a microsecond, an overloaded daemon's rows for seconds.
     public static let durationBounds: [UInt64] = [
@@ -12,24 +12,33 @@ public struct ServingHistograms: Sendable, Equatable {
     public static let batchSizeBounds: [UInt64] = (0...10).map { 1 << $0 }
 
     /// Row received → the start of the step that applies it, per row applied.
-    public var queueTime = LoopHistogram(unit: .nanoseconds, bounds: durationBounds)
+    public let queueTime = LoopHistogram(unit: .nanoseconds, bounds: durationBounds)
     /// One batched step, its predictions published, per step.
-    public var stepDuration = LoopHistogram(unit: .nanoseconds, bounds: durationBounds)
+    public let stepDuration = LoopHistogram(unit: .nanoseconds, bounds: durationBounds)
     /// Row received → its prediction handed to PUB (and a ROUTER peer), per prediction published.
-    public var publishLatency = LoopHistogram(unit: .nanoseconds, bounds: durationBounds)
+    public let publishLatency = LoopHistogram(unit: .nanoseconds, bounds: durationBounds)
     /// Streams advanced per step.
-    public var batchSize = LoopHistogram(unit: .count, bounds: batchSizeBounds)
+    public let batchSize = LoopHistogram(unit: .count, bounds: batchSizeBounds)
 
     public init() {}
 
     /// One step of `rows` rows that started at `start` and ended at `end` (nanoseconds).
-    public mutating func recordStep(rows: Int, start: UInt64, end: UInt64) {
+    public func recordStep(rows: Int, start: UInt64, end: UInt64) {
         batchSize.record(UInt64(rows))
         stepDuration.record(end &- start)
     }
 
-    /// The families with their histograms, in the order the exposition writes them.
-    var families: [(MetricFamily, LoopHistogram)] {
-        [(.queueTime, queueTime), (.stepDuration, stepDuration), (.publishLatency, publishLatency), (.batchSize, batchSize)]
+    /// Each family with its counts now, in the order the exposition writes them.
+    public var counts: [FamilyCounts] {
+        [FamilyCounts(family: .queueTime, counts: queueTime.counts),
+         FamilyCounts(family: .stepDuration, counts: stepDuration.counts),
+         FamilyCounts(family: .publishLatency, counts: publishLatency.counts),
+         FamilyCounts(family: .batchSize, counts: batchSize.counts)]
+    }
+
+    /// A histogram family and its counts.
+    public struct FamilyCounts: Sendable, Equatable {
+        public let family: MetricFamily
+        public let counts: HistogramCounts
     }
 }

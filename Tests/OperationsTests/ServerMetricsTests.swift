@@ -21,14 +21,14 @@ enum SpecText {
 
 /// Figures with something in every family: two models, an error code, rows pending, steps.
 func busyFigures() -> ServingFigures {
-    var histograms = ServingHistograms()
+    let histograms = ServingHistograms()
     histograms.recordStep(rows: 3, start: 0, end: 40_000)
     for waited: UInt64 in [500, 2_000, 3_000] { histograms.queueTime.record(waited) }
     for latency: UInt64 in [30_000, 41_000, 42_000] { histograms.publishLatency.record(latency) }
     return ServingFigures(
         counters: Counters([.rowsReceived: 7, .rowsApplied: 3, .predictionsPublished: 3, .streamsStarted: 3], errors: ["gap": 1]),
         liveStreams: 3, modelLiveStreams: [String(repeating: "a", count: 64): 2, String(repeating: "b", count: 64): 1],
-        pendingRows: 3, uptimeSeconds: 2, histograms: histograms)
+        pendingRows: 3, uptimeSeconds: 2, histograms: histograms.counts)
 }
 
 @Suite struct ServerMetricsTests {
@@ -105,14 +105,14 @@ func busyFigures() -> ServingFigures {
     }
 
     @Test func theLoopsHistogramsAreWrittenCumulativeWithSumAndCount() throws {
-        var histograms = ServingHistograms()
+        let histograms = ServingHistograms()
         histograms.recordStep(rows: 1, start: 0, end: 8_000)                  // 8 µs
         histograms.recordStep(rows: 3, start: 1_000, end: 301_000)            // 300 µs
         histograms.recordStep(rows: 256, start: 0, end: 2_000_000)            // 2 ms
         histograms.recordStep(rows: 5000, start: 0, end: 30_000_000_000)      // 30 s: beyond every bound
         for waited: UInt64 in [0, 1_000, 1_001, 7_000_000] { histograms.queueTime.record(waited) }
         let metrics = ServerMetrics()
-        metrics.update(ServingFigures(histograms: histograms))
+        metrics.update(ServingFigures(histograms: histograms.counts))
         let e = try Exposition(metrics.exposition())
         #expect(e[#"lstmd_batch_size_bucket{le="1.0"}"#] == 1)
         #expect(e[#"lstmd_batch_size_bucket{le="2.0"}"#] == 1)
@@ -205,10 +205,10 @@ func onPlainThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asyn
         #expect(e["lstmd_rows_received_total"] == 0)
         #expect(e[#"lstmd_model_info{sha256="cafe",model="cafe",hidden_units="32",layers="1"}"#] == 1)
 
-        var histograms = ServingHistograms()
+        let histograms = ServingHistograms()
         histograms.recordStep(rows: 3, start: 0, end: 40_000)
         metrics.update(ServingFigures(counters: Counters([.rowsReceived: 12, .rowsApplied: 11, .predictionsPublished: 11], errors: ["not_started": 1]),
-                                      liveStreams: 3, uptimeSeconds: 9, histograms: histograms))
+                                      liveStreams: 3, uptimeSeconds: 9, histograms: histograms.counts))
         let second = try await onPlainThread { try httpRequest(port: server.port, path: "/metrics") }
         e = try Exposition(second.body)
         #expect(e["lstmd_rows_received_total"] == 12)
