@@ -31,7 +31,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
@@ -64,6 +63,8 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // The one version of the three executables.
         .target(name: "LSTMDVersion"),
+        // What a terminal may be sent (TERM=dumb, NO_COLOR) and a progress line: lstm-client and lstm-train.
+        .target(name: "TerminalOutput"),
         // Protocol frames (v2 and v1) and control JSON: encode/decode only.
         .target(name: "WireProtocol"),
         // The client library: one daemon (PUSH/SUB or DEALER) or several by rendezvous hashing.
@@ -75,7 +76,6 @@ let package = Package(
             "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore", "LSTMDVersion",
             .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
             .product(name: "TOMLKit", package: "TOMLKit", condition: .when(traits: ["Server"])),
-            .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Server"])),
             .product(name: "Prometheus", package: "swift-prometheus", condition: .when(traits: ["Server"])),
             .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Server"])),
             .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["Server"])),
@@ -88,11 +88,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
-            "LSTMTraining", "LSTMCore", "MNIST", "LSTMDVersion",
+            "LSTMTraining", "LSTMCore", "MNIST", "LSTMDVersion", "TerminalOutput",
             .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
-            "ZeroMQ", "WireProtocol", "MNIST", "LSTMDVersion", "LSTMClientKit",
+            "ZeroMQ", "WireProtocol", "MNIST", "LSTMDVersion", "LSTMClientKit", "TerminalOutput",
             .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
             .product(name: "Histogram", package: "hdrhistogram-swift", condition: .when(traits: ["Server"])),
         ], resources: [
@@ -100,7 +100,9 @@ let package = Package(
             .copy("Resources/mnist-t10k-50-labels-idx1-ubyte.gz"),
         ]),
 
-        .target(name: "TestSupport", dependencies: ["LSTMCore"], path: "Tests/TestSupport"),
+        // posix_openpt and its companions, which glibc hides from Swift: tests on a pseudo-terminal.
+        .systemLibrary(name: "CPseudoTerminal", path: "Tests/CPseudoTerminal"),
+        .target(name: "TestSupport", dependencies: ["LSTMCore", "CPseudoTerminal"], path: "Tests/TestSupport"),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", "TestSupport"]),
         .testTarget(name: "LSTMCoreTests", dependencies: ["LSTMCore", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),

@@ -93,9 +93,13 @@ final class ControlService {
             idleTimeoutSeconds: configuration.idleTimeoutSeconds)
     }
 
-    /// Copies the totals into the Prometheus metrics.
+    /// Copies the totals, the gauges (live streams, per model too, and rows pending) and the
+    /// loop's histograms into the Prometheus metrics.
     func updateMetrics(now: UInt64) {
-        channels.metrics.update(counters: totals, liveStreams: engine.liveStreamCount, uptimeSeconds: uptime(now))
+        channels.metrics.update(ServingFigures(
+            counters: totals, liveStreams: engine.liveStreamCount,
+            modelLiveStreams: Dictionary(engine.generations.map { ($0.model.sha256, $0.liveStreams) }, uniquingKeysWith: +),
+            pendingRows: engine.queuedRowCount, uptimeSeconds: uptime(now), histograms: counters.histograms.counts))
     }
 
     func uptime(_ now: UInt64) -> Double { Double(now &- startedAt) / 1e9 }

@@ -4,7 +4,8 @@ import WireProtocol
 import ZeroMQ
 
 /// Where predictions and errors leave the daemon: encoded once, published on PUB under the stream's
-/// topic and, for a stream bound to a ROUTER peer, sent to that peer too. Counts what it sends.
+/// topic and, for a stream bound to a ROUTER peer, sent to that peer too. Counts what it sends, and
+/// how long each published prediction's row took from its arrival.
 final class PredictionOutput {
     private let publisher: ZMQSocket
     let results: ResultsRouter?
@@ -40,7 +41,10 @@ final class PredictionOutput {
             deliver(topic: UnsafeRawBufferPointer(topic), header: UnsafeRawBufferPointer(header),
                     body: UnsafeRawBufferPointer(body), to: results?.peer(of: prediction.stream))
         }
-        if published { counters.value[.predictionsPublished] += 1 }
+        if published {
+            counters.value[.predictionsPublished] += 1
+            counters.histograms.publishLatency.record(monotonicNanoseconds() &- prediction.submittedAt)
+        }
         if prediction.endsStream { results?.unbind(prediction.stream) }
         if prediction.isFinal {
             logger.trace("stream finished", metadata: ["stream": "\(prediction.stream)", "rows": "\(prediction.row + 1)"])

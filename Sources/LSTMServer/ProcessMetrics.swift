@@ -56,15 +56,12 @@ public struct ProcessMetrics: Equatable, Sendable {
 
     /// The Prometheus text exposition, each family with HELP and TYPE.
     public var exposition: String {
-        func family(_ name: String, _ type: String, _ help: String, _ value: String) -> String {
-            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
-        }
-        return family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", "\(cpuSeconds)")
-            + family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", "\(residentBytes)")
-            + family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", "\(virtualBytes)")
-            + family("process_open_fds", "gauge", "Number of open file descriptors.", "\(openFileDescriptors)")
-            + family("process_max_fds", "gauge", "Maximum number of open file descriptors.", "\(maxFileDescriptors)")
-            + family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
-                     "\(startTimeSeconds)")
+        func family(_ family: MetricFamily, _ value: String) -> String { family.header + "\(family.name) \(value)\n" }
+        return family(.processCPUSeconds, "\(cpuSeconds)")
+            + family(.processResidentMemory, "\(residentBytes)")
+            + family(.processVirtualMemory, "\(virtualBytes)")
+            + family(.processOpenFDs, "\(openFileDescriptors)")
+            + family(.processMaxFDs, "\(maxFileDescriptors)")
+            + family(.processStartTime, "\(startTimeSeconds)")
     }
 }

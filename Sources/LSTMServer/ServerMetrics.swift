@@ -1,114 +1,134 @@
-import CoreMetrics
 import Prometheus
 import Synchronization
 import WireProtocol
 
-/// The daemon's Prometheus metrics (names in Protocols/control-protocol.md §4.6), through
-/// swift-metrics with a swift-prometheus registry of its own.
+/// What the serving loop hands to ``ServerMetrics/update(_:)``: its totals, gauges and histograms
+/// at one instant.
+public struct ServingFigures: Sendable {
+    public var counters: Counters
+    public var liveStreams: Int
+    /// Live streams per model, by the model's full SHA-256 (each generation the engine holds).
+    public var modelLiveStreams: [String: Int]
+    /// Rows received and queued, not yet stepped.
+    public var pendingRows: Int
+    public var uptimeSeconds: Double
+    /// The loop's histograms (``ServingHistograms/counts``).
+    public var histograms: [ServingHistograms.FamilyCounts]
+
+    public init(counters: Counters = Counters(), liveStreams: Int = 0, modelLiveStreams: [String: Int] = [:],
+                pendingRows: Int = 0, uptimeSeconds: Double = 0, histograms: [ServingHistograms.FamilyCounts] = ServingHistograms().counts) {
+        self.counters = counters
+        self.liveStreams = liveStreams
+        self.modelLiveStreams = modelLiveStreams
+        self.pendingRows = pendingRows
+        self.uptimeSeconds = uptimeSeconds
+        self.histograms = histograms
+    }
+}
+
+/// The daemon's Prometheus metrics (``MetricFamily``; Protocols/control-protocol.md §4.6), each
+/// family with `# HELP` and `# TYPE`: counters and gauges in a swift-prometheus registry of its own
+/// (several daemons can live in one process, as in tests), the loop's histograms and the process
+/// metrics written beside them.
 ///
-/// The global `MetricsSystem` is never bootstrapped: every instance has its own registry and makes
-/// its metric objects from its own factory, so several daemons can live in one process (tests).
-///
-/// Cost on the serving loop: ``recordStep(batchSize:nanoseconds:)`` once per batched step (two
-/// histogram updates under an uncontended lock); the totals the engine already keeps are copied in
-/// by ``update(counters:liveStreams:uptimeSeconds:)`` about once a second and before answering a
-/// `metrics` request, never per row. Every method is safe from any thread.
+/// Cost on the serving loop: none per row or step. The loop keeps its totals and histograms with
+/// plain increments and copies them in with ``update(_:)`` about once a second and before
+/// answering a `metrics` request. Every method is safe from any thread.
 public final class ServerMetrics: Sendable {
-    /// Batch size histogram buckets: 1, 2, 4, …, 1024 streams per step.
-    public static let batchSizeBuckets: [Double] = (0...10).map { Double(1 << $0) }
-    /// Step duration histogram buckets, from 10 µs to 1 s.
-    public static let stepDurationBuckets: [Duration] = [
-        .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
-        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
-        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
-    ]
+    /// How many hex digits of a model's SHA-256 name it in the `model` label.
+    public static let modelLabelLength = 12
 
-    private let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
+    /// The `model` label of a model: its SHA-256's first ``modelLabelLength`` hex digits.
+    public static func modelLabel(sha256: String) -> String { String(sha256.prefix(modelLabelLength)) }
 
-    /// `lstmd_<total>_total` for every total of `Counters`.
-    private let totals: [Counters.Total: CoreMetrics.Counter]
-    private let liveStreams: CoreMetrics.Gauge
-    private let uptime: CoreMetrics.Gauge
-    private let batchSize: CoreMetrics.Recorder
-    private let stepDuration: CoreMetrics.Timer
+    private let registry = PrometheusCollectorRegistry()
+    private let totals: [Counters.Total: Counter]
+    private let liveStreams: Gauge
+    private let pendingRows: Gauge
+    private let uptime: Gauge
 
-    /// What has been copied into the counters so far, the error counters made so far (one series
-    /// per code, created when the code is first counted), and the current model's info series.
+    /// What has been copied in so far, the series made on the way (an error code's counter when it
+    /// is first counted, a model's live streams while it has a generation, the current model's
+    /// info), and the loop's histograms as last copied.
     private struct State {
         var counted = Counters()
-        var errors: [String: CoreMetrics.Counter] = [:]
-        var modelInfo: (labels: [(String, String)], gauge: CoreMetrics.Gauge)?
+        var errors: [String: Counter] = [:]
+        var modelLiveStreams: [String: Gauge] = [:]
+        var modelInfo: (labels: [(String, String)], gauge: Gauge)?
+        var histograms = ServingHistograms().counts
     }
     private let state = Mutex(State())
 
     public init() {
-        registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.valueHistogramBuckets["lstmd_batch_size"] = Self.batchSizeBuckets
-        factory.durationHistogramBuckets["lstmd_step_duration_seconds"] = Self.stepDurationBuckets
-        self.factory = factory
-
+        let registry = registry
         totals = Dictionary(uniqueKeysWithValues: Counters.Total.allCases.map { total in
-            (total, Counter(label: Self.metricName(total), factory: factory))
+            (total, registry.makeCounter(descriptor: MetricFamily.total(total).descriptor))
         })
-        liveStreams = Gauge(label: "lstmd_live_streams", factory: factory)
-        uptime = Gauge(label: "lstmd_uptime_seconds", factory: factory)
-        batchSize = Recorder(label: "lstmd_batch_size", aggregate: true, factory: factory)
-        stepDuration = Timer(label: "lstmd_step_duration_seconds", factory: factory)
-        // Series that exist before the first event, so that rate() starts from 0.
-        liveStreams.record(0)
-        uptime.record(0)
+        // Series that exist before the first update, so that rate() starts from 0.
+        liveStreams = registry.makeGauge(descriptor: MetricFamily.liveStreams.descriptor)
+        pendingRows = registry.makeGauge(descriptor: MetricFamily.pendingRows.descriptor)
+        uptime = registry.makeGauge(descriptor: MetricFamily.uptime.descriptor)
     }
 
-    /// The Prometheus name of a total: `lstmd_<json key>_total`.
-    public static func metricName(_ total: Counters.Total) -> String { "lstmd_\(total.rawValue)_total" }
-
-    /// One batched step: how many streams it advanced and how long it took.
-    public func recordStep(batchSize streams: Int, nanoseconds: UInt64) {
-        batchSize.record(streams)
-        stepDuration.recordNanoseconds(Int64(clamping: nanoseconds))
-    }
-
-    /// Brings the counters up to `counters` (the totals of the `status` reply) and sets the gauges.
-    /// Counters only move forward: a total below the one already counted is ignored.
-    public func update(counters: Counters, liveStreams live: Int, uptimeSeconds: Double) {
-        liveStreams.record(live)
-        uptime.record(uptimeSeconds)
+    /// Brings the metrics up to `figures`. Counters only move forward: a total below the one
+    /// already counted is ignored.
+    public func update(_ figures: ServingFigures) {
+        liveStreams.set(to: Double(figures.liveStreams))
+        pendingRows.set(to: Double(figures.pendingRows))
+        uptime.set(to: figures.uptimeSeconds)
         state.withLock { state in
+            let counters = figures.counters
             for (total, counter) in totals where counters[total] > state.counted[total] {
-                counter.increment(by: counters[total] - state.counted[total])
+                counter.increment(by: Int64(clamping: counters[total] - state.counted[total]))
                 state.counted[total] = counters[total]
             }
             for (code, total) in counters.errors where total > state.counted.errors[code, default: 0] {
                 let counter = state.errors[code] ?? {
-                    let made = Counter(label: "lstmd_errors_total", dimensions: [("code", code)], factory: factory)
+                    let made = registry.makeCounter(descriptor: MetricFamily.errors.descriptor, labels: [("code", code)])
                     state.errors[code] = made
                     return made
                 }()
-                counter.increment(by: total - state.counted.errors[code, default: 0])
+                counter.increment(by: Int64(clamping: total - state.counted.errors[code, default: 0]))
                 state.counted.errors[code] = total
             }
+            var models: [String: Gauge] = [:]
+            for (sha256, live) in figures.modelLiveStreams {
+                let label = Self.modelLabel(sha256: sha256)
+                let gauge = state.modelLiveStreams.removeValue(forKey: label)
+                    ?? registry.makeGauge(descriptor: MetricFamily.modelLiveStreams.descriptor, labels: [("model", label)])
+                gauge.set(to: Double(live))
+                models[label] = gauge
+            }
+            // Models whose last stream ended (and which new streams no longer start on) are gone.
+            for gauge in state.modelLiveStreams.values { registry.unregisterGauge(gauge) }
+            state.modelLiveStreams = models
+            state.histograms = figures.histograms
         }
     }
 
-    /// Sets `lstmd_model_info{sha256,hidden_units,layers} 1` for the model new streams start on,
-    /// removing the series of the model it replaces.
+    /// Sets `lstmd_model_info{sha256,model,hidden_units,layers} 1` for the model new streams start
+    /// on, removing the series of the model it replaces.
     public func setModel(sha256: String, hiddenUnits: Int, layers: Int) {
-        let labels = [("sha256", sha256), ("hidden_units", "\(hiddenUnits)"), ("layers", "\(layers)")]
+        let labels = [("sha256", sha256), ("model", Self.modelLabel(sha256: sha256)),
+                      ("hidden_units", "\(hiddenUnits)"), ("layers", "\(layers)")]
         state.withLock { state in
-            // The registry hands out one series per label set: destroying the old wrapper of the
-            // same model would remove the series just set.
+            // The registry hands out one series per label set: unregistering the old series of the
+            // same model would remove the one just set.
             if let current = state.modelInfo, current.labels.elementsEqual(labels, by: ==) { return }
-            state.modelInfo?.gauge.destroy()
-            let gauge = Gauge(label: "lstmd_model_info", dimensions: labels, factory: factory)
-            gauge.record(1)
+            if let old = state.modelInfo { registry.unregisterGauge(old.gauge) }
+            let gauge = registry.makeGauge(descriptor: MetricFamily.modelInfo.descriptor, labels: labels)
+            gauge.set(to: 1)
             state.modelInfo = (labels, gauge)
         }
     }
 
     /// Every metric in the Prometheus text exposition format 0.0.4.
     public func exposition() -> String {
-        registry.emitToString() + (ProcessMetrics.current()?.exposition ?? "")  // process_*: issue 15
+        let histograms = state.withLock { $0.histograms }
+        var text = registry.emitToString()
+        for histogram in histograms {
+            text += histogram.family.header + histogram.counts.samples(name: histogram.family.name)
+        }
+        return text + (ProcessMetrics.current()?.exposition ?? "")
     }
 }

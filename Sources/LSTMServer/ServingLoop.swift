@@ -236,13 +236,18 @@ final class ServingLoop {
         }
     }
 
+    /// One batched step; its rows' time in the queue ends at its start (from when the engine
+    /// accepted each row: `submittedAt`), its own time at the end of its publishing.
     private func step() {
         let start = monotonicNanoseconds()
-        let rows = engine.step(now: start, output.publish)
-        if rows > 0 { channels.metrics.recordStep(batchSize: rows, nanoseconds: monotonicNanoseconds() &- start) }
+        let rows = engine.step(now: start) { prediction in
+            counters.histograms.queueTime.record(start &- prediction.submittedAt)
+            output.publish(prediction)
+        }
+        if rows > 0 { counters.histograms.recordStep(rows: rows, start: start, end: monotonicNanoseconds()) }
     }
 
-    /// Copies the totals into the metrics and tells systemd how things stand (`STATUS=`).
+    /// Copies the totals, gauges and histograms into the metrics and tells systemd how things stand (`STATUS=`).
     private func reportStatus(now: UInt64) {
         control.updateMetrics(now: now)
         channels.notify { notifier in

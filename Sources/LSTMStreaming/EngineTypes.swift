@@ -66,6 +66,10 @@ public struct Prediction {
     /// True when the stream is gone after this prediction (a FINAL with no restart queued behind
     /// it): a host forgets what it kept for the stream, e.g. its ROUTER binding.
     public let endsStream: Bool
+    /// The `now` of the `submitRow` call that brought the row (for a repeated prediction, of the
+    /// resend), in the engine clock's nanoseconds: with the `now` of the step, the row's time in
+    /// the queue.
+    public let submittedAt: UInt64
     /// Class probabilities, `classes` floats summing to 1.
     public let probabilities: UnsafeBufferPointer<Float>
 }

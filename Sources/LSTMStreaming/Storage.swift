@@ -97,14 +97,17 @@ struct RowPool {
         var sequence: UInt32?
         var resets: Bool
         var finishes: Bool
+        /// The `now` of the row's `submitRow`: a host measures the row's time in the queue from it.
+        var submittedAt: UInt64
         var next: Int32
     }
 
     init(rowWidth: Int) { self.rowWidth = rowWidth }
 
     mutating func push(_ row: UnsafeBufferPointer<Float>, row index: UInt32, sequence: UInt32?, resets: Bool,
-                       finishes: Bool) -> Int32 {
-        let entry = Entry(row: index, sequence: sequence, resets: resets, finishes: finishes, next: -1)
+                       finishes: Bool, submittedAt: UInt64) -> Int32 {
+        let entry = Entry(row: index, sequence: sequence, resets: resets, finishes: finishes, submittedAt: submittedAt,
+                          next: -1)
         let id: Int32
         if let reused = freeEntries.popLast() {
             id = reused
@@ -137,6 +140,7 @@ struct RowPool {
     func sequence(_ id: Int32) -> UInt32? { meta[Int(id)].sequence }
     func resets(_ id: Int32) -> Bool { meta[Int(id)].resets }
     func finishes(_ id: Int32) -> Bool { meta[Int(id)].finishes }
+    func submittedAt(_ id: Int32) -> UInt64 { meta[Int(id)].submittedAt }
     func next(_ id: Int32) -> Int32 { meta[Int(id)].next }
     mutating func link(_ id: Int32, to next: Int32) { meta[Int(id)].next = next }
 }

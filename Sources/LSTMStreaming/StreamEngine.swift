@@ -278,7 +278,7 @@ private struct Core {
                 let record = records[Int(recordIndex)]
                 let generation = generations[record.generation]!
                 repeated(Prediction(stream: stream, row: index, sequence: sequence, isFinal: false, endsStream: false,
-                                    probabilities: UnsafeBufferPointer(
+                                    submittedAt: now, probabilities: UnsafeBufferPointer(
                     start: generation.arena.lastProbabilities(record.slot), count: generation.arena.classes)))
                 return .repeated
             }
@@ -499,7 +499,8 @@ private struct Core {
     ) {
         let generation = generations[records[Int(recordIndex)].generation]!
         let finishes = isLast || (generation.sequenceLength.map { row + 1 >= $0 } ?? false)
-        let entry = rowPool.push(values, row: UInt32(row), sequence: sequence, resets: resets, finishes: finishes)
+        let entry = rowPool.push(values, row: UInt32(row), sequence: sequence, resets: resets, finishes: finishes,
+                                 submittedAt: now)
         records[Int(recordIndex)].appendQueued(entry, pool: &rowPool)
         if resets { records[Int(recordIndex)].queuedRestarts += 1 }
         records[Int(recordIndex)].acceptedSequence = sequence
@@ -535,6 +536,7 @@ private struct Core {
             let row = Int(rowPool.row(entry))
             let sequence = rowPool.sequence(entry)
             let finishes = rowPool.finishes(entry)
+            let submittedAt = rowPool.submittedAt(entry)
             rowPool.release(entry)
             let probabilities = UnsafeBufferPointer(start: generation.probabilities + b * classes, count: classes)
             records[Int(recordIndex)].nextApplied = row + 1
@@ -543,7 +545,8 @@ private struct Core {
                 .update(from: probabilities.baseAddress!, count: classes)
             let record = records[Int(recordIndex)]
             emit(Prediction(stream: record.id, row: row, sequence: sequence, isFinal: finishes,
-                            endsStream: finishes && record.queuedRows == 0, probabilities: probabilities))
+                            endsStream: finishes && record.queuedRows == 0, submittedAt: submittedAt,
+                            probabilities: probabilities))
             // A FINAL with a restart queued behind it ends the sequence, not the stream.
             if record.queuedRows > 0 {
                 ready.append(recordIndex)

@@ -8,28 +8,34 @@
 /// - `rows_received` counts every ingest message read, valid or not, so it is at least
 ///   `rows_applied + duplicates` plus the messages refused with an error.
 public struct Counters: Sendable, Equatable, Codable {
-    /// One total; its raw value is its JSON key.
+    /// One total; its raw value is its JSON key, ``meaning`` says what it counts.
     public enum Total: String, Sendable, CaseIterable, CodingKey {
-        /// Ingest messages (ROW or END) read from PULL and ROUTER, valid or not, counted before decoding.
         case rowsReceived = "rows_received"
-        /// Rows that advanced a stream.
         case rowsApplied = "rows_applied"
-        /// Rows discarded silently (or repeated) because their index was below the stream's next row.
         case duplicates
-        /// PARTIAL and FINAL messages published on PUB (ERRORs are in `errors`).
         case predictionsPublished = "predictions_published"
-        /// Streams created by a row 0.
         case streamsStarted = "streams_started"
-        /// Streams recreated from a snapshot at start.
         case streamsRestored = "streams_restored"
-        /// Live streams restarted by a new row 0 (not counted again in `streams_started`).
         case streamsRestarted = "streams_restarted"
-        /// Streams that ended with a FINAL.
         case streamsFinished = "streams_finished"
-        /// Streams dropped for idleness.
         case streamsEvicted = "streams_evicted"
-        /// Streams ended otherwise: END, `gap`, control `drop`, `shutting_down`.
         case streamsDropped = "streams_dropped"
+
+        /// What the total counts, in one line (also the `# HELP` of its Prometheus metric).
+        public var meaning: String {
+            switch self {
+            case .rowsReceived: "Ingest messages (ROW or END) read from PULL and ROUTER, valid or not, counted before decoding."
+            case .rowsApplied: "Rows that advanced a stream."
+            case .duplicates: "Rows discarded silently (or repeated) because their index was below the stream's next row."
+            case .predictionsPublished: "PARTIAL and FINAL messages published on PUB (ERRORs are counted in lstmd_errors_total)."
+            case .streamsStarted: "Streams created by a row 0."
+            case .streamsRestored: "Streams recreated from a snapshot at start."
+            case .streamsRestarted: "Live streams restarted by a new row 0 (not counted again as started)."
+            case .streamsFinished: "Streams that ended with a FINAL."
+            case .streamsEvicted: "Streams dropped for idleness."
+            case .streamsDropped: "Streams ended otherwise: END, gap, the drop command, shutting down."
+            }
+        }
     }
 
     private var totals: [UInt64] = Array(repeating: 0, count: Total.allCases.count)

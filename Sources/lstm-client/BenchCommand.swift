@@ -88,8 +88,12 @@ struct Bench: ParsableCommand {
             connections: connections, pacing: rate.map { .openLoop(rowsPerSecond: $0) } ?? .closedLoop,
             publication: model.publication, digits: digits, imageCount: nil, duration: duration,
             drainTimeout: drainTimeout, stallTimeout: timeout, streamPrefix: prefix)
+        let serverSide = ServerSideSplit.Recorder(clients: try daemons.map {
+            try ControlClient(endpoint: $0.control, timeout: timeout, curve: curve)
+        })
         let result = try TrafficRunner(plan: plan).run()
-        let report = BenchReport(plan: plan, result: result)
+        var report = BenchReport(plan: plan, result: result)
+        report.serverSide = serverSide.finish()
         if json {
             emit(Watch.jsonLine(report))
         } else {
@@ -126,6 +130,8 @@ struct BenchReport: Encodable {
     var interrupted: Bool
     /// `answersExpected == predictions + errorAnswers + lost`.
     var accountingHolds: Bool
+    /// The daemons' histograms over the run, or why they could not be read.
+    var serverSide: ServerSide?
 
     struct Latency: Encodable {
         var count: UInt64
@@ -189,6 +195,7 @@ struct BenchReport: Encodable {
         case digitsFinished = "digits_finished", streamsEnded = "streams_ended"
         case rowsPerSecond = "rows_per_second", digitsPerSecond = "digits_per_second"
         case latencyMilliseconds = "latency_ms", accountingHolds = "accounting_holds"
+        case serverSide = "server_side"
     }
 
     var lines: [String] {
@@ -214,6 +221,7 @@ struct BenchReport: Encodable {
                        latency.p50, latency.p90, latency.p99, latency.p999, latency.max, latency.mean, latency.count)))
         }
         lines += aligned(pairs)
+        if let serverSide { lines += serverSide.lines(clientMeanMilliseconds: latencyMilliseconds?.mean) }
         if streamsEnded > 0 { lines.append("\(streamsEnded) streams cut off by the duration were ENDed") }
         if interrupted { lines.append("interrupted: sending stopped early") }
         return lines

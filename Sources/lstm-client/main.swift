@@ -15,6 +15,9 @@ struct LSTMClient: ParsableCommand {
 
             MNIST digits: 50 test digits are built in; --data DIR (or LSTMD_MNIST_DIR) uses the \
             full test set of an MNIST directory.
+
+            Example:
+              lstm-client classify --index 3 && lstm-client status
             """,
         version: LSTMDVersion.current,
         subcommands: [

@@ -9,6 +9,10 @@ struct Eval: ParsableCommand {
         abstract: "Accuracy, per-class accuracy and confusion matrix of a model on the MNIST test set.",
         discussion: """
         Any model lstmd can load works, including a PyTorch state_dict saved as safetensors without metadata (then give --input-scale 1/255 if it was trained on pixels / 255).
+
+        Examples:
+          lstm-train eval mnist-128.safetensors --data mnist
+          lstm-train eval torch-model.safetensors --data mnist --input-scale 1/255 --limit 1000
         """)
 
     @Argument(help: "The safetensors model.")

@@ -4,7 +4,8 @@ import LSTMCore
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Sizes, parameters per tensor and metadata of a model, and what num_units means.")
+        abstract: "Sizes, parameters per tensor and metadata of a model, and what num_units means.",
+        discussion: "Example: lstm-train info mnist-128.safetensors")
 
     @Argument(help: "The safetensors model.")
     var model: String

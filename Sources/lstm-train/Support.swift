@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LSTMTraining
 import MNIST
+import TerminalOutput
 
 /// Failures of the command line, each naming the problem.
 struct CommandError: Error, CustomStringConvertible {
@@ -55,9 +56,10 @@ func pixelScale(_ scale: Float) -> Double {
     scale == Float(1.0 / 255.0) ? 1.0 / 255.0 : Double(scale)
 }
 
-/// Live progress: a redrawn bar on a terminal, occasional plain lines otherwise.
+/// Live progress of `train`: a redrawn bar on a terminal that moves the cursor, occasional plain
+/// lines otherwise (a pipe, a file, `TERM=dumb`).
 final class ProgressPrinter {
-    let isTerminal = isatty(STDOUT_FILENO) == 1
+    let isTerminal = Terminal.isCapable(STDOUT_FILENO)
     private var lastDraw = Date.distantPast
     private var lastPlainBatch = 0
 

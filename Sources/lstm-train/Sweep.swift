@@ -2,12 +2,16 @@ import ArgumentParser
 import Foundation
 import LSTMCore
 import LSTMTraining
+import TerminalOutput
 
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train one model per num_units value and report accuracy, size, time and step latency.",
         discussion: """
-        Writes sweep.md (a Markdown table: num_units, parameters, test accuracy, training time, and the median latency of one single-row step at B = 1 with LSTMStepper) and sweep.svg (accuracy against num_units on a log₂ axis) into --out-dir, with each model as units-H.safetensors.
+        Writes sweep.md (a Markdown table: num_units, parameters, test accuracy, training time, and the median latency of one single-row step at B = 1 with LSTMStepper) and sweep.svg (accuracy against num_units on a log₂ axis) into --out-dir, with each model as units-H.safetensors. On a terminal, standard error shows which model is training and how far it is.
+
+        Example:
+          lstm-train sweep --data mnist --units 8,16,32,64,128,256 --epochs 2 --out-dir sweep
         """)
 
     @Option(help: "Comma-separated num_units values.")
@@ -53,8 +57,12 @@ struct Sweep: ParsableCommand {
         if let limit { trainingSet = trainingSet.prefix(limit) }
         let testSet = LabeledImages(try loadMNIST(data, split: .test))
 
+        // Where the sweep stands, on standard error of a terminal that moves the cursor: the lines
+        // on standard output stay the results.
+        let progress = Terminal.isCapable(STDERR_FILENO) ? ProgressLine() : nil
         var results: [SweepResult] = []
-        for h in unitValues {
+        for (index, h) in unitValues.enumerated() {
+            let title = "H = \(h) (model \(index + 1) of \(unitValues.count))"
             var options = TrainingOptions()
             options.hiddenUnits = h
             options.batchSize = batchSize
@@ -63,14 +71,23 @@ struct Sweep: ParsableCommand {
             options.threads = threads
             let trainer = LSTMTrainer(options: options, trainingSet: trainingSet)
             var seconds = 0.0
-            for _ in 0..<epochs { seconds += trainer.trainEpoch().seconds }
+            for _ in 0..<epochs {
+                seconds += trainer.trainEpoch(progress: { batch in
+                    progress?.update(now: DispatchTime.now().uptimeNanoseconds) {
+                        String(format: "%@: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %@", title, batch.epoch, epochs,
+                               batch.batch, batch.batchCount, batch.meanLoss, percent(batch.accuracy))
+                    }
+                }).seconds
+            }
+            progress?.update(now: DispatchTime.now().uptimeNanoseconds) { "\(title): testing" }
             let accuracy = trainer.evaluate(testSet).accuracy
-            let model = LSTMModel(parameters: trainer.layout.modelParameters(trainer.parameters),
-                                  metadata: ModelMetadata(sequenceLength: 28, inputScale: Float(options.inputScale),
-                                                          provenance: ["epochs": String(epochs), "trainer": "lstm-train sweep",
-                                                                       "test_accuracy": String(format: "%.4f", accuracy)]))
-            try model.write(to: directory.appendingPathComponent("units-\(h).safetensors"))
-            let latency = stepLatencyMicroseconds(model)
+            progress?.finish()
+            let trained = LSTMModel(parameters: trainer.layout.modelParameters(trainer.parameters),
+                                    metadata: ModelMetadata(sequenceLength: 28, inputScale: Float(options.inputScale),
+                                                            provenance: ["epochs": String(epochs), "trainer": "lstm-train sweep",
+                                                                         "test_accuracy": String(format: "%.4f", accuracy)]))
+            try trained.write(to: directory.appendingPathComponent("units-\(h).safetensors"))
+            let latency = stepLatencyMicroseconds(trained)
             let result = SweepResult(hiddenUnits: h, parameterCount: trainer.layout.count, testAccuracy: accuracy,
                                      trainingSeconds: seconds, stepMicroseconds: latency)
             results.append(result)

@@ -12,7 +12,7 @@ struct LSTMDaemonCommand: ParsableCommand {
         commandName: "lstmd",
         abstract: "Streaming LSTM inference daemon: rows in over ZeroMQ, class probabilities out.",
         discussion: """
-            Clients PUSH image rows (protocol v1, Protocols/stream-protocol.md) to the ingest endpoint; \
+            Clients PUSH image rows (Protocols/stream-protocol.md) to the ingest endpoint; \
             lstmd keeps each stream's LSTM state, advances it one row per step, batching rows of \
             different streams together, and PUBlishes class probabilities on the predictions endpoint. \
             A DEALER client on the results endpoint gets its own predictions losslessly. Control \
@@ -22,6 +22,11 @@ struct LSTMDaemonCommand: ParsableCommand {
             Settings come from --config (TOML; keys are the option names without --), then the \
             options given here, which win. SIGTERM/SIGINT stop gracefully; SIGHUP reloads the model \
             and the CURVE key lists.
+
+            Examples:
+              lstmd
+              lstmd --model mnist-256.safetensors --metrics 127.0.0.1:9464 --log-level debug
+              lstmd --config /etc/lstmd/lstmd.toml --state-dir /var/lib/lstmd
 
             SETTINGS (also the keys of the --config file)
 

@@ -1,3 +1,4 @@
+import DaemonTestSupport
 import Foundation
 import Logging
 import LSTMCore
@@ -222,9 +223,31 @@ final class ControlHarness {
         guard case let .metrics(reply) = harness.ask(.metrics) else { Issue.record("no metrics reply"); return }
         guard case let .status(status) = harness.ask(.status) else { return }
         for total in Counters.Total.allCases {
-            #expect(reply.metrics.contains("\(ServerMetrics.metricName(total)) \(status.counters[total])\n"), "\(total)")
+            #expect(reply.metrics.contains("\(MetricFamily.total(total).name) \(status.counters[total])\n"), "\(total)")
         }
         #expect(reply.metrics.contains("lstmd_live_streams 1"))
+    }
+
+    @Test func pendingRowsAreTheRowsQueuedAndNotYetStepped() throws {
+        let harness = try ControlHarness(model: try makeRandomModel())
+        func pending() throws -> Double? {
+            guard case let .metrics(reply) = harness.ask(.metrics) else { return nil }
+            return try Exposition(reply.metrics)["lstmd_pending_rows"]
+        }
+        let row = [Float](repeating: 0.25, count: 6)
+        for stream in ["a", "b", "c"] {
+            try row.withUnsafeBufferPointer { (values) throws(StreamError) in
+                _ = try harness.engine.submitRow(stream: try! StreamID(stream), index: 0, row: .floats(values), isLast: false)
+            }
+        }
+        try row.withUnsafeBufferPointer { (values) throws(StreamError) in
+            _ = try harness.engine.submitRow(stream: try! StreamID("a"), index: 1, row: .floats(values), isLast: false)
+        }
+        #expect(try pending() == 4)
+        harness.engine.step(harness.output.publish)   // one row of each of a, b, c
+        #expect(try pending() == 1)
+        harness.engine.drain(harness.output.publish)
+        #expect(try pending() == 0)
     }
 
     @Test func malformedRequestsGetSpecificErrors() throws {

@@ -314,6 +314,27 @@ func randomRows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
         #expect(engine.stepAll().emitted.last!.probabilities == referenceRun(model, rows).last!)
     }
 
+    @Test func aPredictionCarriesWhenItsRowWasSubmitted() throws {
+        let engine = StreamEngine(model: try makeRandomModel())
+        let rows = randomRows(3, width: 6, seed: 15)
+        try engine.submit("a", 0, rows[0], now: 1_000)
+        try engine.submit("b", 0, rows[0], now: 2_000)
+        try engine.submit("a", 1, rows[1], now: 3_000)   // queued behind a's row 0: the next step
+        var submitted: [String: [UInt64]] = [:]
+        while engine.hasQueuedRows {
+            engine.step(now: 9_000) { p in submitted[p.stream.string, default: []].append(p.submittedAt) }
+        }
+        #expect(submitted == ["a": [1_000, 3_000], "b": [2_000]])
+        // A resend of the last applied row is answered at once: its prediction carries the resend's time.
+        var repeated: [UInt64] = []
+        try rows[1].withUnsafeBufferPointer { (buffer) throws(StreamError) in
+            _ = try engine.submitRow(stream: "a", index: 1, sequence: 7, row: .floats(buffer), isLast: false, now: 12_000) { p in
+                repeated.append(p.submittedAt)
+            }
+        }
+        #expect(repeated == [12_000])
+    }
+
     @Test func aSnapshotRestoresStreamsExactly() throws {
         let model = try makeRandomModel()
         let rows = randomRows(7, width: 6, seed: 14)

@@ -6,65 +6,66 @@ import Testing
 import DaemonTestSupport
 import WireProtocol
 
-/// Samples of a Prometheus text exposition, keyed by `name{labels}` as printed, and the `# TYPE`s.
-struct Exposition {
-    var samples: [String: Double] = [:]
-    var types: [String: String] = [:]
-
-    init(_ text: String) throws {
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("# TYPE ") {
-                let parts = line.split(separator: " ")
-                types[String(parts[2])] = String(parts[3])
-            } else if !line.hasPrefix("#") {
-                let space = try #require(line.lastIndex(of: " "), "sample line without a value: \(line)")
-                let value = try #require(Double(line[line.index(after: space)...]), "bad value in: \(line)")
-                samples[String(line[..<space])] = value
-            }
+/// The metric table of Protocols/control-protocol.md §4.6: each family's name and type.
+enum SpecText {
+    static func metricTypes() throws -> [String: String] {
+        let text = try String(contentsOfFile: Repository.path("Protocols/control-protocol.md"), encoding: .utf8)
+        var types: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("| `lstmd_") || line.hasPrefix("| `process_") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            types[String(cells[0].dropFirst().prefix { $0 != "`" && $0 != "{" })] = cells[1]
         }
+        return types
     }
-
-    subscript(_ key: String) -> Double? { samples[key] }
 }
 
-/// The metric table of Protocols/control-protocol.md §4.6.
-enum SpecText {
-    static func metricNames() throws -> Set<String> {
-        let text = try String(contentsOfFile: Repository.path("Protocols/control-protocol.md"), encoding: .utf8)
-        return Set(text.split(separator: "\n").filter { $0.hasPrefix("| `lstmd_") }.map { line in
-            String(line.dropFirst(3).prefix { $0 != "`" && $0 != "{" })
-        })
-    }
+/// Figures with something in every family: two models, an error code, rows pending, steps.
+func busyFigures() -> ServingFigures {
+    let histograms = ServingHistograms()
+    histograms.recordStep(rows: 3, start: 0, end: 40_000)
+    for waited: UInt64 in [500, 2_000, 3_000] { histograms.queueTime.record(waited) }
+    for latency: UInt64 in [30_000, 41_000, 42_000] { histograms.publishLatency.record(latency) }
+    return ServingFigures(
+        counters: Counters([.rowsReceived: 7, .rowsApplied: 3, .predictionsPublished: 3, .streamsStarted: 3], errors: ["gap": 1]),
+        liveStreams: 3, modelLiveStreams: [String(repeating: "a", count: 64): 2, String(repeating: "b", count: 64): 1],
+        pendingRows: 3, uptimeSeconds: 2, histograms: histograms.counts)
 }
 
 @Suite struct ServerMetricsTests {
-    @Test func everyDocumentedMetricIsExposedWithItsType() throws {
+    @Test func everyDocumentedFamilyIsExposedWithHelpAndItsType() throws {
         let metrics = ServerMetrics()
-        metrics.setModel(sha256: "ab12", hiddenUnits: 128, layers: 1)
+        metrics.setModel(sha256: String(repeating: "a", count: 64), hiddenUnits: 128, layers: 1)
+        metrics.update(busyFigures())
         let exposition = try Exposition(metrics.exposition())
-        // The metrics the spec lists (§4.6), each from the `counters` member of the same name.
-        let documented = try SpecText.metricNames()
-        let counters = Counters.Total.allCases.map(ServerMetrics.metricName)
-        #expect(Set(counters).isSubset(of: documented), "every total is documented as a metric")
-        for name in counters {
-            #expect(exposition.types[name] == "counter", "\(name)")
-            #expect(exposition[name] == 0, "\(name)")
+        let documented = try SpecText.metricTypes()
+        // The spec's table and the daemon's catalogue name the same families with the same types.
+        #expect(documented == Dictionary(uniqueKeysWithValues: MetricFamily.all.map { ($0.name, $0.kind.rawValue) }))
+        for (name, type) in documented {
+            #expect(exposition.types[name] == type, "# TYPE of \(name)")
+            #expect((exposition.helps[name] ?? "").count > 10, "# HELP of \(name)")
+            #expect(!exposition.samples.keys.filter { $0 == name || $0.hasPrefix(name + "{") || $0.hasPrefix(name + "_") }.isEmpty,
+                    "a sample of \(name)")
         }
-        #expect(exposition.types["lstmd_live_streams"] == "gauge")
-        #expect(exposition.types["lstmd_uptime_seconds"] == "gauge")
-        #expect(exposition.types["lstmd_batch_size"] == "histogram")
-        #expect(exposition.types["lstmd_step_duration_seconds"] == "histogram")
-        #expect(exposition.types["lstmd_model_info"] == "gauge")
-        #expect(exposition[#"lstmd_model_info{sha256="ab12",hidden_units="128",layers="1"}"#] == 1)
-        // No error series before an error is counted.
+        #expect(Set(exposition.types.keys) == Set(documented.keys), "no family beyond the documented ones")
+        #expect(exposition.helps[MetricFamily.total(.rowsApplied).name] == Counters.Total.rowsApplied.meaning)
+    }
+
+    @Test func beforeAnyTrafficTheCountersAreZeroAndNoErrorSeriesExists() throws {
+        let exposition = try Exposition(ServerMetrics().exposition())
+        for total in Counters.Total.allCases {
+            #expect(exposition[MetricFamily.total(total).name] == 0, "\(total)")
+        }
+        #expect(exposition["lstmd_live_streams"] == 0 && exposition["lstmd_pending_rows"] == 0)
+        #expect(exposition["lstmd_queue_time_seconds_count"] == 0)
         #expect(exposition.types["lstmd_errors_total"] == nil)
         #expect(exposition.samples.keys.allSatisfy { $0.hasPrefix("lstmd_") || $0.hasPrefix("process_") })
     }
 
     @Test func countersFollowTheTotalsAndNeverGoBack() throws {
         let metrics = ServerMetrics()
-        metrics.update(counters: Counters([.rowsReceived: 30, .rowsApplied: 28, .duplicates: 1, .predictionsPublished: 28, .streamsStarted: 2, .streamsRestarted: 1, .streamsFinished: 1, .streamsEvicted: 0, .streamsDropped: 1], errors: ["gap": 1]),
-                       liveStreams: 1, uptimeSeconds: 2.5)
+        metrics.update(ServingFigures(
+            counters: Counters([.rowsReceived: 30, .rowsApplied: 28, .duplicates: 1, .predictionsPublished: 28, .streamsStarted: 2, .streamsRestarted: 1, .streamsFinished: 1, .streamsEvicted: 0, .streamsDropped: 1], errors: ["gap": 1]),
+            liveStreams: 1, pendingRows: 2, uptimeSeconds: 2.5))
         var e = try Exposition(metrics.exposition())
         #expect(e["lstmd_rows_received_total"] == 30)
         #expect(e["lstmd_rows_applied_total"] == 28)
@@ -78,12 +79,13 @@ enum SpecText {
         #expect(e[#"lstmd_errors_total{code="gap"}"#] == 1)
         #expect(e.types["lstmd_errors_total"] == "counter")
         #expect(e["lstmd_live_streams"] == 1)
+        #expect(e["lstmd_pending_rows"] == 2)
         #expect(e["lstmd_uptime_seconds"] == 2.5)
 
         // Later totals: deltas are added; a code that disappears from the totals keeps its count; a
         // total that went backwards is ignored.
-        metrics.update(counters: Counters([.rowsReceived: 100, .rowsApplied: 20, .predictionsPublished: 90], errors: ["capacity": 4]),
-                       liveStreams: 7, uptimeSeconds: 3.5)
+        metrics.update(ServingFigures(counters: Counters([.rowsReceived: 100, .rowsApplied: 20, .predictionsPublished: 90], errors: ["capacity": 4]),
+                                      liveStreams: 7, uptimeSeconds: 3.5))
         e = try Exposition(metrics.exposition())
         #expect(e["lstmd_rows_received_total"] == 100)
         #expect(e["lstmd_rows_applied_total"] == 28)
@@ -91,9 +93,10 @@ enum SpecText {
         #expect(e[#"lstmd_errors_total{code="gap"}"#] == 1)
         #expect(e[#"lstmd_errors_total{code="capacity"}"#] == 4)
         #expect(e["lstmd_live_streams"] == 7)
+        #expect(e["lstmd_pending_rows"] == 0)
 
-        metrics.update(counters: Counters([.rowsReceived: 101, .rowsApplied: 29, .predictionsPublished: 91], errors: ["capacity": 4, "gap": 3]),
-                       liveStreams: 0, uptimeSeconds: 4)
+        metrics.update(ServingFigures(counters: Counters([.rowsReceived: 101, .rowsApplied: 29, .predictionsPublished: 91], errors: ["capacity": 4, "gap": 3]),
+                                      uptimeSeconds: 4))
         e = try Exposition(metrics.exposition())
         #expect(e["lstmd_rows_received_total"] == 101)
         #expect(e["lstmd_rows_applied_total"] == 29)
@@ -101,12 +104,15 @@ enum SpecText {
         #expect(e[#"lstmd_errors_total{code="capacity"}"#] == 4)
     }
 
-    @Test func stepsFillTheHistograms() throws {
+    @Test func theLoopsHistogramsAreWrittenCumulativeWithSumAndCount() throws {
+        let histograms = ServingHistograms()
+        histograms.recordStep(rows: 1, start: 0, end: 8_000)                  // 8 µs
+        histograms.recordStep(rows: 3, start: 1_000, end: 301_000)            // 300 µs
+        histograms.recordStep(rows: 256, start: 0, end: 2_000_000)            // 2 ms
+        histograms.recordStep(rows: 5000, start: 0, end: 30_000_000_000)      // 30 s: beyond every bound
+        for waited: UInt64 in [0, 1_000, 1_001, 7_000_000] { histograms.queueTime.record(waited) }
         let metrics = ServerMetrics()
-        metrics.recordStep(batchSize: 1, nanoseconds: 8_000)         // 8 µs
-        metrics.recordStep(batchSize: 3, nanoseconds: 300_000)       // 300 µs
-        metrics.recordStep(batchSize: 256, nanoseconds: 2_000_000)   // 2 ms
-        metrics.recordStep(batchSize: 5000, nanoseconds: 3_000_000_000)
+        metrics.update(ServingFigures(histograms: histograms.counts))
         let e = try Exposition(metrics.exposition())
         #expect(e[#"lstmd_batch_size_bucket{le="1.0"}"#] == 1)
         #expect(e[#"lstmd_batch_size_bucket{le="2.0"}"#] == 1)
@@ -116,35 +122,58 @@ enum SpecText {
         #expect(e[#"lstmd_batch_size_bucket{le="+Inf"}"#] == 4)
         #expect(e["lstmd_batch_size_count"] == 4)
         #expect(e["lstmd_batch_size_sum"] == 5260)
-        let batchBuckets = e.samples.keys.filter { $0.hasPrefix("lstmd_batch_size_bucket") }.count
-        #expect(batchBuckets == 12)   // 1, 2, 4, …, 1024 and +Inf
+        #expect(e.samples.keys.filter { $0.hasPrefix("lstmd_batch_size_bucket") }.count == 12)   // 1, 2, …, 1024, +Inf
 
+        #expect(e[#"lstmd_step_duration_seconds_bucket{le="0.000001"}"#] == 0)
         #expect(e[#"lstmd_step_duration_seconds_bucket{le="0.00001"}"#] == 1)
         #expect(e[#"lstmd_step_duration_seconds_bucket{le="0.0005"}"#] == 2)
-        #expect(e[#"lstmd_step_duration_seconds_bucket{le="0.002"}"#] == 3)
-        #expect(e[#"lstmd_step_duration_seconds_bucket{le="1.0"}"#] == 3)
+        #expect(e[#"lstmd_step_duration_seconds_bucket{le="0.0025"}"#] == 3)
+        #expect(e[#"lstmd_step_duration_seconds_bucket{le="10.0"}"#] == 3)
         #expect(e[#"lstmd_step_duration_seconds_bucket{le="+Inf"}"#] == 4)
         #expect(e["lstmd_step_duration_seconds_count"] == 4)
         let sum = try #require(e["lstmd_step_duration_seconds_sum"])
-        #expect(abs(sum - 3.002308) < 1e-9)
+        #expect(abs(sum - 30.002308) < 1e-9)
+        #expect(e.samples.keys.filter { $0.hasPrefix("lstmd_step_duration_seconds_bucket") }.count == 23)
+
+        // A bound is inclusive: 1 µs is in the first bucket, 1.001 µs in the next.
+        #expect(e[#"lstmd_queue_time_seconds_bucket{le="0.000001"}"#] == 2)
+        #expect(e[#"lstmd_queue_time_seconds_bucket{le="0.0000025"}"#] == 3)
+        #expect(e[#"lstmd_queue_time_seconds_bucket{le="0.005"}"#] == 3)
+        #expect(e[#"lstmd_queue_time_seconds_bucket{le="0.01"}"#] == 4)
+        #expect(e["lstmd_queue_time_seconds_count"] == 4)
+        #expect(e["lstmd_publish_latency_seconds_count"] == 0)
     }
 
     @Test func modelInfoFollowsTheCurrentModel() throws {
         let metrics = ServerMetrics()
-        metrics.setModel(sha256: "aaaa", hiddenUnits: 64, layers: 1)
-        metrics.setModel(sha256: "aaaa", hiddenUnits: 64, layers: 1)
+        let first = String(repeating: "a", count: 64), second = String(repeating: "b", count: 64)
+        metrics.setModel(sha256: first, hiddenUnits: 64, layers: 1)
+        metrics.setModel(sha256: first, hiddenUnits: 64, layers: 1)
         var e = try Exposition(metrics.exposition())
-        #expect(e[#"lstmd_model_info{sha256="aaaa",hidden_units="64",layers="1"}"#] == 1)
-        metrics.setModel(sha256: "bbbb", hiddenUnits: 128, layers: 2)
+        #expect(e[#"lstmd_model_info{sha256="\#(first)",model="aaaaaaaaaaaa",hidden_units="64",layers="1"}"#] == 1)
+        metrics.setModel(sha256: second, hiddenUnits: 128, layers: 2)
         e = try Exposition(metrics.exposition())
-        #expect(e[#"lstmd_model_info{sha256="bbbb",hidden_units="128",layers="2"}"#] == 1)
-        #expect(e.samples.keys.filter { $0.hasPrefix("lstmd_model_info") }.count == 1)
+        #expect(e[#"lstmd_model_info{sha256="\#(second)",model="bbbbbbbbbbbb",hidden_units="128",layers="2"}"#] == 1)
+        #expect(e.series("lstmd_model_info").count == 1)
+    }
+
+    @Test func eachModelHasItsLiveStreamsUntilItsLastStreamEnds() throws {
+        let metrics = ServerMetrics()
+        let old = String(repeating: "a", count: 64), new = String(repeating: "b", count: 64)
+        metrics.update(ServingFigures(liveStreams: 3, modelLiveStreams: [old: 2, new: 1]))
+        var e = try Exposition(metrics.exposition())
+        #expect(e.series("lstmd_model_live_streams") == [
+            #"lstmd_model_live_streams{model="aaaaaaaaaaaa"}"#: 2, #"lstmd_model_live_streams{model="bbbbbbbbbbbb"}"#: 1,
+        ])
+        metrics.update(ServingFigures(liveStreams: 4, modelLiveStreams: [new: 4]))
+        e = try Exposition(metrics.exposition())
+        #expect(e.series("lstmd_model_live_streams") == [#"lstmd_model_live_streams{model="bbbbbbbbbbbb"}"#: 4])
     }
 
     @Test func instancesAreIndependent() throws {
         let first = ServerMetrics()
         let second = ServerMetrics()
-        first.update(counters: Counters([.rowsReceived: 5]), liveStreams: 1, uptimeSeconds: 1)
+        first.update(ServingFigures(counters: Counters([.rowsReceived: 5]), liveStreams: 1, uptimeSeconds: 1))
         #expect(try Exposition(first.exposition())["lstmd_rows_received_total"] == 5)
         #expect(try Exposition(second.exposition())["lstmd_rows_received_total"] == 0)
     }
@@ -174,11 +203,12 @@ func onPlainThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asyn
         #expect(first.headers.lowercased().contains("content-type: text/plain; version=0.0.4"))
         var e = try Exposition(first.body)
         #expect(e["lstmd_rows_received_total"] == 0)
-        #expect(e[#"lstmd_model_info{sha256="cafe",hidden_units="32",layers="1"}"#] == 1)
+        #expect(e[#"lstmd_model_info{sha256="cafe",model="cafe",hidden_units="32",layers="1"}"#] == 1)
 
-        metrics.update(counters: Counters([.rowsReceived: 12, .rowsApplied: 11, .predictionsPublished: 11], errors: ["not_started": 1]),
-                       liveStreams: 3, uptimeSeconds: 9)
-        metrics.recordStep(batchSize: 3, nanoseconds: 40_000)
+        let histograms = ServingHistograms()
+        histograms.recordStep(rows: 3, start: 0, end: 40_000)
+        metrics.update(ServingFigures(counters: Counters([.rowsReceived: 12, .rowsApplied: 11, .predictionsPublished: 11], errors: ["not_started": 1]),
+                                      liveStreams: 3, uptimeSeconds: 9, histograms: histograms.counts))
         let second = try await onPlainThread { try httpRequest(port: server.port, path: "/metrics") }
         e = try Exposition(second.body)
         #expect(e["lstmd_rows_received_total"] == 12)

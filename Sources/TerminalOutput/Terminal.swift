@@ -1,32 +1,33 @@
 import Foundation
 
-/// What the terminal on a stream can show: live drawing and progress need a TTY that is not
-/// `TERM=dumb` (no cursor movement); colour also needs `NO_COLOR` unset (no-color.org).
-enum Terminal {
+/// What the terminal on a stream can show, the one rule of lstm-client and lstm-train: live
+/// drawing and progress need a TTY that is not `TERM=dumb` (no cursor movement); colour also needs
+/// `NO_COLOR` unset or empty (no-color.org).
+public enum Terminal {
     /// Whether `descriptor` is a terminal that understands cursor movement.
-    static func isCapable(_ descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public static func isCapable(_ descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
         isatty(descriptor) == 1 && environment["TERM"] != "dumb"
     }
 
     /// Whether colour may be used on `descriptor`.
-    static func allowsColor(_ descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public static func allowsColor(_ descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
         isCapable(descriptor, environment: environment) && (environment["NO_COLOR"] ?? "").isEmpty
     }
 }
 
 /// A one-line status on standard error, rewritten in place at most every `interval`, and erased by
 /// `finish()`: progress for people, never mixed into the results on standard output.
-final class ProgressLine {
+public final class ProgressLine {
     private let interval: UInt64
     private var lastDrawn: UInt64 = 0
     private var drawn = false
 
-    init(intervalMilliseconds: UInt64 = 250) {
+    public init(intervalMilliseconds: UInt64 = 250) {
         interval = intervalMilliseconds * 1_000_000
     }
 
     /// Shows `text()` if the last update is older than the interval.
-    func update(now: UInt64, _ text: () -> String) {
+    public func update(now: UInt64, _ text: () -> String) {
         guard now &- lastDrawn >= interval else { return }
         lastDrawn = now
         drawn = true
@@ -34,18 +35,8 @@ final class ProgressLine {
     }
 
     /// Erases the line.
-    func finish() {
+    public func finish() {
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
         drawn = false
     }
-}
-
-/// Writes `text` to standard output now (the watch and classify output is read live by pipes).
-func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
-}
-
-/// Writes a note for people to standard error.
-func note(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
 }
