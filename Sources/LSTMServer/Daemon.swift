@@ -19,6 +19,15 @@ public final class Daemon: Sendable {
         case reload(String?)
     }
 
+    /// How a graceful stop ended.
+    public enum StopOutcome: Sendable, Equatable {
+        /// The live streams were saved, or there was no state directory to save them in.
+        case clean
+        /// The final snapshot could not be written (the log says why; `lstmd` exits with status 2):
+        /// any older snapshot was removed and the live streams' clients were told `shutting_down`.
+        case snapshotNotWritten
+    }
+
     public let configuration: DaemonConfiguration
     private let logger: Logger
     private let initialModel: LoadedModel
@@ -66,25 +75,29 @@ public final class Daemon: Sendable {
         requests.withLock { $0.append(request) }
     }
 
-    /// Binds the sockets and serves until a ``Request/stop`` request, then drains and returns.
-    public func run() throws {
+    /// Binds the sockets and serves until a ``Request/stop`` request, then drains and returns how
+    /// the stop went.
+    @discardableResult
+    public func run() throws -> StopOutcome {
         var http: MetricsHTTPServer?
         if let address = configuration.metrics, let (host, port) = DaemonConfiguration.parseHostPort(address) {
             http = try MetricsHTTPServer(host: host, port: port, metrics: metrics, readiness: readiness, logger: logger)
             logger.info("metrics served over HTTP", metadata: ["address": "\(address)"])
         }
         defer { http?.stop() }
+        let outcome: StopOutcome
         do {
             let loop = try ServingLoop(
                 configuration: configuration, model: initialModel, context: context, curve: authenticator?.server,
                 logger: logger, status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
                 takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
-            try loop.run()
+            outcome = try loop.run()
         }
         authenticator?.stop()
         // The loop's sockets are closed now; terminating the context waits for PUB's linger, so the
         // last predictions reach subscribers before the process exits.
         context.terminate()
+        return outcome
     }
 }
 

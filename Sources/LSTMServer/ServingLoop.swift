@@ -73,7 +73,8 @@ final class ServingLoop {
         self.poller = poller
     }
 
-    func run() throws {
+    /// Serves until a stop request, then stops gracefully (see `finish`).
+    func run() throws -> Daemon.StopOutcome {
         snapshots?.restore(into: engine, now: monotonicNanoseconds())
         lastSnapshot = monotonicNanoseconds()
         let current = registry.current
@@ -91,7 +92,7 @@ final class ServingLoop {
         while !stopping {
             try iterate()
         }
-        try finish()
+        return try finish()
     }
 
     // MARK: One turn of the loop
@@ -291,8 +292,8 @@ final class ServingLoop {
 
     /// The graceful stop: take the rows already received, apply every queued row and publish its
     /// prediction, then save the live streams (or tell their clients they are gone), within the
-    /// drain timeout.
-    private func finish() throws {
+    /// drain timeout. Says whether the snapshot, when there is a state directory, was written.
+    private func finish() throws -> Daemon.StopOutcome {
         let deadline = monotonicNanoseconds() + UInt64(configuration.drainTimeoutSeconds * 1e9)
         try readIngest()
         try readResults()
@@ -301,13 +302,15 @@ final class ServingLoop {
         }
         let live = engine.liveStreams(now: monotonicNanoseconds())
         var saved = Set<String>()
+        var outcome = Daemon.StopOutcome.clean
         // After a drain timeout rows are still queued: nothing is saved (and no older snapshot may
         // bring the streams back), their clients are told.
         if let snapshots {
-            if let snapshot = try? engine.snapshot() {
-                if snapshots.save(snapshot) { saved = Set(snapshot.streams.map(\.id)) }
+            if let snapshot = try? engine.snapshot(), snapshots.save(snapshot) {
+                saved = Set(snapshot.streams.map(\.id))
             } else {
-                snapshots.discardOlder()
+                if engine.hasQueuedRows { snapshots.discardOlder() }
+                outcome = .snapshotNotWritten
             }
         }
         for stream in live where !saved.contains(stream.id.string) {
@@ -319,5 +322,6 @@ final class ServingLoop {
             "live_streams": "\(live.count)", "saved": "\(saved.count)",
             "queued_rows_left": "\(engine.hasQueuedRows ? "yes (drain timeout)" : "0")",
         ])
+        return outcome
     }
 }
