@@ -67,7 +67,7 @@ struct SnapshotStore {
                 ]
                 if let leftOut = section.leftOut {
                     metadata["reason"] = "\(unavailable[section.modelSHA256] ?? leftOut.description)"
-                    logger.warning("streams of a model that is gone not restored; their next rows get not_started", metadata: metadata)
+                    logger.warning("streams not restored: their model is not available (their next rows get not_started)", metadata: metadata)
                 } else {
                     metadata["model"] = "\(section.modelSHA256 == engine.currentModel.sha256 ? "current" : "older")"
                     logger.notice("streams restored", metadata: metadata)

@@ -10,11 +10,14 @@ import WireProtocol
 /// On disk it is a safetensors file (format version 3). `__metadata__` holds `format` =
 /// `lstmd-snapshot`, `format_version` = `3`, `sections` (a JSON array with one object per section:
 /// `model_sha256`, `model_path` when known, and the arrays `stream_ids`, `sequences` (each
-/// stream's sequence number) and `next_rows`, one entry per stream), `contents_sha256` (see
-/// ``contentsSHA256(sections:tensors:)``) and `created` (ISO 8601). Section `i` has the tensors
-/// `state.i` [streams, 2·layers·H] (each stream's h and c of every layer, in the engine's state
-/// layout) and `last_probabilities.i` [streams, classes] (the prediction of each stream's last
-/// applied row, repeated when a client resends it), both F32; the file holds no other tensor.
+/// stream's sequence number) and `next_rows`, one entry per stream), `contents_sha256` and
+/// `created` (ISO 8601). Section `i` has the tensors `state.i` [streams, 2·layers·H] (each
+/// stream's h and c of every layer, in the engine's state layout) and `last_probabilities.i`
+/// [streams, classes] (the prediction of each stream's last applied row, repeated when a client
+/// resends it), both F32; the file holds no other tensor. `contents_sha256` is the SHA-256 (hex)
+/// of the `sections` value as stored and a newline, followed by the values of `state.0`,
+/// `last_probabilities.0`, `state.1`, … as float32 little-endian: a flipped bit anywhere in what a
+/// restore uses is caught.
 ///
 /// Version 2 files, written before sections existed, are read as one section without a model
 /// path: tensors `state` and `last_probabilities`, and `model_sha256`, `stream_ids`, `sequences`,

@@ -149,6 +149,21 @@ import WireProtocol
         #expect(finals == referenceRun(old, rows["old-1"]!).last!)
     }
 
+    /// The fuzz seeds are written by Fuzz/make-seeds.py, a second implementation of the documented
+    /// format (checksum included), in Python: the reader must take them as they are.
+    @Test func theFormatAsDocumentedIsWhatTheReaderReads() throws {
+        let seeds = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/corpus/snapshot")
+        let two = try StreamSnapshot(contentsOf: seeds.appendingPathComponent("two-sections"))
+        #expect(two.sections.map(\.modelPath) == ["/models/current.safetensors", "/models/older.safetensors"])
+        #expect(two.sections.map { $0.streams.map(\.id) } == [["a", "b"], ["c"]])
+        #expect(two.streams.map(\.sequence) == [7, 8, 9] && two.streams.map(\.nextRow) == [1, 4, 2])
+        #expect(two.sections[1].streams[0].state == [0.2, 0.1, -0.3, 0.4])
+        #expect(try StreamSnapshot(contentsOf: seeds.appendingPathComponent("empty")).sections.isEmpty)
+        let v2 = try StreamSnapshot(contentsOf: seeds.appendingPathComponent("version-2"))
+        #expect(v2.sections.count == 1 && v2.sections[0].modelPath == nil && v2.streams.map(\.id) == ["a", "b"])
+    }
+
     func finishOne(_ engine: StreamEngine, _ id: String, _ rows: [[Float]], from: Int) throws -> [Float]? {
         for i in from..<7 { try engine.submit(id, i, rows[i]) }
         return engine.stepAll().emitted.last { $0.isFinal }?.probabilities
