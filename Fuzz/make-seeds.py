@@ -113,7 +113,8 @@ for name, text in [
     ("streams", '{"command":"streams"}'), ("metrics", '{"command":"metrics"}'),
     ("reply-ping", '{"ok":true,"protocol_version":1,"uptime_seconds":3.5}'),
     ("reply-drop", '{"ok":true,"stream":"digit-1","next_row":4}'),
-    ("reply-streams", '{"ok":true,"streams":[{"id":"a","next_row":2,"model":"abc","idle_seconds":0.5}]}'),
+    ("reply-streams", '{"ok":true,"streams":[{"id":"a","next_row":2,"sequence":7,"model":"abc","idle_seconds":0.5},'
+                      '{"id":"v1","next_row":1,"model":"abc","idle_seconds":1}]}'),
     ("reply-error", '{"ok":false,"error":{"code":"unknown_stream","message":"no stream a"}}'),
 ]:
     write("control-reply" if name.startswith("reply-") else "control", name, text.encode())

@@ -61,8 +61,8 @@ final class ControlService {
             return .status(status(now: now))
         case .streams:
             return .streams(StreamsReply(streams: engine.liveStreams(now: now).map { summary in
-                StreamInfo(id: summary.id, nextRow: UInt32(clamping: summary.nextRow), model: summary.modelSHA256,
-                           idleSeconds: summary.idleSeconds)
+                StreamInfo(id: summary.id, nextRow: UInt32(clamping: summary.nextRow), sequence: summary.sequence,
+                           model: summary.modelSHA256, idleSeconds: summary.idleSeconds)
             }))
         case let .drop(stream):
             guard let dropped = engine.dropStream(stream) else {

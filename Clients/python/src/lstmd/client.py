@@ -220,6 +220,8 @@ class Client:
         return self.control("status")
 
     def streams(self) -> list:
+        """The daemon's live streams, as the control protocol's dicts: `id`, `next_row`, `sequence`
+        (absent for a stream of a version 1 client), `model`, `idle_seconds`."""
         return self.control("streams")["streams"]
 
     def drop(self, stream_id: str) -> Dict[str, Any]:
