@@ -36,8 +36,12 @@ public final class Daemon: Sendable {
     private let metrics = ServerMetrics()
     private let readiness = Readiness()
     private let notifier: SystemdNotifier
-    /// The ZAP handler when CURVE is configured (issue 15).
+    /// The CURVE policy, when CURVE is configured (issue 15).
     private let authenticator: CurveAuthenticator?
+    /// At most `max-subscribers` connections to the predictions endpoint.
+    private let subscribers: SubscriberLimit
+    /// The ZAP handler, for CURVE and the subscriber limit.
+    private let gate: ConnectionGate
     /// Held while the process lives: no second daemon on the same ipc paths (issue 15).
     private let ipcLock: IPCEndpointLock
 
@@ -62,11 +66,14 @@ public final class Daemon: Sendable {
         let context = try ZMQContext()
         self.context = context
         notifier = SystemdNotifier(environment: environment)
-        authenticator = try configuration.curveSecretKey.map { secretKeyFile in
-            try CurveAuthenticator(context: context, keyPair: ZMQCurveKeyFiles.readSecretKey(at: secretKeyFile),
+        let authenticator = try configuration.curveSecretKey.map { secretKeyFile in
+            try CurveAuthenticator(keyPair: ZMQCurveKeyFiles.readSecretKey(at: secretKeyFile),
                                    authorizedKeys: configuration.curveAuthorizedKeys,
                                    adminKeys: configuration.curveAdminKeys, logger: logger)
         }
+        self.authenticator = authenticator
+        subscribers = SubscriberLimit(limit: configuration.maxSubscribers, logger: logger)
+        gate = try ConnectionGate(context: context, curve: authenticator, subscribers: subscribers)
     }
 
     /// Asks the loop to stop or reload. Safe from any thread.
@@ -89,11 +96,11 @@ public final class Daemon: Sendable {
         do {
             let loop = try ServingLoop(
                 configuration: configuration, model: initialModel, context: context, curve: authenticator?.server,
-                logger: logger, status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
+                subscribers: subscribers, logger: logger, status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
                 takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
             outcome = try loop.run()
         }
-        authenticator?.stop()
+        gate.stop()
         // The loop's sockets are closed now; terminating the context waits for PUB's linger, so the
         // last predictions reach subscribers before the process exits.
         context.terminate()

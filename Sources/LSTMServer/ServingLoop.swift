@@ -46,7 +46,7 @@ final class ServingLoop {
     private static let maxQueuedRows = 65_536
 
     init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, curve: ZMQCurveServer?,
-         logger: Logger, status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
+         subscribers: SubscriberLimit, logger: Logger, status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
         self.configuration = configuration
         self.curve = curve != nil
         self.logger = logger
@@ -60,7 +60,8 @@ final class ServingLoop {
         snapshots = configuration.stateDirectory.map { SnapshotStore(directory: $0, logger: logger) }
         busyPollNanoseconds = UInt64(configuration.busyPollMicroseconds) * 1000
 
-        sockets = try DaemonSockets(configuration: configuration, context: context, curve: curve, logger: logger)
+        sockets = try DaemonSockets(configuration: configuration, context: context, curve: curve, subscribers: subscribers,
+                                    logger: logger)
         output = PredictionOutput(publisher: sockets.publisher, results: sockets.results, mode: configuration.publish,
                                   counters: counters, logger: logger)
         control = ControlService(engine: engine, registry: registry, output: output, counters: counters,
