@@ -76,8 +76,9 @@ def main():
                 sent += 1
             while True:
                 control.send(b'{"command":"status"}')
-                counters = json.loads(control.recv())["counters"] if control.poll(20000) else {}
-                if counters.get("rows_applied", 0) >= sent:
+                if not control.poll(300_000):
+                    sys.exit("lstmd did not answer status within 300 s")
+                if json.loads(control.recv())["counters"].get("rows_applied", 0) >= sent:
                     return
                 time.sleep(0.2)
 

@@ -63,6 +63,7 @@ public final class Daemon: Sendable {
                                  insecure: configuration.insecure)
         initialModel = try LoadedModel(path: path, isDefault: configuration.model == nil)
         ipcLock = try IPCEndpointLock(configuration.boundEndpoints)
+        // One I/O thread: the subscriber limit relies on its order of events (SubscriberLimit).
         let context = try ZMQContext()
         self.context = context
         notifier = SystemdNotifier(environment: environment)
@@ -96,7 +97,8 @@ public final class Daemon: Sendable {
         do {
             let loop = try ServingLoop(
                 configuration: configuration, model: initialModel, context: context, curve: authenticator?.server,
-                subscribers: subscribers, logger: logger, status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
+                subscribers: subscribers, logger: logger,
+                status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
                 takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
             outcome = try loop.run()
         }

@@ -46,7 +46,8 @@ final class ServingLoop {
     private static let maxQueuedRows = 65_536
 
     init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, curve: ZMQCurveServer?,
-         subscribers: SubscriberLimit, logger: Logger, status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
+         subscribers: SubscriberLimit, logger: Logger, status channels: StatusChannels,
+         takeRequests: @escaping () -> [Daemon.Request]) throws {
         self.configuration = configuration
         self.curve = curve != nil
         self.logger = logger

@@ -9,8 +9,9 @@ import ZeroMQ
 /// descriptor); the PUB socket has a ZAP domain of its own, so that libzmq asks the daemon's ZAP
 /// handler about every handshake on it, CURVE or not, and the handler refuses one while more
 /// connections than the limit are open, the one being judged included. The handler reads the
-/// monitor before each decision and libzmq reports a connection's acceptance before its ZAP
-/// request, so the count is never behind: no more than the limit are ever admitted. A connection
+/// monitor before each decision and, with the daemon's one I/O thread, libzmq reports a
+/// connection's acceptance before its handshake starts, so the count is never behind: no more than
+/// the limit are ever admitted. A connection
 /// counts from its acceptance until it closes, still handshaking or refused ones included (a refused
 /// one closes at once; one that never finishes its handshake after `ZMQ_HANDSHAKE_IVL`, 30 s). A
 /// refused subscriber gets nothing and libzmq retries its connection (every 100 ms by default):

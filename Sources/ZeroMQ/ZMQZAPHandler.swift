@@ -44,9 +44,10 @@ public struct ZAPReply: Sendable, Equatable {
 /// thread only, one request at a time).
 ///
 /// The same thread reads the socket monitors given as `monitors` (see ``ZMQSocket/monitor(_:on:)``)
-/// and hands their events to each one's `onEvent`, always before it decides a handshake: libzmq
-/// reports a connection's acceptance before that connection's ZAP request, so `decide` sees every
-/// connection accepted before the one it judges.
+/// and hands their events to each one's `onEvent`, always after receiving a ZAP request and before
+/// deciding it. In a context with one I/O thread (the default) libzmq reports a connection's
+/// acceptance before that connection's handshake starts, so `decide` sees every connection
+/// accepted before the one it judges, that one included.
 ///
 /// Bind secured sockets only after `init` returned: libzmq lets every CURVE client in while no
 /// handler is bound. The thread ends at `stop()` or when the context is terminated.
