@@ -56,8 +56,8 @@ def main():
         control = context.socket(zmq.REQ)
         control.connect(ep["control"])
         control.send(b'{"command":"ping"}')
-        if not control.poll(20000):
-            sys.exit("lstmd did not answer ping")
+        if not control.poll(60_000):
+            sys.exit("lstmd did not answer ping within 60 s")
         control.recv()
         push = context.socket(zmq.PUSH)
         push.connect(ep["ingest"])
