@@ -6,7 +6,7 @@ model (I=3, H=2, L=1, C=2), a snapshot of two streams for it, ingest and predict
 frame encoding of Fuzz/Sources/FuzzSupport/Frames.swift, control requests and replies, the
 daemon's TOML config, IDX label and image files raw and gzipped. Deterministic.
 """
-import gzip, json, os, struct, sys
+import gzip, hashlib, json, os, re, struct, sys
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -48,15 +48,41 @@ two.update({"lstm.weight_ih_l1": ([8, 2], values(16, 0.06)), "lstm.weight_hh_l1"
             "lstm.bias_ih_l1": ([8], values(8, 0.08)), "lstm.bias_hh_l1": ([8], values(8, 0.09))})
 write("model", "tiny-two-layers", safetensors(two, {"sequence_length": "3"}))
 
-# --- snapshot (state 2·L·H = 4, classes 2) -----------------------------------------------------------
-write("snapshot", "two-streams", safetensors({
-    "state": ([2, 4], [0.1, -0.2, 0.3, -0.4, 0.5, 0.6, -0.7, 0.8]),
-    "last_probabilities": ([2, 2], [0.25, 0.75, 0.5, 0.5]),
-}, {"format": "lstmd-snapshot", "format_version": "1", "model_sha256": "0" * 64,
-    "stream_ids": '["a","b"]', "next_rows": "[1,4]", "created": "2026-11-30T00:00:00Z"}))
-write("snapshot", "empty", safetensors({"state": ([0, 4], []), "last_probabilities": ([0, 2], [])},
-    {"format": "lstmd-snapshot", "format_version": "1", "model_sha256": "f" * 64,
-     "stream_ids": "[]", "next_rows": "[]"}))
+# --- snapshot (state 2·L·H = 4, classes 2): version 3 (sections), and version 2 -------------------------
+def floats(values):
+    return struct.pack("<%df" % len(values), *values)
+
+def snapshot_v3(sections):
+    """sections: list of (model_sha256, model_path or None, ids, sequences, next_rows, state rows, last rows)."""
+    records, tensors, hashed = [], {}, b""
+    for i, (sha, path, ids, sequences, rows, state, last) in enumerate(sections):
+        record = {"model_sha256": sha, "stream_ids": ids, "sequences": sequences, "next_rows": rows}
+        if path is not None:
+            record["model_path"] = path
+        records.append(record)
+        tensors["state.%d" % i] = ([len(ids), 4], state)
+        tensors["last_probabilities.%d" % i] = ([len(ids), 2], last)
+        hashed += floats(state) + floats(last)
+    text = json.dumps(records, sort_keys=True, separators=(",", ":"))
+    return safetensors(tensors, {
+        "format": "lstmd-snapshot", "format_version": "3", "sections": text,
+        "contents_sha256": hashlib.sha256((text + "\n").encode() + hashed).hexdigest(),
+        "created": "2026-11-30T00:00:00Z"})
+
+write("snapshot", "two-sections", snapshot_v3([
+    ("0" * 64, "/models/current.safetensors", ["a", "b"], [7, 8], [1, 4],
+     [0.1, -0.2, 0.3, -0.4, 0.5, 0.6, -0.7, 0.8], [0.25, 0.75, 0.5, 0.5]),
+    ("f" * 64, "/models/older.safetensors", ["c"], [9], [2], [0.2, 0.1, -0.3, 0.4], [0.5, 0.5]),
+]))
+write("snapshot", "empty", snapshot_v3([]))
+ids, sequences, rows = '["a","b"]', "[7,8]", "[1,4]"
+state, last = [0.1, -0.2, 0.3, -0.4, 0.5, 0.6, -0.7, 0.8], [0.25, 0.75, 0.5, 0.5]
+write("snapshot", "version-2", safetensors({"state": ([2, 4], state), "last_probabilities": ([2, 2], last)}, {
+    "format": "lstmd-snapshot", "format_version": "2", "model_sha256": "0" * 64,
+    "stream_ids": ids, "sequences": sequences, "next_rows": rows,
+    "contents_sha256": hashlib.sha256("".join(t + "\n" for t in ["0" * 64, ids, sequences, rows]).encode()
+                                      + floats(state) + floats(last)).hexdigest(),
+    "created": "2026-11-30T00:00:00Z"}))
 
 # --- frames: count byte, then a length byte before each frame but the last -------------------------
 def frames(parts):
@@ -85,12 +111,23 @@ for name, text in [
     ("status", '{"command":"status"}'), ("drop", '{"command":"drop","stream":"digit-1"}'),
     ("reload", '{"command":"reload","model":"/tmp/m.safetensors"}'), ("ping", '{"command":"ping"}'),
     ("streams", '{"command":"streams"}'), ("metrics", '{"command":"metrics"}'),
-    ("reply-ping", '{"ok":true,"protocol_version":1,"uptime_seconds":3.5}'),
-    ("reply-drop", '{"ok":true,"stream":"digit-1","next_row":4}'),
-    ("reply-streams", '{"ok":true,"streams":[{"id":"a","next_row":2,"model":"abc","idle_seconds":0.5}]}'),
-    ("reply-error", '{"ok":false,"error":{"code":"unknown_stream","message":"no stream a"}}'),
 ]:
-    write("control-reply" if name.startswith("reply-") else "control", name, text.encode())
+    write("control", name, text.encode())
+
+# A control-reply input is one byte that picks the request (its index in fuzz-control-reply's
+# list: status, streams, streams page, drop, ping, reload, metrics), then the reply.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Protocols", "control-protocol.md")) as f:
+    status_example = json.dumps(json.loads(re.search(r"```json C6\n(.*?)```", f.read(), re.S).group(1)),
+                                separators=(",", ":"))
+for name, request, text in [
+    ("reply-status", 0, status_example),
+    ("reply-streams", 2, '{"cursor":3,"ok":true,"streams":[{"id":"a","next_row":2,"sequence":7,"model":"abc",'
+                         '"idle_seconds":0.5},{"id":"v1","next_row":1,"model":"abc","idle_seconds":1}]}'),
+    ("reply-drop", 3, '{"ok":true,"stream":"digit-1","next_row":4}'),
+    ("reply-ping", 4, '{"ok":true,"protocol_version":1,"uptime_seconds":3.5}'),
+    ("reply-error", 0, '{"ok":false,"error":{"code":"unknown_stream","message":"no stream a"}}'),
+]:
+    write("control-reply", name, bytes([request]) + text.encode())
 
 # --- config ---------------------------------------------------------------------------------------
 here = os.path.dirname(os.path.abspath(__file__))

@@ -62,8 +62,8 @@ final class ControlService {
         case let .streams(page):
             let (streams, next) = engine.liveStreams(cursor: Int(clamping: page.cursor), limit: page.limit, now: now)
             return .streams(StreamsReply(streams: streams.map { summary in
-                StreamInfo(id: summary.id, nextRow: UInt32(clamping: summary.nextRow), model: summary.modelSHA256,
-                           idleSeconds: summary.idleSeconds)
+                StreamInfo(id: summary.id, nextRow: UInt32(clamping: summary.nextRow), sequence: summary.sequence,
+                           model: summary.modelSHA256, idleSeconds: summary.idleSeconds)
             }, cursor: next.map { UInt64($0) } ?? 0))
         case let .drop(stream):
             guard let dropped = engine.dropStream(stream) else {

@@ -24,10 +24,10 @@ public struct AuthorizedKeys: Sendable, Equatable {
     }
 }
 
-/// lstmd's ZAP handler: admits CURVE clients whose key is authorized, telling the sockets each
-/// client's role as its user id (`admin` or `client`), and refuses every other handshake. The key
-/// lists are read again by ``reloadKeys()`` (SIGHUP); a list that has become unreadable keeps the
-/// previous keys.
+/// lstmd's CURVE policy, consulted by its ZAP handler (`ConnectionGate`): admits CURVE clients
+/// whose key is authorized, telling the sockets each client's role as its user id (`admin` or
+/// `client`), and refuses every other handshake. The key lists are read again by
+/// ``reloadKeys()`` (SIGHUP); a list that has become unreadable keeps the previous keys.
 public final class CurveAuthenticator: Sendable {
     /// The ZAP domain of lstmd's sockets.
     public static let zapDomain = "lstmd"
@@ -37,37 +37,36 @@ public final class CurveAuthenticator: Sendable {
     private let clientsPath: String?
     private let adminsPath: String?
     private let keys: KeysInForce
-    private let handler: ZMQZAPHandler
     private let logger: Logger
 
-    /// Reads the key lists and binds the ZAP handler in `context`.
-    public init(context: ZMQContext, keyPair: ZMQCurveKeyPair, authorizedKeys: String?, adminKeys: String?,
-                logger: Logger) throws {
+    /// Reads the key lists.
+    public init(keyPair: ZMQCurveKeyPair, authorizedKeys: String?, adminKeys: String?, logger: Logger) throws {
         server = ZMQCurveServer(keyPair: keyPair, zapDomain: Self.zapDomain)
         clientsPath = authorizedKeys
         adminsPath = adminKeys
         self.logger = logger
         let loaded = try AuthorizedKeys.load(clients: authorizedKeys, admins: adminKeys)
-        let keys = KeysInForce(loaded)
-        self.keys = keys
-        handler = try ZMQZAPHandler(context: context) { request in
-            let role = request.curveKey.flatMap { key in keys.value.withLock { $0.role(of: key) } }
-            // Debug only: a refused client reconnects every 100 ms, which must not flood the log.
-            logger.debug("handshake", metadata: [
-                "address": "\(request.address)", "mechanism": "\(request.mechanism)",
-                "key": "\(request.curveKey.map { String($0.z85.prefix(8)) } ?? "-")",
-                "role": "\(role?.rawValue ?? "refused")",
-            ])
-            guard let role else { return .deny("key not authorized") }
-            return .accept(userID: role.rawValue)
-        }
+        keys = KeysInForce(loaded)
         logger.info("CURVE on every socket", metadata: [
             "public_key": "\(keyPair.publicKey.z85)", "authorized_keys": "\(loaded.clients.count)",
             "admin_keys": "\(loaded.admins.count)",
         ])
     }
 
-    /// The keys in force.
+    /// The answer to one handshake: accepted with its role when the client's key is authorized.
+    public func decide(_ request: ZAPRequest) -> ZAPReply {
+        let role = request.curveKey.flatMap { key in keys.value.withLock { $0.role(of: key) } }
+        // Debug only: a refused client reconnects every 100 ms, which must not flood the log.
+        logger.debug("handshake", metadata: [
+            "address": "\(request.address)", "mechanism": "\(request.mechanism)",
+            "key": "\(request.curveKey.map { String($0.z85.prefix(8)) } ?? "-")",
+            "role": "\(role?.rawValue ?? "refused")",
+        ])
+        guard let role else { return .deny("key not authorized") }
+        return .accept(userID: role.rawValue)
+    }
+
+/// The keys in force.
     public var authorizedKeys: AuthorizedKeys { keys.value.withLock { $0 } }
 
     /// Reads the key lists again; on failure logs why and keeps the keys in force.
@@ -82,9 +81,6 @@ public final class CurveAuthenticator: Sendable {
             logger.error("authorized keys not reloaded; the previous keys stay in force", metadata: ["error": "\(error)"])
         }
     }
-
-    /// Stops the ZAP handler; call after the secured sockets are closed.
-    public func stop() { handler.stop() }
 }
 
 /// The key sets shared by the ZAP thread (reads) and SIGHUP (replaces them).

@@ -19,6 +19,15 @@ public final class Daemon: Sendable {
         case reload(String?)
     }
 
+    /// How a graceful stop ended.
+    public enum StopOutcome: Sendable, Equatable {
+        /// The live streams were saved, or there was no state directory to save them in.
+        case clean
+        /// The final snapshot could not be written (the log says why; `lstmd` exits with status 2):
+        /// any older snapshot was removed and the live streams' clients were told `shutting_down`.
+        case snapshotNotWritten
+    }
+
     public let configuration: DaemonConfiguration
     private let logger: Logger
     private let initialModel: LoadedModel
@@ -27,8 +36,12 @@ public final class Daemon: Sendable {
     private let metrics = ServerMetrics()
     private let readiness = Readiness()
     private let notifier: SystemdNotifier
-    /// The ZAP handler when CURVE is configured (issue 15).
+    /// The CURVE policy, when CURVE is configured (issue 15).
     private let authenticator: CurveAuthenticator?
+    /// At most `max-subscribers` connections to the predictions endpoint.
+    private let subscribers: SubscriberLimit
+    /// The ZAP handler, for CURVE and the subscriber limit.
+    private let gate: ConnectionGate
     /// Held while the process lives: no second daemon on the same ipc paths (issue 15).
     private let ipcLock: IPCEndpointLock
 
@@ -50,14 +63,18 @@ public final class Daemon: Sendable {
                                  insecure: configuration.insecure)
         initialModel = try LoadedModel(path: path, isDefault: configuration.model == nil)
         ipcLock = try IPCEndpointLock(configuration.boundEndpoints)
+        // One I/O thread: the subscriber limit relies on its order of events (SubscriberLimit).
         let context = try ZMQContext()
         self.context = context
         notifier = SystemdNotifier(environment: environment)
-        authenticator = try configuration.curveSecretKey.map { secretKeyFile in
-            try CurveAuthenticator(context: context, keyPair: ZMQCurveKeyFiles.readSecretKey(at: secretKeyFile),
+        let authenticator = try configuration.curveSecretKey.map { secretKeyFile in
+            try CurveAuthenticator(keyPair: ZMQCurveKeyFiles.readSecretKey(at: secretKeyFile),
                                    authorizedKeys: configuration.curveAuthorizedKeys,
                                    adminKeys: configuration.curveAdminKeys, logger: logger)
         }
+        self.authenticator = authenticator
+        subscribers = SubscriberLimit(limit: configuration.maxSubscribers, logger: logger)
+        gate = try ConnectionGate(context: context, curve: authenticator, subscribers: subscribers)
     }
 
     /// Asks the loop to stop or reload. Safe from any thread.
@@ -66,25 +83,30 @@ public final class Daemon: Sendable {
         requests.withLock { $0.append(request) }
     }
 
-    /// Binds the sockets and serves until a ``Request/stop`` request, then drains and returns.
-    public func run() throws {
+    /// Binds the sockets and serves until a ``Request/stop`` request, then drains and returns how
+    /// the stop went.
+    @discardableResult
+    public func run() throws -> StopOutcome {
         var http: MetricsHTTPServer?
         if let address = configuration.metrics, let (host, port) = DaemonConfiguration.parseHostPort(address) {
             http = try MetricsHTTPServer(host: host, port: port, metrics: metrics, readiness: readiness, logger: logger)
             logger.info("metrics served over HTTP", metadata: ["address": "\(address)"])
         }
         defer { http?.stop() }
+        let outcome: StopOutcome
         do {
             let loop = try ServingLoop(
                 configuration: configuration, model: initialModel, context: context, curve: authenticator?.server,
-                logger: logger, status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
+                subscribers: subscribers, logger: logger,
+                status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
                 takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
-            try loop.run()
+            outcome = try loop.run()
         }
-        authenticator?.stop()
+        gate.stop()
         // The loop's sockets are closed now; terminating the context waits for PUB's linger, so the
         // last predictions reach subscribers before the process exits.
         context.terminate()
+        return outcome
     }
 }
 

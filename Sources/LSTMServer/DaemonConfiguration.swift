@@ -32,6 +32,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var idleTimeoutSeconds = 60.0
     /// PUB high-water mark: messages queued per subscriber before PUB drops.
     public var publishHighWaterMark = 100_000
+    /// Most connections to the predictions endpoint (tcp and ipc); one more is refused.
+    public var maxSubscribers = 1024
     /// Messages queued per client, each way, on the ROUTER path before backpressure.
     public var resultsHighWaterMark = 10_000
     /// libzmq's limit on an inbound ingest message, in bytes: a larger one makes libzmq disconnect

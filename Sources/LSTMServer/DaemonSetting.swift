@@ -151,6 +151,8 @@ public struct DaemonSetting {
                     help: "Seconds without a row before a stream is evicted with an 'evicted' error; 0 never evicts."),
             integer("pub-hwm", \.publishHighWaterMark, 0...Int(Int32.max), valueName: "n",
                     help: "Predictions queued per subscriber before PUB drops them; 0 is unlimited."),
+            integer("max-subscribers", \.maxSubscribers, 1...1_000_000, valueName: "n",
+                    help: "Most connections to the predictions endpoint; one more gets nothing until a place is free. PUB holds at most max-subscribers × pub-hwm predictions (stream-protocol.md §14)."),
             integer("results-hwm", \.resultsHighWaterMark, 1...Int(Int32.max), valueName: "n",
                     help: "Messages queued per client each way on the results path before backpressure."),
             integer("max-message-size", \.maxMessageSize, 64...Int.max, valueName: "bytes",

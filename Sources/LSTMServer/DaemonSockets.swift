@@ -3,7 +3,8 @@ import ZeroMQ
 
 /// The daemon's sockets, made with their options and bound to the configured endpoints: PULL
 /// ingest, PUB predictions, REP control and, when configured, the ROUTER result path. With `curve`
-/// every socket is a CURVE server, set before it binds, so no plain peer is ever accepted.
+/// every socket is a CURVE server, set before it binds, so no plain peer is ever accepted; PUB's
+/// connections are counted and limited by `subscribers` from the start too.
 struct DaemonSockets {
     let ingest: ZMQSocket
     let publisher: ZMQSocket
@@ -15,7 +16,8 @@ struct DaemonSockets {
     static let parkLimitBytes = 4 << 20
     static let outboxLimitBytes = 4 << 20
 
-    init(configuration: DaemonConfiguration, context: ZMQContext, curve: ZMQCurveServer?, logger: Logger) throws {
+    init(configuration: DaemonConfiguration, context: ZMQContext, curve: ZMQCurveServer?, subscribers: SubscriberLimit,
+         logger: Logger) throws {
         ingest = try ZMQSocket(context, type: .pull)
         try ingest.set(.linger, .zero)
         try ingest.set(.maxMessageSize, configuration.maxMessageSize)
@@ -43,6 +45,7 @@ struct DaemonSockets {
         for (socket, name, endpoint) in bindings {
             do {
                 try curve?.apply(to: socket)
+                if socket === publisher { try subscribers.install(on: publisher) }
                 try socket.bind(endpoint)
             } catch {
                 throw DaemonError.bind(socket: name, endpoint: endpoint, reason: String(describing: error))

@@ -19,7 +19,7 @@ final class ModelRegistry {
 
     init(engine: StreamEngine, configured: LoadedModel, modelDirectory: String?, channels: StatusChannels, logger: Logger) {
         self.engine = engine
-        configuredPath = configured.path
+        configuredPath = configured.requestedPath
         configuredIsDefault = configured.isDefault
         self.modelDirectory = modelDirectory
         self.channels = channels
@@ -82,19 +82,26 @@ final class ModelRegistry {
 struct LoadedModel: @unchecked Sendable {
     // @unchecked: LSTMModel is immutable once loaded.
     let model: LSTMModel
-    /// The file it was read from (also for the embedded default model).
+    /// The file it was read from (also for the embedded default model): the real path, symbolic
+    /// links resolved, so that a snapshot names the file itself, not a link that may be moved on
+    /// to another model.
     let path: String
+    /// The path as configured or asked for (a reload without a path reads it again, following a
+    /// link that was moved on).
+    let requestedPath: String
     let isDefault: Bool
     /// What the engine keeps: the path (none for the embedded default model) and the load time.
     let origin: ModelOrigin
 
-    init(path: String, isDefault: Bool) throws {
+    init(path requested: String, isDefault: Bool) throws {
+        let path = ModelPathPolicy.realPath(requested) ?? requested
         do {
             model = try LSTMModel.load(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw DaemonError.modelLoad(path: path, error: error)
+            throw DaemonError.modelLoad(path: requested, error: error)
         }
         self.path = path
+        requestedPath = requested
         self.isDefault = isDefault
         origin = ModelOrigin(path: isDefault ? nil : path)
     }

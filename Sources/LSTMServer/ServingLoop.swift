@@ -52,7 +52,8 @@ final class ServingLoop {
     private static let maxQueuedRows = 65_536
 
     init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, curve: ZMQCurveServer?,
-         logger: Logger, status channels: StatusChannels, takeRequests: @escaping () -> [Daemon.Request]) throws {
+         subscribers: SubscriberLimit, logger: Logger, status channels: StatusChannels,
+         takeRequests: @escaping () -> [Daemon.Request]) throws {
         self.configuration = configuration
         self.curve = curve != nil
         self.logger = logger
@@ -66,7 +67,8 @@ final class ServingLoop {
         snapshots = configuration.stateDirectory.map { SnapshotStore(directory: $0, logger: logger) }
         busyPollNanoseconds = UInt64(configuration.busyPollMicroseconds) * 1000
 
-        sockets = try DaemonSockets(configuration: configuration, context: context, curve: curve, logger: logger)
+        sockets = try DaemonSockets(configuration: configuration, context: context, curve: curve, subscribers: subscribers,
+                                    logger: logger)
         output = PredictionOutput(publisher: sockets.publisher, results: sockets.results, mode: configuration.publish,
                                   counters: counters, logger: logger)
         control = ControlService(engine: engine, registry: registry, output: output, counters: counters,
@@ -79,7 +81,8 @@ final class ServingLoop {
         self.poller = poller
     }
 
-    func run() throws {
+    /// Serves until a stop request, then stops gracefully (see `finish`).
+    func run() throws -> Daemon.StopOutcome {
         snapshots?.restore(into: engine, now: monotonicNanoseconds())
         lastSnapshot = monotonicNanoseconds()
         let current = registry.current
@@ -97,7 +100,7 @@ final class ServingLoop {
         while !stopping {
             try iterate()
         }
-        try finish()
+        return try finish()
     }
 
     // MARK: One turn of the loop
@@ -314,8 +317,8 @@ final class ServingLoop {
 
     /// The graceful stop: take the rows already received, apply every queued row and publish its
     /// prediction, then save the live streams (or tell their clients they are gone), within the
-    /// drain timeout.
-    private func finish() throws {
+    /// drain timeout. Says whether the snapshot, when there is a state directory, was written.
+    private func finish() throws -> Daemon.StopOutcome {
         let deadline = monotonicNanoseconds() + UInt64(configuration.drainTimeoutSeconds * 1e9)
         try readIngest()
         try readResults()
@@ -324,13 +327,15 @@ final class ServingLoop {
         }
         let live = engine.liveStreams(now: monotonicNanoseconds())
         var saved = Set<String>()
+        var outcome = Daemon.StopOutcome.clean
         // After a drain timeout rows are still queued: nothing is saved (and no older snapshot may
         // bring the streams back), their clients are told.
         if let snapshots {
-            if let snapshot = try? engine.snapshot() {
-                if snapshots.save(snapshot) { saved = Set(snapshot.streams.map(\.id)) }
+            if let snapshot = try? engine.snapshot(), snapshots.save(snapshot) {
+                saved = Set(snapshot.streams.map(\.id))
             } else {
-                snapshots.discardOlder()
+                if engine.hasQueuedRows { snapshots.discardOlder() }
+                outcome = .snapshotNotWritten
             }
         }
         for stream in live where !saved.contains(stream.id.string) {
@@ -342,5 +347,6 @@ final class ServingLoop {
             "live_streams": "\(live.count)", "saved": "\(saved.count)",
             "queued_rows_left": "\(engine.hasQueuedRows ? "yes (drain timeout)" : "0")",
         ])
+        return outcome
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LSTMCore
 import LSTMStreaming
 
 /// Where the daemon keeps its stream snapshot (`<state-dir>/streams.safetensors`), and what it does
@@ -38,8 +39,11 @@ struct SnapshotStore {
         return nil
     }
 
-    /// Restores the snapshot when there is one for the serving model; otherwise says why and moves it
-    /// aside. Never throws: a bad snapshot must not keep the daemon from serving.
+    /// Restores the snapshot's streams, each section onto its own model: the serving model, or an
+    /// older one loaded again from the file the section names, when that file still holds a model
+    /// with the section's SHA-256. Sections that cannot be restored are logged (streams, model,
+    /// why); a snapshot of which nothing can be restored, or that cannot be read, is moved aside.
+    /// Never throws: a bad snapshot must not keep the daemon from serving.
     func restore(into engine: StreamEngine, now: UInt64) {
         guard FileManager.default.fileExists(atPath: file.path) else {
             logger.info("no stream snapshot to restore", metadata: ["path": "\(file.path)"])
@@ -47,16 +51,62 @@ struct SnapshotStore {
         }
         do {
             let snapshot = try StreamSnapshot(contentsOf: file)
-            try engine.restore(snapshot, now: now)
+            var models: [LSTMModel] = []
+            var unavailable: [String: String] = [:]
+            for section in snapshot.sections where !engine.generations.contains(where: { $0.model.sha256 == section.modelSHA256 }) {
+                switch Self.loadModel(of: section) {
+                case let .success(model): models.append(model)
+                case let .failure(why): unavailable[section.modelSHA256] = why.reason
+                }
+            }
+            let report = try engine.restore(snapshot, models: models, now: now)
+            for section in report.sections {
+                var metadata: Logger.Metadata = [
+                    "streams": "\(section.streams)", "model_sha256": "\(section.modelSHA256)",
+                    "model_path": "\(section.modelPath ?? "none")", "path": "\(file.path)",
+                ]
+                if let leftOut = section.leftOut {
+                    metadata["reason"] = "\(unavailable[section.modelSHA256] ?? leftOut.description)"
+                    logger.warning("streams not restored: their model is not available (their next rows get not_started)", metadata: metadata)
+                } else {
+                    metadata["model"] = "\(section.modelSHA256 == engine.currentModel.sha256 ? "current" : "older")"
+                    logger.notice("streams restored", metadata: metadata)
+                }
+            }
             // The file stays: if the daemon crashed before its next snapshot, restoring it again puts
             // streams at an older row, which their clients see as a `gap`, never a wrong prediction.
-            logger.notice("streams restored", metadata: ["streams": "\(snapshot.streams.count)", "path": "\(file.path)"])
+            if report.restoredStreams == 0 && report.leftOutStreams > 0 { setAside(reason: "other-model") }
         } catch {
-            let reason: String
-            if case .modelMismatch = error { reason = "other-model" } else { reason = "unusable" }
             logger.warning("stream snapshot not restored", metadata: ["path": "\(file.path)", "error": "\(error)"])
-            setAside(reason: reason)
+            setAside(reason: "unusable")
         }
+    }
+
+    /// Why the model of a section cannot be loaded again.
+    struct ModelUnavailable: Error, Equatable {
+        let reason: String
+    }
+
+    /// The model a section ran on, read again from the file it names and checked against its
+    /// SHA-256 (the state directory is lstmd's own, 0700: the path is one lstmd loaded before).
+    static func loadModel(of section: StreamSnapshot.Section) -> Result<LSTMModel, ModelUnavailable> {
+        let sha = section.modelSHA256
+        guard let path = section.modelPath else {
+            return .failure(ModelUnavailable(reason: "the snapshot names no file for model \(sha.prefix(16))… "
+                + "(the embedded default model, or a version 2 snapshot)"))
+        }
+        guard path.hasPrefix("/") else {
+            return .failure(ModelUnavailable(reason: "the snapshot names model file '\(path)', not an absolute path"))
+        }
+        let loaded: LoadedModel
+        do { loaded = try LoadedModel(path: path, isDefault: false) } catch {
+            return .failure(ModelUnavailable(reason: "\(error)"))
+        }
+        guard loaded.model.sha256 == sha else {
+            return .failure(ModelUnavailable(reason: "\(path) now holds model \(loaded.model.sha256.prefix(16))…, "
+                + "not \(sha.prefix(16))…"))
+        }
+        return .success(loaded.model)
     }
 
     /// Writes the snapshot atomically; false (and an error in the log) when it could not.
@@ -65,7 +115,9 @@ struct SnapshotStore {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try snapshot.write(to: file)
-            logger.info("streams saved", metadata: ["streams": "\(snapshot.streams.count)", "path": "\(file.path)"])
+            logger.info("streams saved", metadata: [
+                "streams": "\(snapshot.streams.count)", "models": "\(snapshot.sections.count)", "path": "\(file.path)",
+            ])
             return true
         } catch {
             logger.error("cannot save stream snapshot", metadata: ["path": "\(file.path)", "error": "\(error)"])

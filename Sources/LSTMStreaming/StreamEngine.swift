@@ -177,7 +177,7 @@ public final class StreamEngine {
     /// The model generations holding streams, the current one first: the engine's only list of
     /// the models it serves.
     public var generations: [GenerationInfo] {
-        core.generations.values.sorted { $0.id > $1.id }.map {
+        core.generationsCurrentFirst.map {
             GenerationInfo(model: $0.model, origin: $0.origin, liveStreams: $0.liveStreams, isCurrent: $0.id == core.currentGeneration)
         }
     }
@@ -203,14 +203,21 @@ public final class StreamEngine {
 
     // MARK: Snapshots
 
-    /// Every numbered stream of the current model that has applied at least one row, at the
-    /// position of its state (the caller makes sure no row is queued).
-    func settledStreams() -> [StreamSnapshot.Stream] {
-        core.settledStreams()
+    /// Every numbered stream that has applied at least one row, at the position of its state, in
+    /// one section per model (the caller makes sure no row is queued).
+    func savedSections() -> [StreamSnapshot.Section] {
+        core.savedSections()
     }
 
-    func insertRestored(_ stream: StreamSnapshot.Stream, id: StreamID, now: UInt64) {
-        core.insertRestored(stream, id: id, now: now)
+    /// The model of a generation the engine holds with this SHA-256, if any.
+    func servedModel(sha256: String) -> LSTMModel? {
+        core.generationID(sha256: sha256).map { core.generations[$0]!.model }
+    }
+
+    /// Inserts checked sections of a snapshot, each onto its model's generation (made when the
+    /// engine holds none).
+    func insertRestored(_ placements: [RestorePlacement], now: UInt64) {
+        core.insertRestored(placements, now: now)
     }
 }
 
@@ -387,35 +394,65 @@ private struct Core {
                       idleSeconds: Double(now &- record.lastActivity) / 1e9)
     }
 
-    func settledStreams() -> [StreamSnapshot.Stream] {
-        let generation = generations[currentGeneration]!
-        return table.values.compactMap { recordIndex in
+    /// The generations, the current one first, then the others newest first.
+    var generationsCurrentFirst: [ModelGeneration] {
+        generations.values.sorted { ($0.id == currentGeneration ? 1 : 0, $0.id) > ($1.id == currentGeneration ? 1 : 0, $1.id) }
+    }
+
+    /// The generation holding the model with this SHA-256, the current one when it does.
+    func generationID(sha256: String) -> Int? {
+        generationsCurrentFirst.first { $0.model.sha256 == sha256 }?.id
+    }
+
+    func savedSections() -> [StreamSnapshot.Section] {
+        var streams: [String: [StreamSnapshot.Stream]] = [:]
+        for recordIndex in table.values {
             let record = records[Int(recordIndex)]
             // Only numbered sequences are saved: after a restore, a sequence number is what tells
             // the saved sequence from a later one on the same id.
-            guard record.generation == currentGeneration, record.nextApplied > 0,
-                  let sequence = record.appliedSequence else { return nil }
+            guard record.nextApplied > 0, let sequence = record.appliedSequence else { continue }
+            let generation = generations[record.generation]!
             let state = UnsafeBufferPointer(start: generation.arena.state(record.slot), count: generation.arena.stateCount)
             let last = UnsafeBufferPointer(start: generation.arena.lastProbabilities(record.slot),
                                            count: generation.arena.classes)
-            return StreamSnapshot.Stream(id: record.id.string, sequence: sequence, nextRow: record.nextApplied,
-                                         state: Array(state), lastProbabilities: Array(last))
-        }.sorted { $0.id < $1.id }
+            streams[generation.model.sha256, default: []].append(StreamSnapshot.Stream(
+                id: record.id.string, sequence: sequence, nextRow: record.nextApplied,
+                state: Array(state), lastProbabilities: Array(last)))
+        }
+        // One section per model: two generations of the same file (reloaded back) share one.
+        var sections: [StreamSnapshot.Section] = []
+        for generation in generationsCurrentFirst {
+            guard let saved = streams.removeValue(forKey: generation.model.sha256) else { continue }
+            sections.append(StreamSnapshot.Section(
+                modelSHA256: generation.model.sha256, modelPath: generation.origin.path,
+                stateCount: generation.arena.stateCount, classes: generation.arena.classes,
+                streams: saved.sorted { $0.id < $1.id }))
+        }
+        return sections
     }
 
-    mutating func insertRestored(_ stream: StreamSnapshot.Stream, id: StreamID, now: UInt64) {
-        if let existing = table[id] { removeStream(existing, ended: .streamsDropped) }
-        let generation = generations[currentGeneration]!
-        var record = StreamRecord(id: id, generation: currentGeneration, slot: generation.arena.allocate(),
-                                  lastActivity: now)
-        record.nextAccepted = stream.nextRow
-        record.nextApplied = stream.nextRow
-        record.acceptedSequence = stream.sequence
-        record.appliedSequence = stream.sequence
-        generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
-        generation.arena.lastProbabilities(record.slot).update(from: stream.lastProbabilities, count: generation.arena.classes)
-        insert(record)
-        counters[.streamsRestored] += 1
+    mutating func insertRestored(_ placements: [RestorePlacement], now: UInt64) {
+        // Replaced streams go first: removing one may release the generation a section needs.
+        for placement in placements {
+            for id in placement.ids { if let existing = table[id] { removeStream(existing, ended: .streamsDropped) } }
+        }
+        // Older models are added oldest first, so that generation ids keep their order.
+        for placement in placements.reversed() {
+            let generationID = generationID(sha256: placement.model.sha256)
+                ?? addGeneration(placement.model, origin: ModelOrigin(path: placement.section.modelPath))
+            let generation = generations[generationID]!
+            for (stream, id) in zip(placement.section.streams, placement.ids) {
+                var record = StreamRecord(id: id, generation: generationID, slot: generation.arena.allocate(), lastActivity: now)
+                record.nextAccepted = stream.nextRow
+                record.nextApplied = stream.nextRow
+                record.acceptedSequence = stream.sequence
+                record.appliedSequence = stream.sequence
+                generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
+                generation.arena.lastProbabilities(record.slot).update(from: stream.lastProbabilities, count: generation.arena.classes)
+                insert(record)
+                counters[.streamsRestored] += 1
+            }
+        }
     }
 
     /// Adds a live stream's record (its slot already allocated in its generation's arena).

@@ -189,20 +189,24 @@ public struct StreamInfo: Sendable, Equatable, Codable {
     public var id: StreamID
     /// The row index the stream expects next.
     public var nextRow: UInt32
+    /// The sequence number of the stream's current sequence (stream protocol §6.1); nil (absent in
+    /// JSON) for a stream of a version 1 client, which has none.
+    public var sequence: UInt32?
     /// SHA-256 of the model the stream runs on.
     public var model: String
     /// Seconds since its last applied row.
     public var idleSeconds: Double
 
-    public init(id: StreamID, nextRow: UInt32, model: String, idleSeconds: Double) {
+    public init(id: StreamID, nextRow: UInt32, sequence: UInt32?, model: String, idleSeconds: Double) {
         self.id = id
         self.nextRow = nextRow
+        self.sequence = sequence
         self.model = model
         self.idleSeconds = idleSeconds
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, model
+        case id, sequence, model
         case nextRow = "next_row", idleSeconds = "idle_seconds"
     }
 }

@@ -36,12 +36,18 @@ public struct ZAPReply: Sendable, Equatable {
 }
 
 /// A ZAP handler (ZeroMQ RFC 27): a REP socket bound to `inproc://zeromq.zap.01` in `context`, on
-/// a thread of its own, that answers each handshake of the context's secured sockets by calling
-/// `decide`.
+/// a thread of its own, that answers each handshake of the context's secured sockets (and of
+/// sockets with a `zapDomain`, whatever their mechanism) by calling `decide`.
 ///
 /// Its own thread, not the serving loop's poll: handshakes then never wait for a busy loop turn
 /// and the loop's hot path stays as it is; `decide` must be thread-safe (it is called on this
 /// thread only, one request at a time).
+///
+/// The same thread reads the socket monitors given as `monitors` (see ``ZMQSocket/monitor(_:on:)``)
+/// and hands their events to each one's `onEvent`, always after receiving a ZAP request and before
+/// deciding it. In a context with one I/O thread (the default) libzmq reports a connection's
+/// acceptance before that connection's handshake starts, so `decide` sees every connection
+/// accepted before the one it judges, that one included.
 ///
 /// Bind secured sockets only after `init` returned: libzmq lets every CURVE client in while no
 /// handler is bound. The thread ends at `stop()` or when the context is terminated.
@@ -49,35 +55,76 @@ public final class ZMQZAPHandler: Sendable {
     /// The endpoint libzmq sends ZAP requests to.
     public static let endpoint = "inproc://zeromq.zap.01"
 
+    /// A socket monitor the handler reads: the inproc endpoint it reports on, and what to do with
+    /// each event.
+    public struct Monitor: Sendable {
+        public let endpoint: String
+        public let onEvent: @Sendable (ZMQMonitorEvent) -> Void
+
+        public init(endpoint: String, onEvent: @escaping @Sendable (ZMQMonitorEvent) -> Void) {
+            self.endpoint = endpoint
+            self.onEvent = onEvent
+        }
+    }
+
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Binds the handler and starts its thread; throws when the endpoint cannot be bound (e.g.
+    /// Binds the handler, connects to the `monitors`' endpoints (their sockets may start
+    /// monitoring later) and starts its thread; throws when the endpoint cannot be bound (e.g.
     /// another handler already serves this context).
-    public init(context: ZMQContext, decide: @escaping @Sendable (ZAPRequest) -> ZAPReply) throws(ZMQError) {
+    public init(context: ZMQContext, monitors: [Monitor] = [],
+                decide: @escaping @Sendable (ZAPRequest) -> ZAPReply) throws(ZMQError) {
         let bound = DispatchSemaphore(value: 0)
         let bindResult = Mutex<ZMQError?>(nil)
         let thread = Thread { [self] in
             defer { finished.signal() }
             let socket: ZMQSocket
+            let readers: [(socket: ZMQSocket, onEvent: @Sendable (ZMQMonitorEvent) -> Void)]
+            let poller = ZMQPoller()
             do throws(ZMQError) {
                 socket = try ZMQSocket(context, type: .rep)
                 try socket.set(.linger, .zero)
-                try socket.set(.receiveTimeout, .milliseconds(100))
                 try socket.bind(Self.endpoint)
+                readers = try monitors.map { monitor throws(ZMQError) in
+                    let reader = try ZMQSocket(context, type: .pair)
+                    try reader.set(.linger, .zero)
+                    try reader.connect(monitor.endpoint)
+                    return (reader, monitor.onEvent)
+                }
+                try poller.add(socket, events: .readable)
+                for reader in readers { try poller.add(reader.socket, events: .readable) }
             } catch {
                 bindResult.withLock { $0 = error }
                 bound.signal()
                 return
             }
             bound.signal()
-            defer { socket.close() }
+            defer {
+                socket.close()
+                for reader in readers { reader.socket.close() }
+            }
+            /// Hands on every event reported so far.
+            func readEvents() {
+                for reader in readers {
+                    while let frames = try? reader.socket.receiveMultipart(dontWait: true) {
+                        if let event = ZMQMonitorEvent(frames: frames) { reader.onEvent(event) }
+                    }
+                }
+            }
             while !stopped.load(ordering: .relaxed) {
                 do {
-                    guard let frames = try socket.receiveMultipart() else { continue }
-                    try socket.send(Self.answer(frames, decide: decide))
+                    guard try poller.poll(timeout: .milliseconds(100)) > 0 else { continue }
+                    readEvents()
+                    // Received first, then the events: a request's connection was reported before it.
+                    while let frames = try socket.receiveMultipart(dontWait: true) {
+                        try socket.send(Self.answer(frames) { request in
+                            readEvents()
+                            return decide(request)
+                        })
+                    }
                 } catch {
-                    return  // context terminated (or the socket broke): no more handshakes to answer
+                    return  // context terminated (or a socket broke): no more handshakes to answer
                 }
             }
         }

@@ -129,13 +129,14 @@ struct Streams: ParsableCommand {
 
     private func show(_ streams: [StreamInfo]) {
         let rows = streams.map { info in
-            [info.id.string, "\(info.nextRow)", String(format: "%.2f", info.idleSeconds), String(info.model.prefix(12))]
+            [info.id.string, "\(info.nextRow)", info.sequence.map(String.init) ?? "-",
+             String(format: "%.2f", info.idleSeconds), String(info.model.prefix(12))]
         }
-        let header = ["STREAM", "NEXT ROW", "IDLE S", "MODEL"]
+        let header = ["STREAM", "NEXT ROW", "SEQUENCE", "IDLE S", "MODEL"]
         let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         for row in [header] + rows {
             emit(row.enumerated().map { column, cell in
-                column == 0 || column == 3
+                column == 0 || column == 4
                     ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: widths[column] - cell.count) + cell
             }.joined(separator: "  "))

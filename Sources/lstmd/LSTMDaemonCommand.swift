@@ -28,6 +28,10 @@ struct LSTMDaemonCommand: ParsableCommand {
               lstmd --model mnist-256.safetensors --metrics 127.0.0.1:9464 --log-level debug
               lstmd --config /etc/lstmd/lstmd.toml --state-dir /var/lib/lstmd
 
+            Exit status: 0 after a graceful stop; 1 when lstmd cannot start or stops on an error; 2 \
+            after a graceful stop whose snapshot could not be written into --state-dir (the live \
+            streams were told shutting_down and are lost; the log says why).
+
             SETTINGS (also the keys of the --config file)
 
             """ + DaemonSetting.helpText,
@@ -65,13 +69,15 @@ struct LSTMDaemonCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let signals = SignalRelay(daemon: daemon)
+        let outcome: Daemon.StopOutcome
         do {
-            try daemon.run()
+            outcome = try daemon.run()
         } catch {
             logger.critical("stopped on error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
         withExtendedLifetime(signals) {}
+        if outcome == .snapshotNotWritten { throw ExitCode(2) }
     }
 }
 

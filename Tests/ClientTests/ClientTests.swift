@@ -5,6 +5,7 @@ import MNIST
 import TestSupport
 import Testing
 import WireProtocol
+import ZeroMQ
 
 /// `lstm-client` run as a real process against a real `lstmd` on ipc endpoints.
 @Suite(.serialized) struct ClientTests {
@@ -269,6 +270,23 @@ import WireProtocol
 
         let streams = try runClient(["streams"] + daemon.clientEndpoints)
         #expect(streams.lines.last == "(0 live streams)")
+        // Each stream's sequence number; "-" for a version 1 stream, which has none.
+        let context = try ZMQContext()
+        let push = try ZMQSocket(context, type: .push)
+        try push.set(.linger, .zero)
+        try push.connect(daemon.ingest)
+        let pixels = [UInt8](repeating: 9, count: 28)
+        _ = try push.send(IngestMessage.row(0, of: try StreamID("numbered"), sequence: 4_000_000_001, pixels: pixels).frames)
+        _ = try push.send(IngestMessage.row(0, of: try StreamID("v1-stream"), sequence: nil, pixels: pixels).frames)
+        var listed = try runClient(["streams"] + daemon.clientEndpoints)
+        for _ in 0..<50 where listed.lines.last != "(2 live streams)" {
+            usleep(20_000)
+            listed = try runClient(["streams"] + daemon.clientEndpoints)
+        }
+        let columns = listed.lines.map { $0.split(separator: " ").map(String.init) }
+        #expect(columns.first == ["STREAM", "NEXT", "ROW", "SEQUENCE", "IDLE", "S", "MODEL"], "\(listed.stdout)")
+        #expect(columns.dropFirst().first?.prefix(3) == ["numbered", "1", "4000000001"], "\(listed.stdout)")
+        #expect(columns.dropFirst(2).first?.prefix(3) == ["v1-stream", "1", "-"], "\(listed.stdout)")
 
         let drop = try runClient(["drop", "nobody"] + daemon.clientEndpoints)
         #expect(drop.status != 0)

@@ -60,12 +60,14 @@ final class ControlHarness {
         return service.answer(request, from: requester, now: now)
     }
 
-    /// Feeds rows (floats) to a stream and steps, publishing through the output.
-    func feed(_ stream: String, rows: Range<Int>, width: Int) throws {
+    /// Feeds rows (floats) of sequence `sequence` (nil: unnumbered) to a stream and steps,
+    /// publishing through the output.
+    func feed(_ stream: String, rows: Range<Int>, width: Int, sequence: UInt32? = nil) throws {
         for index in rows {
             let values = [Float](repeating: Float(index) / 10, count: width)
             try values.withUnsafeBufferPointer { (buffer) throws(StreamError) in
-                _ = try engine.submitRow(stream: try! StreamID(stream), index: index, row: .floats(buffer), isLast: false, now: now)
+                _ = try engine.submitRow(stream: try! StreamID(stream), index: index, sequence: sequence, row: .floats(buffer),
+                                         isLast: false, now: now)
             }
             while engine.hasQueuedRows { engine.step(now: now, output.publish) }
         }
@@ -117,6 +119,24 @@ final class ControlHarness {
         } while page.cursor != 0 && replies < 10
         #expect(replies == 3)
         #expect(ids.sorted() == (0..<25).map { "p\($0)" }.sorted())
+    }
+
+    @Test func streamsCarryEachStreamsSequenceNumber() throws {
+        let harness = try ControlHarness(model: try makeRandomModel(sequenceLength: 7))
+        try harness.feed("numbered", rows: 0..<2, width: 6, sequence: 31)
+        try harness.feed("v1", rows: 0..<3, width: 6)
+        let reply = harness.ask(.streams())
+        guard case let .streams(streams) = reply else { Issue.record("no streams reply"); return }
+        #expect(streams.streams.map(\.sequence) == [31, nil])
+        #expect(streams.streams.map(\.nextRow) == [2, 3])
+        // A restarted stream reports its new sequence, the one its next rows must carry.
+        try harness.feed("numbered", rows: 0..<1, width: 6, sequence: 32)
+        guard case let .streams(restarted) = harness.ask(.streams()) else { return }
+        #expect(restarted.streams.first?.sequence == 32)
+        // In JSON: a number, and no member at all for the version 1 stream.
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(reply.jsonBytes)) as? [String: Any])
+        let listed = try #require(json["streams"] as? [[String: Any]])
+        #expect(listed.map { $0["sequence"] as? Int } == [31, nil] && listed[1].keys.contains("sequence") == false)
     }
 
     @Test func dropEndsTheStreamAndTellsItsClients() throws {

@@ -129,7 +129,7 @@ func sameBytes(_ received: [Float]?, _ expected: [Float]) -> Bool {
 
     @Test func aSnapshotOfAnotherModelIsSetAsideAndACorruptOneReported() throws {
         let directory = try DaemonProcess.makeTemporaryDirectory()
-        let (_, pathA) = try writeTestModel(in: directory, seed: 1)
+        let (modelA, pathA) = try writeTestModel(in: directory, seed: 1)
         let (_, pathB) = try writeTestModel(in: directory, seed: 2)
         let stateDir = directory.appendingPathComponent("state")
         var daemon = try DaemonProcess(arguments: ["--model", pathA, "--state-dir", stateDir.path], directory: directory)
@@ -138,11 +138,19 @@ func sameBytes(_ received: [Float]?, _ expected: [Float]) -> Bool {
         try client.send(try row(0, of: "kept", pixels: digit))
         _ = try client.next(on: "kept")
         #expect(daemon.stop() == 0)
+        // Started on model B while A's file is still there: the stream goes back onto A.
+        daemon = try DaemonProcess(arguments: ["--model", pathB, "--state-dir", stateDir.path], directory: directory)
+        var status = try daemon.status()
+        #expect(status.liveStreams == 1 && status.previousModels.map(\.sha256) == [modelA.sha256], "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        // Without A's file nothing of the snapshot can be restored: it is set aside.
+        try FileManager.default.removeItem(atPath: pathA)
         daemon = try DaemonProcess(arguments: ["--model", pathB, "--state-dir", stateDir.path], directory: directory)
         let entries = try FileManager.default.contentsOfDirectory(atPath: stateDir.path)
         #expect(entries.contains { $0.hasPrefix("streams.other-model-") }, "set aside, not deleted: \(entries)")
-        #expect(daemon.logContains("stream snapshot not restored"))
-        #expect(try daemon.status().liveStreams == 0)
+        #expect(daemon.logContains("streams not restored"))
+        status = try daemon.status()
+        #expect(status.liveStreams == 0)
         #expect(daemon.stop() == 0)
         // A truncated snapshot: reported, set aside, and the daemon serves.
         let file = stateDir.appendingPathComponent("streams.safetensors")

@@ -17,16 +17,16 @@ import Testing
         return try engine.snapshot().serialized()
     }
 
-    /// The valid snapshot with one metadata value replaced, and its checksum made to match, so that
-    /// the value itself is what the reader judges.
+    /// The valid snapshot with one member of its section replaced (JSON text), and its checksum
+    /// made to match, so that the value itself is what the reader judges.
     private func edited(_ bytes: [UInt8], _ key: String, _ value: String) throws -> [UInt8] {
         var file = try SafetensorsFile(bytes: bytes)
-        file.metadata[key] = value
-        let meta = file.metadata
+        var sections = try #require(try JSONSerialization.jsonObject(with: Data(file.metadata["sections"]!.utf8)) as? [[String: Any]])
+        sections[0][key] = try JSONSerialization.jsonObject(with: Data(value.utf8), options: .fragmentsAllowed)
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: sections), as: UTF8.self)
+        file.metadata["sections"] = json
         file.metadata["contents_sha256"] = StreamSnapshot.contentsSHA256(
-            modelSHA256: meta["model_sha256"]!, ids: meta["stream_ids"]!, sequences: meta["sequences"]!,
-            nextRows: meta["next_rows"]!, state: file.tensors["state"]!.values,
-            lastProbabilities: file.tensors["last_probabilities"]!.values)
+            sections: json, tensors: [file.tensors["state.0"]!.values, file.tensors["last_probabilities.0"]!.values])
         return file.serialized()
     }
 
@@ -46,7 +46,7 @@ import Testing
         #expect(malformedReason(bytes) == nil)
         let reason = malformedReason(try edited(bytes, "next_rows", "[4, 4294967296]"))
         #expect(reason == "stream 'b' has next row 4294967296, outside 1…4294967295")
-        for rows in ["[4, 0]", "[4, -1]", "[4, 1e30]", "[4, 9223372036854775808]", "[4]", "[4, 4, 4]", "{}"] {
+        for rows in ["[4, 0]", "[4, -1]", "[4, 1e30]", "[4, 9223372036854775808]", "[4]", "[4, 4, 4]", "{}", "\"[4, 4]\""] {
             #expect(malformedReason(try edited(bytes, "next_rows", rows)) != nil, "next_rows \(rows) accepted")
         }
         for ids in [#"["a", "a"]"#, #"["a", ""]"#, #"["a"]"#, "[1, 2]"] {
@@ -58,11 +58,11 @@ import Testing
         let model = try makeRandomModel()
         let good = try StreamSnapshot(bytes: try validSnapshotBytes(model))
         var farRow = good
-        farRow.streams[0].nextRow = 1 << 32
+        farRow.sections[0].streams[0].nextRow = 1 << 32
         var shortState = good
-        shortState.streams[1].state.removeLast()
+        shortState.sections[0].streams[1].state.removeLast()
         var nonFinite = good
-        nonFinite.streams[0].lastProbabilities[0] = .nan
+        nonFinite.sections[0].streams[0].lastProbabilities[0] = .nan
         for (snapshot, what) in [(farRow, "a next row of 2^32"), (shortState, "a short state"), (nonFinite, "a NaN")] {
             let engine = StreamEngine(model: model)
             #expect(throws: SnapshotError.self, "\(what) restored") { try engine.restore(snapshot, now: 0) }

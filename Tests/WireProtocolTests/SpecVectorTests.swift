@@ -202,8 +202,9 @@ import TestSupport
     @Test func streamsExample() throws {
         let text = try #require(try SpecExamples.json("control-protocol.md")["C7"])
         let reply = ControlReply.streams(StreamsReply(streams: [
-            StreamInfo(id: id, nextRow: 3, model: Self.status.model.sha256, idleSeconds: 0.25),
-            StreamInfo(id: try StreamID("host-a/42"), nextRow: 27, model: Self.status.previousModels[0].sha256, idleSeconds: 12),
+            StreamInfo(id: id, nextRow: 3, sequence: 0xABCD_EF12, model: Self.status.model.sha256, idleSeconds: 0.25),
+            StreamInfo(id: try StreamID("host-a/42"), nextRow: 27, sequence: nil, model: Self.status.previousModels[0].sha256,
+                       idleSeconds: 12),
         ], cursor: 2))
         #expect(try jsonObject(reply.jsonBytes) == jsonObject(Array(text.utf8)))
         #expect(try ControlReply(jsonBytes: Array(text.utf8), for: .streams()) == reply)

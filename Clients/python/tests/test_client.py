@@ -156,7 +156,7 @@ def test_end_and_control_calls(client) -> None:
     stream = client.stream()
     stream.send(digit()[0])
     assert next(iter(stream)).row == 0
-    assert [s["id"] for s in client.streams()] == [stream.id.decode()]
+    assert [(s["id"], s["sequence"], s["next_row"]) for s in client.streams()] == [(stream.id.decode(), stream.sequence, 1)]
     others = [client.stream() for _ in range(4)]
     for other in others:
         other.send(digit()[0])

@@ -220,7 +220,9 @@ class Client:
         return self.control("status")
 
     def streams(self, page_size: int = 1000) -> list:
-        """Every live stream, fetched a page of `page_size` at a time (control-protocol.md §4.3), sorted by id."""
+        """Every live stream, fetched a page of `page_size` at a time (control-protocol.md §4.3), sorted by
+        id, as the control protocol's dicts: `id`, `next_row`, `sequence` (absent for a stream of a
+        version 1 client), `model`, `idle_seconds`."""
         streams: list = []
         cursor = 0
         while True:
