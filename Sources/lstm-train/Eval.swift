@@ -12,7 +12,7 @@ struct Eval: ParsableCommand {
 
         Examples:
           lstm-train eval mnist-128.safetensors --data mnist
-          lstm-train eval torch-model.safetensors --data mnist --input-scale 1/255 --limit 1000
+          lstm-train eval torch.safetensors --data mnist --input-scale 1/255
         """)
 
     @Argument(help: "The safetensors model.")

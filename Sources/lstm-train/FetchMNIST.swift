@@ -7,7 +7,7 @@ struct FetchMNIST: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fetch-mnist",
         abstract: "Download the four MNIST files into a directory, verifying their SHA-256.",
-        discussion: "Example: lstm-train fetch-mnist --to mnist && lstm-train train --data mnist --out mnist-128.safetensors")
+        discussion: "Example: lstm-train fetch-mnist --to mnist")
 
     @Option(help: "Directory to put the files in (created if needed).")
     var to: String

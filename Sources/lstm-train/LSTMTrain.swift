@@ -12,7 +12,8 @@ struct LSTMTrain: AsyncParsableCommand {
         The model is PyTorch's nn.LSTM(28, H) followed by nn.Linear(H, 10) on the last step's h, stored as safetensors with PyTorch's tensor names. H is num_units (--hidden-units).
 
         Example:
-          lstm-train fetch-mnist --to mnist && lstm-train train --data mnist --epochs 5 --out mnist-128.safetensors
+          lstm-train fetch-mnist --to mnist
+          lstm-train train --data mnist --epochs 5 --out mnist-128.safetensors
         """,
         version: LSTMDVersion.current,
         subcommands: [Train.self, Eval.self, Info.self, Sweep.self, FetchMNIST.self])

@@ -11,7 +11,7 @@ struct Sweep: ParsableCommand {
         Writes sweep.md (a Markdown table: num_units, parameters, test accuracy, training time, and the median latency of one single-row step at B = 1 with LSTMStepper) and sweep.svg (accuracy against num_units on a log₂ axis) into --out-dir, with each model as units-H.safetensors. On a terminal, standard error shows which model is training and how far it is.
 
         Example:
-          lstm-train sweep --data mnist --units 8,16,32,64,128,256 --epochs 2 --out-dir sweep
+          lstm-train sweep --data mnist --units 16,64,256 --epochs 2 --out-dir sweep
         """)
 
     @Option(help: "Comma-separated num_units values.")

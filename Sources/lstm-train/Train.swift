@@ -13,8 +13,8 @@ struct Train: ParsableCommand {
         Minibatch Adam with backpropagation through time over the 28 row steps, softmax cross-entropy on the last step. A checkpoint (parameters, Adam moments, epoch, PRNG state) is written at every epoch end; Ctrl-C saves one at the current minibatch and stops. --resume continues from it to the same result as an uninterrupted run (hyper-parameters come from the checkpoint).
 
         Examples:
-          lstm-train train --data mnist --hidden-units 128 --epochs 5 --out mnist-128.safetensors
-          lstm-train train --data mnist --hidden-units 32 --epochs 1 --limit 6000 --out quick.safetensors
+          lstm-train train --data mnist --epochs 5 --out mnist-128.safetensors
+          lstm-train train --data mnist --limit 6000 --out quick.safetensors
           lstm-train train --data mnist --epochs 20 --out mnist-128.safetensors --resume
         """)
 

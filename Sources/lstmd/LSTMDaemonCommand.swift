@@ -25,7 +25,7 @@ struct LSTMDaemonCommand: ParsableCommand {
 
             Examples:
               lstmd
-              lstmd --model mnist-256.safetensors --metrics 127.0.0.1:9464 --log-level debug
+              lstmd --model mnist-256.safetensors --metrics 127.0.0.1:9464
               lstmd --config /etc/lstmd/lstmd.toml --state-dir /var/lib/lstmd
 
             Exit status: 0 after a graceful stop; 1 when lstmd cannot start or stops on an error; 2 \
