@@ -47,8 +47,9 @@ final class TestClient {
         try awaitSubscription(daemon)
     }
 
-    /// Sends rows to a stream that nobody uses until its error arrives: the subscription is then live.
-    private func awaitSubscription(_ daemon: DaemonProcess) throws {
+    /// Sends rows to a stream that nobody uses until its error arrives: the subscription is then live
+    /// (also after a restart of the daemon, whose PUB drops what it publishes before then).
+    func awaitSubscription(_ daemon: DaemonProcess) throws {
         let probe = try StreamID("subscription-probe-\(UUID().uuidString.prefix(6))")
         // Generous: on a loaded CI machine the first published message can take seconds.
         let deadline = Date().addingTimeInterval(30)
