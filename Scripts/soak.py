@@ -227,7 +227,7 @@ def chart(samples, path):
     width, panel, left = 900, 170, 70
     t_max = max(s["seconds"] for s in samples) or 1
     panels = [
-        ("lstmd RSS (MB)", [("rss", "#1f77b4", lambda s: s["rss_kib"] / 1024)]),
+        ("lstmd RSS (MiB)", [("rss", "#1f77b4", lambda s: s["rss_kib"] / 1024)]),
         ("row → prediction latency (ms)", [("p50", "#2ca02c", lambda s: s["p50_ms"]),
                                            ("p99", "#d62728", lambda s: s["p99_ms"])]),
         ("valid streams: FINALs (÷1000) and errors", [("FINALs/1000", "#9467bd", lambda s: s["finals"] / 1000),
