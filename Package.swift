@@ -100,9 +100,10 @@ let package = Package(
             .copy("Resources/mnist-t10k-50-labels-idx1-ubyte.gz"),
         ]),
 
-        // posix_openpt and its companions, which glibc hides from Swift: tests on a pseudo-terminal.
-        .systemLibrary(name: "CPseudoTerminal", path: "Tests/CPseudoTerminal"),
-        .target(name: "TestSupport", dependencies: ["LSTMCore", "CPseudoTerminal"], path: "Tests/TestSupport"),
+        // libc functions glibc hides from Swift: pseudo-terminals, and closefrom for spawned children.
+        .systemLibrary(name: "CTestSupport", path: "Tests/CTestSupport"),
+        .target(name: "TestSupport", dependencies: ["LSTMCore", "CTestSupport"], path: "Tests/TestSupport"),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", "TestSupport"]),
         .testTarget(name: "LSTMCoreTests", dependencies: ["LSTMCore", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "TestSupport"]),

@@ -8,15 +8,8 @@ import Testing
 @Suite struct VersionTests {
     @Test func everyExecutablePrintsTheOneVersion() throws {
         for executable in ["lstmd", "lstm-train", "lstm-client"] {
-            let process = Process()
-            process.executableURL = Fixtures.productsDirectory.appendingPathComponent(executable)
-            process.arguments = ["--version"]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            process.waitUntilExit()
-            let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(process.terminationStatus == 0 && printed == LSTMDVersion.current + "\n", "\(executable): \(printed)")
+            let result = try runProcess(Fixtures.productsDirectory.appendingPathComponent(executable).path, ["--version"])
+            #expect(result.status == 0 && result.stdout == LSTMDVersion.current + "\n", "\(executable): \(result.output)")
         }
         let served = try ModelDaemon(try makeModel())
         #expect(try served.daemon.status().version == LSTMDVersion.current)

@@ -6,14 +6,14 @@ import ZeroMQ
 /// A real `lstmd` process started by a test, on ipc endpoints in its own temporary directory, and
 /// stopped (SIGTERM, then SIGKILL) when the test is done with it.
 public final class DaemonProcess: @unchecked Sendable {
-    // @unchecked: the Process is touched only by the test that owns this object.
+    // @unchecked: the process is touched only by the test that owns this object.
     public let directory: URL
     public let ingest: String
     public let predictions: String
     public let control: String
     public let results: String
     private let child: ChildProcess
-    public var process: Process { child.process }
+    public var process: SpawnedProcess { child.process }
 
     /// Starts `lstmd` with `arguments` added to the endpoint flags, and waits until it answers `ping`.
     public init(arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
@@ -33,7 +33,7 @@ public final class DaemonProcess: @unchecked Sendable {
     deinit {
         if process.isRunning {
             process.terminate()
-            if !Self.wait(for: process, seconds: 5) { kill(process.processIdentifier, SIGKILL) }
+            if !Self.wait(for: process, seconds: 5) { process.send(SIGKILL) }
         }
     }
 
@@ -88,11 +88,11 @@ public final class DaemonProcess: @unchecked Sendable {
     /// Sends SIGTERM and waits for the exit status (nil when it did not exit within `seconds`).
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, seconds: Double = 20) -> Int32? {
-        kill(process.processIdentifier, signal)
+        process.send(signal)
         return Self.wait(for: process, seconds: seconds) ? process.terminationStatus : nil
     }
 
-    static func wait(for process: Process, seconds: Double) -> Bool {
+    static func wait(for process: SpawnedProcess, seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         return !process.isRunning

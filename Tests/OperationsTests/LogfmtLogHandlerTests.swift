@@ -54,20 +54,23 @@ import ZeroMQ
     @Test func lstmdUnderJournaldWritesPriorityPrefixedLines() throws {
         // lstmd fails to start (no such model): its one critical line, with and without the journal.
         func startFailure(journal: Bool) throws -> String {
-            let process = Process()
-            process.executableURL = Fixtures.productsDirectory.appendingPathComponent("lstmd")
-            process.arguments = ["--model", "/nonexistent/m.safetensors", "--control", "ipc://@lstmd-log-test-\(UUID())"]
-            let errors = Pipe()
+            // Standard error is a file here, so the test knows its device and inode as journald would.
+            let log = try DaemonProcess.makeTemporaryDirectory().appendingPathComponent("stderr")
+            let errors = open(log.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            try #require(errors >= 0)
+            let nothing = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            defer { close(errors); close(nothing) }
             var info = stat()
-            try #require(fstat(errors.fileHandleForWriting.fileDescriptor, &info) == 0)
+            try #require(fstat(errors, &info) == 0)
             var environment = ProcessInfo.processInfo.environment
             environment["JOURNAL_STREAM"] = journal ? "\(info.st_dev):\(info.st_ino)" : nil
-            process.environment = environment
-            process.standardError = errors
-            try process.run()
+            let process = try SpawnedProcess(Fixtures.productsDirectory.appendingPathComponent("lstmd").path,
+                                             ["--model", "/nonexistent/m.safetensors", "--control", "ipc://@lstmd-log-test-\(UUID())"],
+                                             environment: environment, standardInput: nothing, standardOutput: errors,
+                                             standardError: errors)
             process.waitUntilExit()
             #expect(process.terminationStatus == 1)
-            return String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+            return try String(contentsOf: log, encoding: .utf8)
         }
         let journal = try startFailure(journal: true)
         #expect(journal.hasPrefix(#"<2>level=critical msg="cannot start" error="cannot load model /nonexistent/m.safetensors"#), "\(journal)")

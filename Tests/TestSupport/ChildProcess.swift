@@ -1,4 +1,8 @@
+import CTestSupport
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a finished process left behind.
 public struct ProcessResult: Sendable {
@@ -24,57 +28,36 @@ public struct HarnessError: Error, CustomStringConvertible {
 /// while it runs (a full pipe never blocks it), with standard input closed. `finish` waits for it,
 /// bounded in time.
 public final class ChildProcess: @unchecked Sendable {
-    // @unchecked: the buffers are guarded by `lock`; the Process is touched by the owning test only.
-    public let process = Process()
-    private let outPipe = Pipe()
-    private let errPipe = Pipe()
-    private let lock = NSLock()
-    private var out = Data()
-    private var err = Data()
+    // @unchecked: every stored property is immutable or guarded by a lock of its own.
+    public let process: SpawnedProcess
+    private let out: PipeCollector
+    private let err: PipeCollector
 
     /// Starts `executable arguments` with this process's environment, minus `unsetting`, plus `setting`.
     public init(_ executable: URL, _ arguments: [String], unsetting: [String] = [], setting: [String: String] = [:]) throws {
-        process.executableURL = executable
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for name in unsetting { environment[name] = nil }
         environment.merge(setting) { $1 }
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        outPipe.fileHandleForReading.readabilityHandler = { [lock] handle in
-            let chunk = handle.availableData
-            lock.lock()
-            self.out.append(chunk)
-            lock.unlock()
+        let nothing = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard nothing >= 0 else { throw HarnessError("cannot open /dev/null: errno \(errno)") }
+        defer { close(nothing) }
+        let out = try PipeCollector(), err = try PipeCollector()
+        do {
+            process = try SpawnedProcess(executable.path, arguments, environment: environment, standardInput: nothing,
+                                         standardOutput: out.writeEnd, standardError: err.writeEnd)
+        } catch {
+            out.startCollecting()
+            err.startCollecting()
+            throw error
         }
-        errPipe.fileHandleForReading.readabilityHandler = { [lock] handle in
-            let chunk = handle.availableData
-            lock.lock()
-            self.err.append(chunk)
-            lock.unlock()
-        }
-        try process.run()
+        self.out = out
+        self.err = err
+        out.startCollecting()
+        err.startCollecting()
     }
 
-    deinit {
-        if process.isRunning { process.terminate() }
-        outPipe.fileHandleForReading.readabilityHandler = nil
-        errPipe.fileHandleForReading.readabilityHandler = nil
-    }
-
-    public var stdoutSoFar: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    public var stderrSoFar: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: err, as: UTF8.self)
-    }
+    public var stdoutSoFar: String { String(decoding: out.bytes, as: UTF8.self) }
+    public var stderrSoFar: String { String(decoding: err.bytes, as: UTF8.self) }
 
     /// Whether standard error contains `text` within `seconds`: output arrives asynchronously, even
     /// after the process has exited.
@@ -90,33 +73,81 @@ public final class ChildProcess: @unchecked Sendable {
     /// Waits until standard error contains `text` (at most `seconds`).
     public func waitForStderr(containing text: String, seconds: Double = 20) throws {
         guard stderr(contains: text, within: seconds) else {
-            throw HarnessError("\(name) did not write \"\(text)\" to stderr; it wrote: \(stderrSoFar)")
+            throw HarnessError("\(process.name) did not write \"\(text)\" to stderr; it wrote: \(stderrSoFar)")
         }
     }
 
     /// Waits for the process to exit (terminating it after `seconds`) and returns what it wrote.
     public func finish(seconds: Double = 120) throws -> ProcessResult {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        while process.isRunning && Date() < deadline { usleep(5_000) }
         if process.isRunning {
             process.terminate()
-            throw HarnessError("\(name) \(process.arguments ?? []) still running after \(seconds) s; stderr: \(stderrSoFar)")
+            throw HarnessError("\(process.name) \(process.arguments) still running after \(seconds) s; stderr: \(stderrSoFar)")
         }
-        process.waitUntilExit()
-        // Collect what is still in the pipes once the writer has gone.
-        outPipe.fileHandleForReading.readabilityHandler = nil
-        errPipe.fileHandleForReading.readabilityHandler = nil
-        let restOut = outPipe.fileHandleForReading.readDataToEndOfFile()
-        let restErr = errPipe.fileHandleForReading.readDataToEndOfFile()
-        lock.lock()
-        defer { lock.unlock() }
-        out.append(restOut)
-        err.append(restErr)
-        return ProcessResult(status: process.terminationStatus, exitedNormally: process.terminationReason == .exit,
-                             stdoutBytes: [UInt8](out), stderr: String(decoding: err, as: UTF8.self))
+        // The pipes end when every copy of their write ends is closed: normally at once.
+        _ = out.waitForEnd(seconds: 10)
+        _ = err.waitForEnd(seconds: 10)
+        return ProcessResult(status: process.terminationStatus, exitedNormally: process.exitedNormally ?? false,
+                             stdoutBytes: out.bytes, stderr: String(decoding: err.bytes, as: UTF8.self))
+    }
+}
+
+/// Everything written into a pipe, read by a thread of its own that blocks in read(2) until the end.
+///
+/// Not `FileHandle.readabilityHandler`: on Linux its dispatch read source races its own teardown in
+/// libdispatch's epoll code (swift-corelibs-libdispatch#949), which killed a CI run with SIGSEGV in
+/// `_dispatch_event_loop_drain` while many tests started and finished children at once.
+final class PipeCollector: @unchecked Sendable {
+    // @unchecked: `collected` and `ended` are guarded by `condition`.
+    let writeEnd: Int32
+    private let readEnd: Int32
+    private let condition = NSCondition()
+    private var collected: [UInt8] = []
+    private var ended = false
+
+    init() throws {
+        var ends: [Int32] = [0, 0]
+        // Close-on-exec: no other child started meanwhile may hold this pipe open.
+        guard pipe2(&ends, O_CLOEXEC) == 0 else { throw HarnessError("cannot make a pipe: errno \(errno)") }
+        readEnd = ends[0]
+        writeEnd = ends[1]
     }
 
-    private var name: String { process.executableURL?.lastPathComponent ?? "process" }
+    /// Closes this process's write end (the child has its own) and starts reading.
+    func startCollecting() {
+        close(writeEnd)
+        let thread = Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    condition.withLock { collected += buffer[..<count] }
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            close(readEnd)
+            condition.withLock {
+                ended = true
+                condition.broadcast()
+            }
+        }
+        thread.start()
+    }
+
+    var bytes: [UInt8] { condition.withLock { collected } }
+
+    /// Waits until the pipe has ended (at most `seconds`); whether it has.
+    func waitForEnd(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        return condition.withLock {
+            while !ended { if !condition.wait(until: deadline) { break } }
+            return ended
+        }
+    }
 }
 
 /// Runs `executable arguments` to completion (at most `seconds`).

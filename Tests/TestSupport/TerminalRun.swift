@@ -1,5 +1,5 @@
 import Foundation
-import CPseudoTerminal
+import CTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,20 +35,19 @@ public func runOnTerminal(_ executable: URL, _ arguments: [String], environment 
     let terminal = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)
     guard terminal >= 0 else { throw HarnessError("cannot open \(String(cString: name)): errno \(errno)") }
 
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     for (name, value) in changes { environment[name] = value }
-    process.environment = environment
-    process.standardInput = FileHandle.nullDevice
-    let handle = FileHandle(fileDescriptor: terminal, closeOnDealloc: false)
-    process.standardOutput = handle
-    process.standardError = handle
-    do { try process.run() } catch {
+    let nothing = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    let process: SpawnedProcess
+    do {
+        process = try SpawnedProcess(executable.path, arguments, environment: environment, standardInput: nothing,
+                                     standardOutput: terminal, standardError: terminal)
+    } catch {
+        close(nothing)
         close(terminal)
         throw error
     }
+    close(nothing)
     close(terminal)   // the child has its own copies: reading ends when it has closed them
 
     var bytes: [UInt8] = []
