@@ -81,21 +81,31 @@ public struct ControlClient: Sendable {
     }
 
     /// One page of the live streams (see `StreamsPage`): start with cursor 0 and go on with each
-    /// reply's cursor until it is 0, or call ``allStreams()``.
+    /// reply's cursor until it is 0, as ``forEachStreamsPage(limit:_:)`` does.
     public func streams(_ page: StreamsPage = StreamsPage()) throws(ClientError) -> StreamsReply {
         try send(.streams(page)) { if case .streams(let reply) = $0 { reply } else { nil } }
     }
 
-    /// Every live stream, fetched a page at a time, sorted by id.
-    public func allStreams() throws(ClientError) -> [StreamInfo] {
-        var streams: [StreamInfo] = []
-        var page = StreamsPage()
+    /// Walks the live streams a page of at most `limit` at a time, handing `body` each page's reply
+    /// and its raw JSON. A stream that lives through the whole walk is seen exactly once.
+    public func forEachStreamsPage(limit: Int = StreamsPage.defaultLimit,
+                                   _ body: (StreamsReply, _ json: [UInt8]) -> Void) throws(ClientError) {
+        var page = StreamsPage(limit: limit)
         // A scan visits each of the daemon's stream records once, so it ends.
         repeat {
-            let reply = try self.streams(page)
-            streams += reply.streams
+            let exchange = try exchange(.streams(page))
+            guard case .streams(let reply) = exchange.reply else {
+                throw .badReply(command: "streams", reason: "not a streams reply")
+            }
+            body(reply, exchange.json)
             page.cursor = reply.cursor
         } while page.cursor != 0
+    }
+
+    /// Every live stream, fetched a page of at most `limit` at a time, sorted by id.
+    public func allStreams(limit: Int = StreamsPage.defaultLimit) throws(ClientError) -> [StreamInfo] {
+        var streams: [StreamInfo] = []
+        try forEachStreamsPage(limit: limit) { reply, _ in streams += reply.streams }
         return streams.sorted { $0.id < $1.id }
     }
 

@@ -18,8 +18,12 @@ struct ControlOptions: ParsableArguments {
     }
 
     /// Sends `request` and returns the reply; a failure reply is thrown.
+    func client() throws -> ControlClient {
+        try ControlClient(endpoint: endpoints.control, timeout: timeout, curve: endpoints.curve())
+    }
+
     func send(_ request: ControlRequest) throws -> ControlClient.Exchange {
-        try ControlClient(endpoint: endpoints.control, timeout: timeout, curve: endpoints.curve()).exchange(request)
+        try client().exchange(request)
     }
 
     /// Sends `request` and prints the raw reply with --json, or hands it to `show`.
@@ -114,17 +118,11 @@ struct Streams: ParsableCommand {
     @OptionGroup var options: ControlOptions
 
     func run() throws {
-        var streams: [StreamInfo] = []
-        var page = StreamsPage()
-        // A scan visits each of the daemon's stream records once, so it ends.
-        repeat {
-            let exchange = try options.send(.streams(page))
-            guard case .streams(let reply) = exchange.reply else { return }
-            if options.json { emit(String(decoding: exchange.json, as: UTF8.self)) }
-            streams += reply.streams
-            page.cursor = reply.cursor
-        } while page.cursor != 0
-        if !options.json { show(streams.sorted { $0.id < $1.id }) }
+        if options.json {
+            try options.client().forEachStreamsPage { _, json in emit(String(decoding: json, as: UTF8.self)) }
+        } else {
+            show(try options.client().allStreams())
+        }
     }
 
     private func show(_ streams: [StreamInfo]) {

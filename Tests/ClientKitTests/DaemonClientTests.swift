@@ -48,6 +48,33 @@ import WireProtocol
         }
     }
 
+    @Test func allStreamsWalksEveryPageAndSeesEachLiveStreamOnce() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (_, path) = try servedModel(in: directory, seed: 6)
+        let daemon = try DaemonProcess(arguments: ["--model", path], directory: directory)
+        let client = try DaemonClient(daemon.endpoints)
+        defer { client.close() }
+        let digit = rows(of: try fixtureDigits(), 0)
+        let streams = try (0..<25).map { _ in try client.stream() }
+        for stream in streams {
+            for row in digit.prefix(3) { _ = try stream.send(pixels: row) }
+        }
+        let control = try ControlClient(endpoint: daemon.control)
+        let deadline = Date().addingTimeInterval(20)
+        while try control.status().liveStreams < streams.count && Date() < deadline { usleep(10_000) }
+
+        var pages: [Int] = []
+        try control.forEachStreamsPage(limit: 7) { reply, json in
+            pages.append(reply.streams.count)
+            #expect((try? ControlReply(jsonBytes: json, for: .streams(StreamsPage()))) != nil, "each page comes with its JSON")
+        }
+        #expect(pages.count >= 4 && pages.allSatisfy { $0 <= 7 } && pages.reduce(0, +) == streams.count, "\(pages)")
+        let all = try control.allStreams(limit: 7)
+        #expect(all.map(\.id) == streams.map(\.id).sorted(), "\(all.map(\.id))")
+        #expect(all.allSatisfy { $0.nextRow == 3 })
+    }
+
     @Test func losslessBlockingStreamsGetTheEnginesFinals() throws {
         let directory = try DaemonProcess.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
