@@ -17,17 +17,11 @@ import argparse, json, os, signal, subprocess, sys, tempfile, time
 
 import zmq
 
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from procinfo import rss_kib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Clients", "python", "src"))
+from lstmd import wire  # noqa: E402
 
 
-def header(kind, row, sequence, last=False):
-    return bytes([2, kind, 0, 1 if last else 0]) + row.to_bytes(4, "little") + sequence.to_bytes(4, "little")
 
 
 def main():
@@ -62,7 +56,7 @@ def main():
         pixels = bytes(28)
         ids = [f"sleeper-{i}".encode() for i in range(args.streams)]
         for i, stream in enumerate(ids):
-            sleeper.send_multipart([stream, header(0, 0, i + 1), pixels])
+            sleeper.send_multipart(wire.encode_row(stream, 0, pixels, sequence=i + 1))
         # The PUSHed rows must come after each stream's row 0 (two sockets: no order between them).
         while True:
             control.send(b'{"command":"status"}')
@@ -75,13 +69,13 @@ def main():
         quick.connect(ep["results"])
         sent, answered, quick_row, quick_seq = 0, 0, 0, 1_000_000
         peak, samples, t0, last_sample = start_kib, [], time.monotonic(), 0.0
-        quick.send_multipart([b"quick", header(0, 0, quick_seq), pixels])
+        quick.send_multipart(wire.encode_row(b"quick", 0, pixels, sequence=quick_seq))
         while sent < args.rows:
             for _ in range(2000):
                 i = sent % args.streams
                 passes = 1 + sent // args.streams
                 row, sequence = passes % 27, i + 1 + 1000 * (passes // 27)
-                push.send_multipart([ids[i], header(0, row, sequence), pixels])
+                push.send_multipart(wire.encode_row(ids[i], row, pixels, sequence=sequence))
                 sent += 1
             while quick.poll(0):
                 quick.recv_multipart()
@@ -89,7 +83,7 @@ def main():
                 quick_row = (quick_row + 1) % 28
                 if quick_row == 0:
                     quick_seq += 1
-                quick.send_multipart([b"quick", header(0, quick_row, quick_seq, quick_row == 27), pixels])
+                quick.send_multipart(wire.encode_row(b"quick", quick_row, pixels, sequence=quick_seq, last=quick_row == 27))
             now = time.monotonic()
             if now - last_sample > 0.5:
                 last_sample = now
@@ -104,7 +98,7 @@ def main():
                 quick_row = (quick_row + 1) % 28
                 if quick_row == 0:
                     quick_seq += 1
-                quick.send_multipart([b"quick", header(0, quick_row, quick_seq, quick_row == 27), pixels])
+                quick.send_multipart(wire.encode_row(b"quick", quick_row, pixels, sequence=quick_seq, last=quick_row == 27))
             peak = max(peak, rss_kib(daemon.pid))
         control.send(b'{"command":"status"}')
         counters = json.loads(control.recv())["counters"] if control.poll(20000) else {}

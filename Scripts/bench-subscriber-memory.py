@@ -16,17 +16,11 @@ import argparse, json, os, signal, subprocess, sys, tempfile, time
 
 import zmq
 
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from procinfo import rss_kib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Clients", "python", "src"))
+from lstmd import wire  # noqa: E402
 
 
-def header(kind, row, sequence):
-    return bytes([2, kind, 0, 0]) + row.to_bytes(4, "little") + sequence.to_bytes(4, "little")
 
 
 def message_bound(id_bytes, classes):
@@ -72,7 +66,7 @@ def main():
             nonlocal sent
             for _ in range(count):
                 i, passes = sent % len(ids), sent // len(ids)
-                push.send_multipart([ids[i], header(0, passes % 27, 1 + i + 1000 * (passes // 27)), pixels])
+                push.send_multipart(wire.encode_row(ids[i], passes % 27, pixels, sequence=1 + i + 1000 * (passes // 27)))
                 sent += 1
             while True:
                 control.send(b'{"command":"status"}')

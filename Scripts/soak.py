@@ -35,6 +35,7 @@ import zmq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Clients" / "python" / "src"))
 from lstmd import wire  # noqa: E402
+from procinfo import rss_kib  # noqa: E402
 
 ROW_TIMEOUT = 2.0     # resend a row whose prediction has not come (the daemon repeats it)
 LOST_AFTER = 15.0     # a sequence with no progress for this long is lost
@@ -192,14 +193,6 @@ def hostile_messages(rng, digits):
         [junk, header(0, 0, 0), bytes(rng.randrange(256) for _ in range(rng.randrange(64)))],
         [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))) for _ in range(rng.randrange(1, 5))],
     ]
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def percentile(values, p):
