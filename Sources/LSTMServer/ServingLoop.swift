@@ -18,6 +18,7 @@ final class ServingLoop {
     private let control: ControlService
     private let counters = DaemonCounters()
     private let snapshots: SnapshotStore?
+    private let snapshotWriter: SnapshotWriter?
 
     private let sockets: DaemonSockets
     private var results: ResultsRouter? { sockets.results }
@@ -37,9 +38,6 @@ final class ServingLoop {
     static let evictionSliceRecords = 2_048
     static let evictionSliceNanoseconds: UInt64 = 10_000_000
     private var lastSnapshot: UInt64 = 0
-    /// The engine's totals when the last periodic snapshot was saved: while they stand still no
-    /// stream has moved, so an idle daemon does not write (and fsync) the same file every interval.
-    private var countersAtLastSnapshot: Counters?
     /// When a socket was last readable; with `--busy-poll-us` the loop polls without sleeping for
     /// that long after it, saving the wake-up of a blocked poll on the next row.
     private var lastActivity: UInt64 = 0
@@ -65,6 +63,7 @@ final class ServingLoop {
         registry = ModelRegistry(engine: engine, configured: model, modelDirectory: configuration.reloadDirectory,
                                  channels: channels, logger: logger)
         snapshots = configuration.stateDirectory.map { SnapshotStore(directory: $0, logger: logger) }
+        snapshotWriter = snapshots.map { store in SnapshotWriter { store.save($0) } }
         busyPollNanoseconds = UInt64(configuration.busyPollMicroseconds) * 1000
 
         sockets = try DaemonSockets(configuration: configuration, context: context, curve: curve, subscribers: subscribers,
@@ -140,14 +139,15 @@ final class ServingLoop {
             channels.readiness.beat(now: now)
             reportStatus(now: now)
         }
-        if let snapshots, configuration.snapshotIntervalSeconds > 0,
+        if let snapshotWriter, configuration.snapshotIntervalSeconds > 0,
            now &- lastSnapshot > UInt64(configuration.snapshotIntervalSeconds * 1e9) {
             lastSnapshot = now
-            // A snapshot holds no queued rows: apply them first (at most maxQueuedRows).
-            while engine.hasQueuedRows { step() }
-            let counters = engine.counters
-            if counters != countersAtLastSnapshot, let snapshot = try? engine.snapshot(), snapshots.save(snapshot) {
-                countersAtLastSnapshot = counters
+            // Skipped while the last one is still being written, and while the totals stand still
+            // (no stream has moved: an idle daemon writes nothing).
+            if !snapshotWriter.isSaving && engine.counters != snapshotWriter.lastSavedTag {
+                // A snapshot holds no queued rows: apply them first (at most maxQueuedRows).
+                while engine.hasQueuedRows { step() }
+                if let snapshot = try? engine.snapshot() { snapshotWriter.start(snapshot, tag: engine.counters) }
             }
         }
     }
@@ -331,6 +331,7 @@ final class ServingLoop {
         // After a drain timeout rows are still queued: nothing is saved (and no older snapshot may
         // bring the streams back), their clients are told.
         if let snapshots {
+            snapshotWriter?.waitUntilIdle()
             if let snapshot = try? engine.snapshot(), snapshots.save(snapshot) {
                 saved = Set(snapshot.streams.map(\.id))
             } else {
