@@ -61,6 +61,7 @@ struct LSTMDaemonCommand: ParsableCommand {
         let journal = LogfmtLogHandler.standardErrorIsJournal()
         LoggingSystem.bootstrap { _ in LogfmtLogHandler(level: level, journal: journal) }
         let logger = Logger(label: "lstmd")
+        DescriptorLimit.raise(logger: logger)
         let daemon: Daemon
         do {
             daemon = try Daemon(configuration: configuration, defaultModel: DefaultModel.url, logger: logger)

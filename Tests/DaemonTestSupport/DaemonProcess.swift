@@ -16,17 +16,19 @@ public final class DaemonProcess: @unchecked Sendable {
     public var process: SpawnedProcess { child.process }
 
     /// Starts `lstmd` with `arguments` added to the endpoint flags, and waits until it answers `ping`.
+    /// `launcher` (a program and its arguments, e.g. `prlimit --nofile=64:4096`) runs lstmd instead.
     public init(arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
-                waitUntilReady: Bool = true) throws {
+                launcher: [String] = [], waitUntilReady: Bool = true) throws {
         let dir = try directory ?? Self.makeTemporaryDirectory()
         self.directory = dir
         ingest = "ipc://\(dir.path)/ingest"
         predictions = "ipc://\(dir.path)/predictions"
         control = "ipc://\(dir.path)/control"
         results = "ipc://\(dir.path)/results"
-        child = try ChildProcess(Fixtures.productsDirectory.appendingPathComponent("lstmd"),
-                                 ["--ingest", ingest, "--predictions", predictions, "--control", control,
-                                  "--results", results] + arguments, setting: environment)
+        let lstmd = Fixtures.productsDirectory.appendingPathComponent("lstmd")
+        let command = launcher + [lstmd.path, "--ingest", ingest, "--predictions", predictions, "--control", control,
+                                  "--results", results] + arguments
+        child = try ChildProcess(URL(fileURLWithPath: command[0]), Array(command.dropFirst()), setting: environment)
         if waitUntilReady { try self.waitUntilReady() }
     }
 

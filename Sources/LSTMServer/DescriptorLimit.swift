@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+/// The process's limit on open descriptors (`RLIMIT_NOFILE`), which bounds lstmd's connections:
+/// every client connection holds one.
+///
+/// Why it is raised at start: libzmq 4.3.4 (Debian's) aborts the whole process when an `ipc://`
+/// listener's accept fails with EMFILE (`ipc_listener.cpp`, an assertion; its tcp listener
+/// handles it). With a shell's usual soft limit of 1,024, a thousand local connections killed
+/// lstmd. Raising the soft limit to the hard one (what the operator allows; `LimitNOFILE=` in the
+/// systemd units) is all a process may do; the hard limit must exceed the connections the host
+/// will ever see.
+public enum DescriptorLimit {
+    /// The soft and hard limits.
+    public static var current: (soft: UInt64, hard: UInt64) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (0, 0) }
+        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+    }
+
+    /// Raises the soft limit to the hard one (at most 2²⁰, beyond which no connection count of
+    /// lstmd's makes sense) and logs both; a failure is logged and otherwise harmless.
+    public static func raise(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let before = limit.rlim_cur
+        let target = min(limit.rlim_max, 1 << 20)
+        if before < target {
+            limit.rlim_cur = target
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+                logger.warning("cannot raise the descriptor limit", metadata: [
+                    "soft": "\(before)", "hard": "\(limit.rlim_max)", "error": "\(String(cString: strerror(errno)))",
+                ])
+                return
+            }
+        }
+        logger.info("descriptor limit", metadata: [
+            "soft": "\(max(before, target))", "was": "\(before)", "hard": "\(limit.rlim_max)",
+        ])
+    }
+}
