@@ -13,13 +13,6 @@ import Logging
 /// systemd units) is all a process may do; the hard limit must exceed the connections the host
 /// will ever see.
 public enum DescriptorLimit {
-    /// The soft and hard limits.
-    public static var current: (soft: UInt64, hard: UInt64) {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (0, 0) }
-        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
-    }
-
     /// Raises the soft limit to the hard one (at most 2²⁰, beyond which no connection count of
     /// lstmd's makes sense) and logs both; a failure is logged and otherwise harmless.
     public static func raise(logger: Logger) {
