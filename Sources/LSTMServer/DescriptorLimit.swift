@@ -14,23 +14,21 @@ import Logging
 /// will ever see.
 public enum DescriptorLimit {
     /// Raises the soft limit to the hard one (at most 2²⁰, beyond which no connection count of
-    /// lstmd's makes sense) and logs both; a failure is logged and otherwise harmless.
+    /// lstmd's makes sense) and logs it when it did; a failure is logged and otherwise harmless.
     public static func raise(logger: Logger) {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
         let before = limit.rlim_cur
-        let target = min(limit.rlim_max, 1 << 20)
-        if before < target {
-            limit.rlim_cur = target
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
-                logger.warning("cannot raise the descriptor limit", metadata: [
-                    "soft": "\(before)", "hard": "\(limit.rlim_max)", "error": "\(String(cString: strerror(errno)))",
-                ])
-                return
-            }
+        limit.rlim_cur = min(limit.rlim_max, 1 << 20)
+        guard before < limit.rlim_cur else { return }
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            logger.info("descriptor limit raised", metadata: [
+                "soft": "\(limit.rlim_cur)", "was": "\(before)", "hard": "\(limit.rlim_max)",
+            ])
+        } else {
+            logger.warning("cannot raise the descriptor limit", metadata: [
+                "soft": "\(before)", "hard": "\(limit.rlim_max)", "error": "\(String(cString: strerror(errno)))",
+            ])
         }
-        logger.info("descriptor limit", metadata: [
-            "soft": "\(max(before, target))", "was": "\(before)", "hard": "\(limit.rlim_max)",
-        ])
     }
 }
