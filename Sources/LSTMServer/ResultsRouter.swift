@@ -46,10 +46,6 @@ final class ResultsRouter {
     /// Peers that passed a bound since the host last asked (`takeOverflowed`).
     private var newlyOverflowed: [Peer] = []
     private let received = ZMQMultipart(capacity: 4)
-    /// Messages to peers that had disconnected, discarded as the spec allows.
-    private(set) var discardedForGonePeers: UInt64 = 0
-    /// Rows from overflowed peers, discarded unread.
-    private(set) var discardedRows: UInt64 = 0
 
     init(socket: ZMQSocket, parkLimitBytes: Int, outboxLimitBytes: Int, logger: Logger) throws(ZMQError) {
         self.socket = socket
@@ -63,13 +59,14 @@ final class ResultsRouter {
     var hasBacklog: Bool { !blocked.isEmpty }
 
     /// Reads up to `budget` messages; each unblocked one goes to `accept` with its peer, each from a
-    /// blocked peer is parked (or discarded once the peer has overflowed).
-    func read(budget: Int, _ accept: (ArraySlice<UnsafeRawBufferPointer>, Peer) -> Void) throws {
-        for _ in 0..<budget {
-            guard try socket.receiveMultipart(into: received, dontWait: true) else { return }
+    /// blocked peer is parked (or discarded once the peer has overflowed). Returns how many it read,
+    /// whatever became of them.
+    func read(budget: Int, _ accept: (ArraySlice<UnsafeRawBufferPointer>, Peer) -> Void) throws -> Int {
+        for count in 0..<budget {
+            guard try socket.receiveMultipart(into: received, dontWait: true) else { return count }
             let peer = received.withUnsafeFrames { frames in peerFor(Array(frames[frames.startIndex])) }
             if peer.overflowed {
-                discardedRows += 1
+                continue   // discarded unread until the peer has read its outbox
             } else if peer.isBlocked {
                 let frames = received.withUnsafeFrames { frames in frames.dropFirst().map { Array($0) } }
                 peer.parkedBytes += Self.heldBytes(frames)
@@ -79,6 +76,7 @@ final class ResultsRouter {
                 received.withUnsafeFrames { frames in accept(frames.dropFirst(), peer) }
             }
         }
+        return budget
     }
 
     private func peerFor(_ routingID: [UInt8]) -> Peer {
@@ -132,7 +130,6 @@ final class ResultsRouter {
     private func overflow(_ peer: Peer, _ reason: String) {
         guard !peer.overflowed else { return }
         peer.overflowed = true
-        discardedRows += UInt64(peer.parked.count)
         peer.parked.removeAll()
         peer.parkedBytes = 0
         newlyOverflowed.append(peer)
@@ -181,7 +178,6 @@ final class ResultsRouter {
         } catch {
             // EHOSTUNREACH: the peer disconnected. Its messages are discarded; its streams run on
             // (the rows it parked before leaving are still applied).
-            discardedForGonePeers += 1
             peer.outbox.removeAll()
             peer.outboxBytes = 0
             peers[peer.routingID] = nil

@@ -174,18 +174,22 @@ final class ServingLoop {
     private func readIngest() throws {
         for _ in 0..<readAllowance {
             guard try sockets.ingest.receiveMultipart(into: received, dontWait: true) else { return }
+            counters.value[.rowsReceived] += 1
             received.withUnsafeFrames { frames in acceptReceived(frames, from: nil) }
         }
     }
 
     private func readResults() throws {
-        try results?.read(budget: readAllowance) { frames, peer in acceptReceived(frames, from: peer) }
+        // Counted as read, parked and discarded ones too: rows_received is every message read.
+        guard let results else { return }
+        counters.value[.rowsReceived] += UInt64(try results.read(budget: readAllowance) { frames, peer in
+            acceptReceived(frames, from: peer)
+        })
     }
 
-    /// Counts an ingest message as it is read, then decodes it (the row stays in the frame) and
-    /// hands it on, or answers why it cannot be read.
+    /// Decodes an ingest message just read (the row stays in the frame) and hands it on, or answers
+    /// why it cannot be read.
     private func acceptReceived(_ frames: ArraySlice<UnsafeRawBufferPointer>, from peer: ResultsRouter.Peer?) {
-        counters.value[.rowsReceived] += 1
         do throws(WireError) {
             let message = try decodeIngest(frames: frames)
             accept(message.streamID, message.header, row: message.row, from: peer)
@@ -194,7 +198,8 @@ final class ServingLoop {
         }
     }
 
-    /// A row that waited, copied, while its ROUTER peer was blocked (counted when it was read).
+    /// A row that waited, copied, while its ROUTER peer was blocked (counted in rows_received when
+    /// it was read).
     private func acceptCopied(_ frames: [[UInt8]], from peer: ResultsRouter.Peer) {
         do throws(WireError) {
             let message = try decodeIngest(frames: frames)

@@ -117,3 +117,36 @@ extension LosslessPathTests {
         #expect(daemon.stop() == 0)
     }
 }
+
+extension LosslessPathTests {
+    /// Issue 11: rows_received counts every ingest message read. Rows a blocked DEALER sent were
+    /// parked unread and applied later without ever being counted: rows_applied passed
+    /// rows_received.
+    @Test func rowsParkedForASlowDealerAreCountedAsReceived() throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (_, path) = try writeTestModel(in: directory)
+        let daemon = try DaemonProcess(arguments: ["--model", path, "--results-hwm", "20"], directory: directory)
+        let digits = try fixtureDigits(50)
+        let slow = try ResultsClient(daemon, receiveHighWaterMark: 10)
+        func send(rows: Range<Int>) throws {
+            for r in rows {
+                for image in 0..<50 { try slow.send(try row(r, of: "parked-\(image)", pixels: digits.image(at: image), last: r == 27)) }
+            }
+        }
+        // The first half's predictions fill the peer's queue; the second half is read while it is
+        // blocked, so it is parked.
+        try send(rows: 0..<14)
+        let deadline = Date().addingTimeInterval(10)
+        while !daemon.log.contains("results client reads slowly") && Date() < deadline { usleep(20_000) }
+        #expect(daemon.log.contains("results client reads slowly"), "the peer's outbox filled:\n\(daemon.log)")
+        try send(rows: 14..<28)
+        usleep(300_000)
+        var answers = 0
+        while answers < 50 * 28, try slow.receive(timeoutMilliseconds: 5000) != nil { answers += 1 }
+        #expect(answers == 50 * 28)
+        guard case .status(let status) = try daemon.request(.status) else { Issue.record("no status"); return }
+        #expect(status.counters[.rowsApplied] == 50 * 28, "\(status.counters)")
+        #expect(status.counters[.rowsReceived] == 50 * 28, "every row read once, parked or not: \(status.counters)")
+        #expect(daemon.stop() == 0)
+    }
+}
