@@ -62,7 +62,7 @@ let package = Package(
         // Swift types over libzmq.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // The one version of the three executables.
-        .target(name: "LSTMDVersion"),
+        .target(name: "LSTMDRelease"),
         // What a terminal may be sent (TERM=dumb, NO_COLOR) and a progress line: lstm-client and lstm-train.
         .target(name: "TerminalOutput"),
         // Protocol frames (v2 and v1) and control JSON: encode/decode only.
@@ -73,7 +73,7 @@ let package = Package(
         ]),
         // The daemon's loop: sockets + codec + engine.
         .target(name: "LSTMServer", dependencies: [
-            "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore", "LSTMDVersion",
+            "LSTMStreaming", "ZeroMQ", "WireProtocol", "LSTMCore", "LSTMDRelease",
             .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
             .product(name: "TOMLKit", package: "TOMLKit", condition: .when(traits: ["Server"])),
             .product(name: "Prometheus", package: "swift-prometheus", condition: .when(traits: ["Server"])),
@@ -83,16 +83,16 @@ let package = Package(
         ]),
 
         .executableTarget(name: "lstmd", dependencies: [
-            "LSTMServer", "WireProtocol", "LSTMDefaultModel", "LSTMDVersion",
+            "LSTMServer", "WireProtocol", "LSTMDefaultModel", "LSTMDRelease",
             .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
             .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Server"])),
         ]),
         .executableTarget(name: "lstm-train", dependencies: [
-            "LSTMTraining", "LSTMCore", "MNIST", "LSTMDVersion", "TerminalOutput",
+            "LSTMTraining", "LSTMCore", "MNIST", "LSTMDRelease", "TerminalOutput",
             .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
         ]),
         .executableTarget(name: "lstm-client", dependencies: [
-            "ZeroMQ", "WireProtocol", "MNIST", "LSTMDVersion", "LSTMClientKit", "TerminalOutput",
+            "ZeroMQ", "WireProtocol", "MNIST", "LSTMDRelease", "LSTMClientKit", "TerminalOutput",
             .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["Server"])),
             .product(name: "Histogram", package: "hdrhistogram-swift", condition: .when(traits: ["Server"])),
         ], resources: [
@@ -114,7 +114,7 @@ let package = Package(
         .target(name: "DaemonTestSupport", dependencies: ["TestSupport", "ZeroMQ", "WireProtocol"],
                 path: "Tests/DaemonTestSupport"),
         .testTarget(name: "ClientTests", dependencies: [
-            "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ", "LSTMDVersion",
+            "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ", "LSTMDRelease",
         ]),
         .testTarget(name: "ClientKitTests", dependencies: [
             "LSTMClientKit", "DaemonTestSupport", "TestSupport", "LSTMCore", "MNIST", "WireProtocol", "ZeroMQ",

@@ -1,5 +1,5 @@
 import Logging
-import LSTMDVersion
+import LSTMDRelease
 import LSTMStreaming
 import WireProtocol
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import LSTMDVersion
+import LSTMDRelease
 
 /// `lstm-client`: streams digits to lstmd, watches its predictions, controls and measures it.
 /// Speaks only the documented protocols (Protocols/stream-protocol.md, control-protocol.md).

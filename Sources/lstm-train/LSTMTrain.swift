@@ -1,5 +1,5 @@
 import ArgumentParser
-import LSTMDVersion
+import LSTMDRelease
 
 @main
 @available(macOS 10.15, *)

@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import LSTMDefaultModel
-import LSTMDVersion
+import LSTMDRelease
 import LSTMServer
 
 @main

@@ -1,6 +1,6 @@
 import DaemonTestSupport
 import Foundation
-import LSTMDVersion
+import LSTMDRelease
 import TestSupport
 import Testing
 
