@@ -36,7 +36,7 @@ public struct IngestFlags: OptionSet, Sendable, Hashable, CustomStringConvertibl
 
 /// Frame 2 of an ingest message: `version(1) kind(1) dtype(1) flags(1) row(uint32 LE)`, 8 bytes in
 /// LSP/1; LSP/2 adds `sequence(uint32 LE)`, 12 bytes.
-public struct IngestHeader: Sendable, Hashable, CustomStringConvertible {
+public struct IngestHeader: WireHeader, Sendable, Hashable, CustomStringConvertible {
     /// Encoded size in bytes of an LSP/1 header (no sequence number).
     public static let size = 8
 
@@ -54,13 +54,6 @@ public struct IngestHeader: Sendable, Hashable, CustomStringConvertible {
         self.flags = flags
         self.row = row
         self.sequence = sequence
-    }
-
-    /// The encoded bytes: 12 (LSP/2) with a sequence number, 8 (LSP/1) without.
-    public var bytes: [UInt8] {
-        var out: [UInt8] = []
-        encode(into: &out)
-        return out
     }
 
     /// Replaces `buffer`'s contents with the encoded bytes, keeping its capacity.
@@ -223,6 +216,22 @@ public func encodeFloat32LittleEndian(_ values: [Float], into buffer: inout [UIn
 }
 
 // MARK: - Byte helpers
+
+/// A message header of either socket's protocol (ingest or prediction): version, three bytes, row,
+/// and the sequence number in LSP/2.
+public protocol WireHeader {
+    /// Replaces `buffer`'s contents with the encoded bytes, keeping its capacity.
+    func encode(into buffer: inout [UInt8])
+}
+
+extension WireHeader {
+    /// The encoded bytes: 12 (LSP/2) with a sequence number, 8 (LSP/1) without.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        encode(into: &out)
+        return out
+    }
+}
 
 /// Makes `buffer` exactly `count` bytes long without giving up its capacity (new bytes are 0).
 func resize(_ buffer: inout [UInt8], to count: Int) {

@@ -18,7 +18,7 @@ public enum PredictionKind: UInt8, Sendable, CaseIterable, CustomStringConvertib
 
 /// Frame 2 of a prediction message: `version(1) kind(1) argmax(1) reserved=0(1) row(uint32 LE)`,
 /// 8 bytes in LSP/1; LSP/2 adds the stream's `sequence(uint32 LE)`, 12 bytes.
-public struct PredictionHeader: Sendable, Hashable, CustomStringConvertible {
+public struct PredictionHeader: WireHeader, Sendable, Hashable, CustomStringConvertible {
     /// Encoded size in bytes of an LSP/1 header; an LSP/2 one is 12.
     public static let size = 8
     /// The argmax byte of every ERROR (so a model has at most 255 classes, 0...254).
@@ -39,13 +39,6 @@ public struct PredictionHeader: Sendable, Hashable, CustomStringConvertible {
         self.argmax = argmax
         self.row = row
         self.sequence = sequence
-    }
-
-    /// The encoded bytes: 12 (LSP/2) with a sequence number, 8 (LSP/1) without.
-    public var bytes: [UInt8] {
-        var out: [UInt8] = []
-        encode(into: &out)
-        return out
     }
 
     /// Replaces `buffer`'s contents with the encoded bytes, keeping its capacity.
