@@ -1,4 +1,5 @@
 import Foundation
+import LSTMCore
 import TOMLKit
 import WireProtocol
 
@@ -92,12 +93,18 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     // MARK: Config file
 
+    /// The largest config file read: lstmd's own settings take a few KiB.
+    static let maxConfigFileBytes = 1 << 20
+
     /// Reads a TOML config file over these defaults. Keys are the settings' keys
     /// (`DaemonSetting.all`); unknown keys and values of the wrong type are errors that name them.
     public static func load(fileAt path: String) throws(ConfigurationError) -> DaemonConfiguration {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw .unreadableFile(path: path, reason: error.localizedDescription)
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(path: path, maxByteCount: Self.maxConfigFileBytes) } catch {
+            throw .unreadableFile(path: path, reason: error.description)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .unreadableFile(path: path, reason: "it is not UTF-8 text")
         }
         // toml++ aborts the process on some malformed table headers: refuse those first.
         if let problem = TOMLSubsetCheck.problem(in: text) { throw .malformedFile(path: path, reason: problem) }

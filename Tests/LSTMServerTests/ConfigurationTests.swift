@@ -139,6 +139,24 @@ import WireProtocol
 
     /// A state directory that cannot hold snapshots is refused at start, not at the first stop
     /// (when every stream would be lost); a missing one is created.
+    /// A config path that is not a regular file is refused by what it is, without blocking (a FIFO
+    /// used to wait for a writer; a directory gave "NSCocoaErrorDomain error 256").
+    @Test func aConfigFileThatIsNotARegularFileIsRefusedByWhatItIs() throws {
+        let base = NSTemporaryDirectory() + "lstmd-config-kinds-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        #expect(mkfifo(base + "/fifo", 0o600) == 0)
+        let binary = base + "/binary.toml"
+        try Data([0x6D, 0x61, 0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: binary))
+        for (path, reason) in [(base, "it is a directory, not a regular file"), (base + "/fifo", "it is a FIFO, not a regular file"),
+                               ("/dev/zero", "it is a character device, not a regular file"),
+                               (base + "/missing.toml", "No such file or directory"), (binary, "it is not UTF-8 text")] {
+            #expect(throws: ConfigurationError.unreadableFile(path: path, reason: reason)) {
+                _ = try DaemonConfiguration.load(fileAt: path)
+            }
+        }
+    }
+
     @Test func anUnusableStateDirectoryIsRefusedAtStart() throws {
         let base = NSTemporaryDirectory() + "lstmd-state-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: base) }
