@@ -8,6 +8,11 @@ import WireProtocol
 /// socket, so it is tested in process; the serving loop reads the REP socket, tells who the peer is,
 /// and sends the reply.
 final class ControlService {
+    /// The largest request answered; larger ones get `bad_request` (control-protocol.md §1).
+    static let maxRequestBytes = 64 << 10
+    /// libzmq's limit on a control message: one beyond it closes its connection unread, so this is
+    /// far above `maxRequestBytes`, for every request of plausible size to get its `bad_request`.
+    static let transportLimitBytes = 16 << 20
     private let engine: StreamEngine
     private let registry: ModelRegistry
     private let output: PredictionOutput
@@ -33,6 +38,9 @@ final class ControlService {
     func reply(to frames: [[UInt8]], from requester: ControlRequester, now: UInt64) -> ControlReply {
         guard frames.count == 1 else {
             return ControlReply(WireError(.badRequest, "a control request is one frame of JSON; got \(frames.count) frames"))
+        }
+        guard frames[0].count <= Self.maxRequestBytes else {
+            return ControlReply(WireError(.badRequest, "a control request is at most \(Self.maxRequestBytes) bytes; got \(frames[0].count)"))
         }
         do {
             return answer(try ControlRequest(jsonBytes: frames[0]), from: requester, now: now)

@@ -37,10 +37,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxSubscribers = 1024
     /// Messages queued per client, each way, on the ROUTER path before backpressure.
     public var resultsHighWaterMark = 10_000
-    /// libzmq's limit on an inbound ingest message, in bytes: a larger one makes libzmq disconnect
-    /// its sender. Anything below it that is malformed or oversized for the model (a row longer than
-    /// the model's input) is refused on its own, with its specific error, the connection kept.
-    public var maxMessageSize = 1 << 20
+    /// libzmq's limit on an inbound ingest message, in bytes: a larger one makes libzmq close its
+    /// connection unread. Anything below it that is malformed or oversized for the model (a row longer
+    /// than the model's input) is refused on its own, with its specific error, the connection kept.
+    /// 16 MiB: above the largest row of any model lstmd loads (2²⁰ float32 values, 4 MiB), so that
+    /// every message a client may send by mistake gets its own answer.
+    public var maxMessageSize = 16 << 20
     /// Directory for stream snapshots across restarts; nil keeps none.
     public var stateDirectory: String?
     /// Seconds between snapshots of the live streams while serving (with a state directory), so

@@ -26,7 +26,9 @@ struct DaemonSockets {
         try publisher.set(.linger, .milliseconds(1000))
         control = try ZMQSocket(context, type: .rep)
         try control.set(.linger, .zero)
-        try control.set(.maxMessageSize, 1 << 20)
+        try control.set(.maxMessageSize, ControlService.transportLimitBytes)
+        // A connection queues this many requests at most before REP stops reading it.
+        try control.set(.receiveHWM, 16)
         var bindings = [(ingest, "ingest", configuration.ingest),
                         (publisher, "predictions", configuration.predictions),
                         (control, "control", configuration.control)]

@@ -101,7 +101,9 @@ extension LosslessPathTests {
         let daemon = try DaemonProcess(arguments: ["--model", path], directory: directory)
         let digit = try fixtureDigits(1).image(at: 0)
         let client = try ResultsClient(daemon)
-        try client.send(IngestMessage.row(0, of: try StreamID("big"), sequence: 1, pixels: [UInt8](repeating: 7, count: 100_000)))
+        // 2 MiB: beyond the 1 MiB transport limit lstmd had, which closed the DEALER's connection
+        // and lost everything in flight on it (issue 13 #7).
+        try client.send(IngestMessage.row(0, of: try StreamID("big"), sequence: 1, pixels: [UInt8](repeating: 7, count: 2 << 20)))
         for r in 0..<28 { try client.send(try row(r, of: "after-big", pixels: digit, last: r == 27)) }
         let refusal = try #require(try client.receive(timeoutMilliseconds: 5000))
         #expect(refusal.topic == "big" && refusal.errorCode == "bad_row_size" && refusal.header.sequence == 1)
