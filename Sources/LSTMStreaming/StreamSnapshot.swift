@@ -73,8 +73,6 @@ public struct StreamSnapshot: Sendable, Equatable {
     public static let format = "lstmd-snapshot"
     /// The `format_version` this code writes.
     public static let formatVersion = 3
-    /// The `format_version`s this code reads: 2 (one section) and 3.
-    public static let readableFormatVersions = 2...3
     /// The largest snapshot file read: 8 GiB (100,000 streams of H = 1024, L = 4 take 3.3 GB).
     public static let maxFileByteCount = 1 << 33
     /// The largest next row: rows are numbered by an unsigned 32-bit integer on the wire.
