@@ -1,108 +1,92 @@
 #!/usr/bin/env python3
-"""Stream one 28x28 digit to lstmd row by row and print its predictions, with the `lstmd` package.
+"""Stream one 28x28 digit to lstmd row by row with the `lstmd` package and print its predictions.
+The options are lstm-client's (`lstm-client classify --help`):
 
-    stream_digit.py                          # built-in synthetic "7", PUSH rows + SUB predictions
-    stream_digit.py --data DIR --index 0     # MNIST test image 0 from DIR/t10k-images-idx3-ubyte.gz
-    stream_digit.py --router                 # lossless path: DEALER to the daemon's ROUTER
-    stream_digit.py --server-key lstmd.pub --key client   # CURVE: the daemon's public key, client.key/.pub
-    stream_digit.py --selftest               # check the package's codec against ../stream-protocol.md
+    stream_digit.py                                   # a drawn 7; rows over PUSH, predictions over SUB
+    stream_digit.py --data DIR --index 3              # MNIST test digit 3 (DIR/t10k-*-ubyte, or .gz)
+    stream_digit.py --images IMAGES --labels LABELS   # any IDX pair, raw or gzip
+    stream_digit.py --router                          # the lossless DEALER/ROUTER path (--results)
+    stream_digit.py --server-key lstmd.pub --key alice.key   # CURVE, with `lstm-client keygen`'s files
 
-Needs pyzmq and the package (`pip install ./Clients/python`); run from a checkout, it uses the
-checkout's copy (Clients/python/src). The spec: ../stream-protocol.md.
+Needs `pip install ./Clients/python`; run from a checkout, it uses the checkout's copy.
 """
-import argparse, gzip, os, struct, sys
+import argparse, gzip, os, sys
 from pathlib import Path
 
-CHECKOUT = Path(__file__).resolve().parents[2] / "Clients" / "python" / "src"
-if CHECKOUT.is_dir():   # in a checkout, its own copy of the package, installed or not
-    sys.path.insert(0, str(CHECKOUT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "Clients" / "python" / "src"))
 import lstmd
-from lstmd import wire_examples
 
 
-def load_mnist(directory, index):
-    """Image `index` (28 rows of 28 uint8 pixels) and its label from the MNIST test set (gzip IDX)."""
-    with gzip.open(os.path.join(directory, "t10k-images-idx3-ubyte.gz"), "rb") as f:
-        magic, count, rows, cols = struct.unpack(">IIII", f.read(16))
-        assert magic == 0x803 and 0 <= index < count, f"bad IDX file or index {index} of {count}"
-        f.seek(16 + index * rows * cols)
-        pixels = f.read(rows * cols)
-    with gzip.open(os.path.join(directory, "t10k-labels-idx1-ubyte.gz"), "rb") as f:
-        f.seek(8 + index)
-        label = f.read(1)[0]
-    return [pixels[r * cols:(r + 1) * cols] for r in range(rows)], label
+def idx_items(path):
+    """The items of an IDX file (raw or gzip): the bytes after its header."""
+    data = Path(path).read_bytes()
+    data = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    if len(data) < 4 or data[:3] != b"\0\0\x08" or len(data) < 4 + 4 * data[3]:
+        raise ValueError(f"{path} is not an IDX file of uint8 items")
+    return data[4 + 4 * data[3]:]
 
 
-def synthetic_seven():
-    """A hand-drawn 7: a bar across the top and a diagonal stroke down to the left."""
-    image = [bytearray(28) for _ in range(28)]
+def mnist(directory, name):
+    """DIR/NAME, or DIR/NAME.gz where there is no raw file."""
+    raw = os.path.join(directory, name)
+    return raw if os.path.exists(raw) else raw + ".gz"
+
+
+def drawn_seven():
+    """A 7: a bar across rows 6 and 7, then a stroke two pixels wide down to the left."""
+    image = bytearray(28 * 28)
     for c in range(6, 22):
-        image[6][c] = image[7][c] = 255
+        image[6 * 28 + c] = image[7 * 28 + c] = 255
     for r in range(8, 24):
         c = 21 - (r - 8) * 9 // 16
-        image[r][c] = image[r][c - 1] = 255
-    return image
-
-
-def stream(args, image):
-    endpoints = lstmd.Endpoints(ingest=args.ingest, predictions=args.predictions, results=args.router or "none")
-    keys = {}
-    if args.key:
-        keys = {"secret_key": args.key + ".key", "public_key": args.key + ".pub"}
-    with lstmd.Client(endpoints, lossless=bool(args.router), timeout=args.timeout, server_key=args.server_key,
-                      **keys) as client:
-        digit = client.stream(args.stream)
-        digit.send_rows(image)
-        try:
-            for p in digit:
-                if isinstance(p, lstmd.StreamError):
-                    print(f"ERROR   row {p.row}: {p.code}: {p.message}")
-                    return 1
-                print(f"{p.kind.name:7} row {p.row:2}: argmax {p.argmax}  p={p.probabilities[p.argmax]:.3f}")
-            print("        " + " ".join(f"{i}:{q:.3f}" for i, q in enumerate(p.probabilities)))
-            return 0
-        except TimeoutError as error:
-            print(error, file=sys.stderr)
-            return 1
-
-
-def selftest():
-    """Encodes and decodes every example of ../stream-protocol.md (LSP/1 and LSP/2) with lstmd.wire."""
-    spec = (Path(__file__).resolve().parent.parent / "stream-protocol.md").read_text()
-    names = wire_examples.check_spec_examples(spec)
-    print(f"selftest ok: {len(names)} examples of stream-protocol.md checked ({names[0]}–{names[-1]})")
-    return 0
+        image[r * 28 + c - 1:r * 28 + c + 1] = b"\xff\xff"
+    return bytes(image)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ingest", default="tcp://127.0.0.1:5555", help="daemon's PULL endpoint")
-    parser.add_argument("--predictions", default="tcp://127.0.0.1:5556", help="daemon's PUB endpoint")
-    parser.add_argument("--router", nargs="?", const="tcp://127.0.0.1:5558",
-                        help="use the lossless DEALER/ROUTER path (endpoint optional)")
-    parser.add_argument("--data", help="directory holding t10k-images-idx3-ubyte.gz (default: synthetic 7)")
-    parser.add_argument("--index", type=int, default=0, help="test image index (with --data)")
-    parser.add_argument("--stream", help="stream id (default: host/pid/…)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each prediction")
-    parser.add_argument("--server-key", metavar="FILE",
-                        help="use CURVE: the daemon's public key (a .pub file or a Z85 key)")
-    parser.add_argument("--key", metavar="PREFIX",
-                        help="with --server-key: the client's key pair PREFIX.key and PREFIX.pub "
-                             "(as `lstm-client keygen` writes; default: a fresh pair)")
-    parser.add_argument("--selftest", action="store_true", help="check the codec against the spec and exit")
+    for name, default in vars(lstmd.Endpoints()).items():
+        parser.add_argument(f"--{name}", default=default, metavar="endpoint", help=f"the daemon's {name} endpoint")
+    parser.add_argument("--router", action="store_true", help="use the lossless DEALER/ROUTER path (--results)")
+    parser.add_argument("--data", default=os.environ.get("LSTMD_MNIST_DIR"), metavar="dir",
+                        help="MNIST directory whose test set to use (default: $LSTMD_MNIST_DIR, else a drawn 7)")
+    parser.add_argument("--images", metavar="file", help="an IDX image file (raw or gzip) instead of --data")
+    parser.add_argument("--labels", metavar="file", help="the IDX label file that goes with --images")
+    parser.add_argument("--index", type=int, default=0, metavar="n", help="which digit of the set, from 0")
+    parser.add_argument("--stream", metavar="id", help="stream id (default: HOST/PID/…)")
+    parser.add_argument("--timeout", type=float, default=5, metavar="seconds", help="seconds to wait for each prediction")
+    parser.add_argument("--server-key", metavar="key", help="the daemon's CURVE public key: its .pub file or 40 Z85 characters")
+    parser.add_argument("--key", metavar="path", help="this client's CURVE secret key file (its public key is derived)")
     args = parser.parse_args()
-    if args.key and not args.server_key:
-        parser.error("--key needs --server-key")
-    if args.selftest:
-        return selftest()
-    if args.data:
-        image, label = load_mnist(args.data, args.index)
-        print(f"MNIST test image {args.index}, label {label}")
-    else:
-        image = synthetic_seven()
-        print("synthetic 7")
-    return stream(args, image)
+    if (args.server_key is None) != (args.key is None):
+        parser.error("--server-key and --key go together")
+    if (args.images is None) != (args.labels is None):
+        parser.error("--images and --labels go together")
+    if args.data and not args.images:
+        args.images, args.labels = mnist(args.data, "t10k-images-idx3-ubyte"), mnist(args.data, "t10k-labels-idx1-ubyte")
+    try:
+        if args.images:
+            pixels, labels = idx_items(args.images), idx_items(args.labels)
+            if not 0 <= args.index < min(len(pixels) // 784, len(labels)):
+                parser.error(f"--index {args.index}: {args.images} holds {len(pixels) // 784} digits")
+            pixels = pixels[args.index * 784:(args.index + 1) * 784]
+            print(f"digit {args.index} of {args.images}, label {labels[args.index]}")
+        else:
+            pixels = drawn_seven()
+            print("a drawn 7")
+        endpoints = lstmd.Endpoints(args.ingest, args.predictions, args.control, args.results)
+        with lstmd.Client(endpoints, lossless=args.router, timeout=args.timeout, server_key=args.server_key,
+                          secret_key=args.key) as client:
+            print(f"model {client.status()['model']['sha256'][:12]}")
+            stream = client.stream(args.stream)
+            stream.send_rows(pixels[r * 28:(r + 1) * 28] for r in range(28))
+            for p in stream:
+                if isinstance(p, lstmd.StreamError):
+                    sys.exit(f"ERROR   row {p.row}: {p.code}: {p.message}")
+                print(f"{p.kind.name:7} row {p.row:2}  argmax {p.argmax}  p {p.probabilities[p.argmax]:.3f}")
+    except (OSError, ValueError, RuntimeError) as error:   # timeouts, files, keys, control errors
+        sys.exit(f"stream_digit.py: {error}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,12 +1,14 @@
-"""Shared test helpers: the repository's fixtures and a real lstmd daemon (the worktree's debug build)."""
+"""Shared test helpers: the repository's fixtures, a real lstmd daemon (the worktree's debug build), and one
+that requires CURVE, with keys made by the real `lstm-client keygen`."""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, NamedTuple
 
 import sys
 
@@ -22,23 +24,26 @@ def expected(name: str) -> Dict[str, Any]:
     return json.loads((FIXTURES / f"{name}-expected.json").read_text())
 
 
-def lstmd_binary() -> Path:
-    """$LSTMD_BINARY, else the repository's debug build, else its release build."""
+def built_binary(name: str) -> Path:
+    """The executable `name` (lstmd, lstm-client): $LSTMD_BINARY for lstmd and the one beside it for the
+    others, when that is set; else the repository's debug build, else its release build."""
     if os.environ.get("LSTMD_BINARY"):
-        return Path(os.environ["LSTMD_BINARY"])
+        return Path(os.environ["LSTMD_BINARY"]).with_name(name) if name != "lstmd" else Path(os.environ["LSTMD_BINARY"])
     for build in ("debug", "release"):
-        path = ROOT / ".build" / build / "lstmd"
+        path = ROOT / ".build" / build / name
         if path.exists():
             return path
-    pytest.skip("no lstmd binary: build it with `swift build` (or set LSTMD_BINARY)")
+    pytest.skip(f"no {name} binary: build it with `swift build` (or set LSTMD_BINARY)")
 
 
 class Daemon:
-    """A real lstmd process with ipc endpoints in a temporary directory."""
+    """A real lstmd process with ipc endpoints in a temporary directory. `curve`: the CURVE keys
+    (`lstmd.curve.CurveKeys`) of an authorized client, for a daemon that requires CURVE."""
 
-    def __init__(self, directory: Path, model: Path | None, extra: List[str]):
+    def __init__(self, directory: Path, model: Path | None, extra: List[str], curve: Any = None):
         self.endpoints = {name: f"ipc://{directory}/{name}" for name in ("ingest", "predictions", "control", "results")}
-        args = [str(lstmd_binary())]
+        self.curve = curve
+        args = [str(built_binary("lstmd"))]
         if model is not None:
             args += ["--model", str(model)]
         for name, endpoint in self.endpoints.items():
@@ -66,6 +71,8 @@ class Daemon:
                 raise RuntimeError(f"lstmd exited with {self.process.returncode}: {self.output()}")
             request = context.socket(zmq.REQ)
             request.setsockopt(zmq.LINGER, 0)
+            if self.curve is not None:
+                self.curve.apply(request)
             request.connect(self.endpoints["control"])
             request.send(b'{"command":"ping"}')
             ready = request.poll(500)
@@ -95,13 +102,49 @@ def daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pytest.importorskip("zmq")
     started: List[Daemon] = []
 
-    def start(model: Path | None = None, *extra: str) -> Daemon:
+    def start(model: Path | None = None, *extra: str, curve: Any = None) -> Daemon:
         # ipc paths are limited to ~107 bytes: a short directory of its own.
         directory = tmp_path_factory.mktemp("d")
-        daemon = Daemon(directory, model, list(extra))
+        daemon = Daemon(directory, model, list(extra), curve)
         started.append(daemon)
         return daemon
 
     yield start
     for daemon in started:
         daemon.stop()
+
+
+def keygen(prefix: Path) -> Path:
+    """A key pair made by the real `lstm-client keygen`: PREFIX.key and PREFIX.pub; returns PREFIX."""
+    result = subprocess.run([str(built_binary("lstm-client")), "keygen", "--out", str(prefix)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return prefix
+
+
+class CurveDaemon(NamedTuple):
+    daemon: Daemon
+    keys: Path   # lstmd.key/.pub (the daemon's), alice (authorized), ops (admin), mallory (not listed)
+
+
+@pytest.fixture
+def curve_daemon(daemon_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> CurveDaemon:
+    """lstmd serving keras-lstm1-h20 with CURVE on every socket, configured as Systemd/README.md's
+    "Exposing lstmd" shows: its secret key file, a directory of authorized client keys (alice) and one
+    of admin keys (ops); all four key pairs made by `lstm-client keygen`."""
+    zmq = pytest.importorskip("zmq")
+    if not zmq.has("curve"):
+        pytest.skip("libzmq without CURVE")
+    from lstmd.curve import CurveKeys
+    keys = tmp_path_factory.mktemp("k")
+    for name in ("lstmd", "alice", "ops", "mallory"):
+        keygen(keys / name)
+    for directory, member in (("clients.d", "alice"), ("admins.d", "ops")):
+        (keys / directory).mkdir()
+        shutil.copy(keys / f"{member}.pub", keys / directory)
+    daemon = daemon_factory(FIXTURES / "keras-lstm1-h20.safetensors",
+                            "--curve-secret-key", str(keys / "lstmd.key"),
+                            "--curve-authorized-keys", str(keys / "clients.d"),
+                            "--curve-admin-keys", str(keys / "admins.d"),
+                            curve=CurveKeys.make(keys / "lstmd.pub", secret_key=keys / "alice.key"))
+    return CurveDaemon(daemon, keys)

@@ -1,10 +1,13 @@
 """The client's framing against the spec's test vectors, rendezvous hashing against Protocols/, and the
-client against a real lstmd: errors typed, float rows, END, control calls."""
+client against a real lstmd: errors typed, float rows, END, control calls, recovery of a prediction PUB
+dropped, in iteration and async iteration."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
+import threading
 import time
 from collections import Counter
 
@@ -18,7 +21,7 @@ SPEC = (ROOT / "Protocols" / "stream-protocol.md").read_text()
 
 
 def test_the_codec_reproduces_every_example_of_the_spec() -> None:
-    """E1–E16 (LSP/1 and LSP/2); the same check as `stream_digit.py --selftest`."""
+    """E1–E16 (LSP/1 and LSP/2)."""
     names = wire_examples.check_spec_examples(SPEC)
     assert len(names) == 16 and {"E1", "E12", "E15", "E16"} <= set(names)
 
@@ -218,3 +221,90 @@ def test_a_prediction_lost_on_pub_is_recovered_by_resending_the_last_row(daemon_
         assert stream.resends == (0 if rows[0] == 0 else 3)   # rows 1–3: row 0 would restart the stream
         status = client.status()["counters"]
         assert status["duplicates"] == stream.resends
+
+
+class LossyRelay:
+    """Between the daemon's PUB and a client's SUB: forwards every message but the first prediction of
+    `row` for `stream`, which it drops as a PUB that is too slow would. Its sockets live on its thread."""
+
+    def __init__(self, upstream: str, directory, stream: bytes, row: int):
+        self.endpoint = f"ipc://{directory}/relay"
+        self.upstream, self.stream, self.row = upstream, stream, row
+        self.dropped = 0
+        self._bound, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._relay, daemon=True)
+        self._thread.start()
+        assert self._bound.wait(5), "the relay did not start"
+
+    def _relay(self) -> None:
+        import zmq
+        context = zmq.Context.instance()
+        sub, pub = context.socket(zmq.SUB), context.socket(zmq.PUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(self.upstream)
+        pub.bind(self.endpoint)
+        self._bound.set()
+        while not self._stop.is_set():
+            if not sub.poll(50):
+                continue
+            frames = sub.recv_multipart()
+            message = wire.decode_prediction(frames)
+            if message.stream == self.stream and message.row == self.row and not self.dropped:
+                self.dropped += 1
+                continue
+            pub.send_multipart(frames)
+        sub.close(0)
+        pub.close(0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.mark.parametrize("iteration", ["sync", "async"])
+def test_a_prediction_dropped_on_pub_is_recovered_in_either_iteration(daemon_factory, tmp_path_factory,
+                                                                      iteration: str) -> None:
+    """The relay drops row 3's PARTIAL: after one timeout the stream resends row 3, the daemon publishes
+    that row's prediction again (a duplicate), and the stream goes on to a FINAL equal to Keras'."""
+    import lstmd
+    daemon = daemon_factory(FIXTURES / "keras-lstm1-h20.safetensors")
+    relay = LossyRelay(daemon.endpoints["predictions"], tmp_path_factory.mktemp("r"), b"lossy", row=3)
+    endpoints = lstmd.Endpoints(**{**daemon.endpoints, "predictions": relay.endpoint})
+    rows = digit(0)
+
+    def read(stream, until_row=None) -> list:
+        """The stream's messages up to row `until_row`'s (or to its end), by the iteration under test."""
+        async def read_async() -> list:
+            seen = []
+            async for message in stream:
+                seen.append(message)
+                if message.row == until_row:
+                    break
+            return seen
+        if iteration == "async":
+            return asyncio.run(read_async())
+        seen = []
+        for message in stream:
+            seen.append(message)
+            if message.row == until_row:
+                break
+        return seen
+
+    try:
+        # Half a second for both subscriptions (relay → daemon, client → relay) to arrive before row 0.
+        with lstmd.Client(endpoints, timeout=1, subscription_wait=0.5) as client:
+            stream = client.stream("lossy")
+            for row in rows[:4]:
+                stream.send(row)
+            first = read(stream, until_row=3)
+            assert [(type(m), m.row) for m in first] == [(lstmd.Prediction, r) for r in range(4)]
+            assert (relay.dropped, stream.resends) == (1, 1)
+            for index in range(4, 28):
+                stream.send(rows[index], last=index == 27)
+            rest = read(stream)
+            assert [m.row for m in rest] == list(range(4, 28)) and rest[-1].final
+            truth = json.loads((FIXTURES / "keras-lstm1-h20-expected.json").read_text())["digits"][0]["probabilities"][27]
+            assert max(abs(a - b) for a, b in zip(rest[-1].probabilities, truth)) < 1e-5
+            assert client.status()["counters"]["duplicates"] == 1
+    finally:
+        relay.stop()

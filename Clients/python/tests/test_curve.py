@@ -1,161 +1,108 @@
-"""CURVE on every socket of the client, against a daemon stand-in of pure pyzmq (lstmd has no CURVE
-options yet): CURVE server sockets on ipc — REP control, ROUTER results, PULL ingest, PUB predictions —
-and a ZAP handler of its own (RFC 27, no zmq.auth) that admits one client public key. The stand-in
-answers every ROW with a FINAL of the row's sequence. Keys come as files in the format `lstm-client
-keygen` writes (NAME.key: the Z85 secret key, NAME.pub: the Z85 public key) or as Z85 strings."""
+"""CURVE on every socket of the client against a real lstmd that requires it (conftest's `curve_daemon`:
+--curve-secret-key, --curve-authorized-keys, --curve-admin-keys, every key pair made by the real
+`lstm-client keygen`): the authorized key is served on each socket with the files as keygen writes them
+(`NAME.key` after its `# CURVE secret key …` line, `NAME.pub` with a name after the key), an unlisted key
+or a wrong server key gets nothing, and key files that are not keygen's get errors that name the file and
+never quote it."""
 from __future__ import annotations
 
 import json
-import struct
-import subprocess
-import sys
-import threading
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import FIXTURES
 
 zmq = pytest.importorskip("zmq")
-import zmq.utils.z85  # noqa: E402
 import lstmd  # noqa: E402
-from lstmd.curve import CurveKeyError, load_key  # noqa: E402
+from lstmd.curve import CurveKeyError, CurveKeys, load_key  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not zmq.has("curve"), reason="libzmq without CURVE")
+KERAS = json.loads((FIXTURES / "keras-lstm1-h20-expected.json").read_text())["digits"][0]
+ROWS = [bytes(KERAS["pixels"])[r * 28:(r + 1) * 28] for r in range(28)]
 
 
-def write_key_pair(prefix: Path) -> tuple:
-    public, secret = zmq.curve_keypair()
-    prefix.with_suffix(".key").write_text(secret.decode() + "\n")
-    prefix.with_suffix(".pub").write_text(public.decode() + "\n")
-    return public, secret
-
-
-class CurveStandIn:
-    """The four daemon sockets as CURVE servers, served by a thread until `stop`."""
-
-    def __init__(self, directory: Path, server_secret: bytes, admitted_key: bytes):
-        self.endpoints = lstmd.Endpoints(*(f"ipc://{directory}/{name}" for name in ("i", "p", "c", "r")))
-        self.admitted_key = zmq.utils.z85.decode(admitted_key)
-        self.context = zmq.Context()
-        self.zap = self.context.socket(zmq.REP)
-        self.zap.bind("inproc://zeromq.zap.01")   # libzmq asks this endpoint of the context (RFC 27)
-        self.sockets = {}
-        for name, kind, endpoint in (("control", zmq.REP, self.endpoints.control),
-                                     ("results", zmq.ROUTER, self.endpoints.results),
-                                     ("ingest", zmq.PULL, self.endpoints.ingest),
-                                     ("predictions", zmq.PUB, self.endpoints.predictions)):
-            sock = self.context.socket(kind)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.CURVE_SERVER, 1)
-            sock.setsockopt(zmq.CURVE_SECRETKEY, server_secret)
-            sock.bind(endpoint)
-            self.sockets[name] = sock
-        self.refused = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _answer(self, frames: list) -> list:
-        stream, header = frames[0], frames[1]
-        row, sequence = int.from_bytes(header[4:8], "little"), int.from_bytes(header[8:12], "little")
-        body = struct.pack("<2f", 0.25, 0.75)
-        return [stream, bytes([2, 1, 1, 0]) + row.to_bytes(4, "little") + sequence.to_bytes(4, "little"), body]
-
-    def _serve(self) -> None:
-        poller = zmq.Poller()
-        for sock in (self.zap, *self.sockets.values()):
-            if sock.type != zmq.PUB:
-                poller.register(sock, zmq.POLLIN)
-        while not self._stop.is_set():
-            for sock, _ in poller.poll(50):
-                frames = sock.recv_multipart()
-                if sock is self.zap:
-                    version, request_id, _domain, _address, _identity, mechanism, key = frames[:7]
-                    admitted = mechanism == b"CURVE" and key == self.admitted_key
-                    self.refused += not admitted
-                    sock.send_multipart([version, request_id, b"200" if admitted else b"400",
-                                         b"OK" if admitted else b"unknown key", b"", b""])
-                elif sock is self.sockets["control"]:
-                    request = json.loads(frames[0])
-                    sock.send(json.dumps({"ok": True, "command": request["command"]}).encode())
-                elif sock is self.sockets["results"]:
-                    sock.send_multipart([frames[0], *self._answer(frames[1:])])
-                else:
-                    self.sockets["predictions"].send_multipart(self._answer(frames))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for sock in (self.zap, *self.sockets.values()):
-            sock.close(0)
-        self.context.term()
-
-
-@pytest.fixture
-def keys(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("k")   # ipc paths are limited to ~107 bytes
-    server_public, server_secret = write_key_pair(tmp_path / "server")
-    client_public, client_secret = write_key_pair(tmp_path / "client")
-    stand_in = CurveStandIn(tmp_path, server_secret, client_public)
-    yield tmp_path, stand_in, server_public, client_public, client_secret
-    stand_in.stop()
+def test_keygen_files_are_read_as_lstmd_reads_them(curve_daemon) -> None:
+    keys = curve_daemon.keys
+    secret_line, = [line for line in (keys / "alice.key").read_text().splitlines() if not line.startswith("#")]
+    public_line = (keys / "alice.pub").read_text().strip()
+    assert public_line.split()[1:] == ["alice"]                  # keygen names the key after it
+    assert load_key(keys / "alice.key", "secret key") == secret_line.encode()
+    assert load_key(str(keys / "alice.pub"), "public key") == public_line.split()[0].encode()
+    pair = CurveKeys.make(keys / "lstmd.pub", public_key=keys / "alice.pub", secret_key=keys / "alice.key")
+    assert pair.public == zmq.curve_public(pair.secret) == public_line.split()[0].encode()
 
 
 @pytest.mark.parametrize("lossless", [False, True], ids=["pub", "router"])
-def test_every_socket_uses_the_key_files(keys, lossless: bool) -> None:
-    directory, stand_in, *_ = keys
-    with lstmd.Client(stand_in.endpoints, lossless=lossless, timeout=3, server_key=directory / "server.pub",
-                      secret_key=str(directory / "client.key"), public_key=directory / "client.pub") as client:
-        assert client.ping() == {"ok": True, "command": "ping"}   # REQ
-        stream = client.stream()
-        stream.send(b"\x00" * 4, last=True)                        # PUSH or DEALER
-        final = stream.result()                                    # SUB or DEALER
-        assert isinstance(final, lstmd.Prediction) and final.final
-        assert final.sequence == stream.sequence and final.probabilities == (0.25, 0.75)
-    assert stand_in.refused == 0
+def test_an_authorized_key_is_served_on_every_socket(curve_daemon, lossless: bool) -> None:
+    daemon, keys = curve_daemon
+    with lstmd.Client(lstmd.Endpoints(**daemon.endpoints), lossless=lossless, timeout=5,
+                      server_key=keys / "lstmd.pub", secret_key=str(keys / "alice.key")) as client:
+        assert client.ping()["ok"]                                 # REQ
+        final = client.classify(ROWS)                              # PUSH + SUB, or DEALER
+        assert isinstance(final, lstmd.Prediction) and final.final and final.row == 27
+        assert max(abs(a - b) for a, b in zip(final.probabilities, KERAS["probabilities"][27])) < 1e-5
+        with pytest.raises(lstmd.ControlError) as refused:        # alice is not an admin
+            client.drop("no-such-stream")
+        assert refused.value.code == "forbidden"
+    with lstmd.Client(lstmd.Endpoints(**daemon.endpoints), timeout=5, server_key=keys / "lstmd.pub",
+                      secret_key=keys / "ops.key") as admin:
+        with pytest.raises(lstmd.ControlError) as unknown:          # past the role check, to the stream table
+            admin.drop("no-such-stream")
+        assert unknown.value.code == "unknown_stream"
 
 
-def test_z85_strings_work_and_other_keys_are_refused(keys) -> None:
-    directory, stand_in, server_public, client_public, client_secret = keys
-    with lstmd.Client(stand_in.endpoints, lossless=True, timeout=2, server_key=server_public.decode(),
-                      secret_key=client_secret.decode()) as client:   # public key computed from the secret
-        assert client.ping()["ok"]
-    with lstmd.Client(stand_in.endpoints, timeout=0.5, server_key=server_public) as stranger:   # a fresh pair
-        with pytest.raises(TimeoutError):
-            stranger.ping()
-    assert stand_in.refused >= 1
-    wrong_server, _ = zmq.curve_keypair()
-    with lstmd.Client(stand_in.endpoints, timeout=0.5, server_key=wrong_server,
-                      secret_key=directory / "client.key") as lost:   # the handshake fails: nothing is answered
-        with pytest.raises(TimeoutError):
-            lost.ping()
+@pytest.mark.parametrize("who", ["unlisted key", "wrong server key", "no key"])
+def test_a_wrong_key_gets_nothing(curve_daemon, who: str) -> None:
+    daemon, keys = curve_daemon
+    curve = {"unlisted key": dict(server_key=keys / "lstmd.pub", secret_key=keys / "mallory.key"),
+             "wrong server key": dict(server_key=keys / "ops.pub", secret_key=keys / "alice.key"),
+             "no key": {}}[who]
+    for lossless in (False, True):
+        with lstmd.Client(lstmd.Endpoints(**daemon.endpoints), lossless=lossless, timeout=0.5, **curve) as client:
+            with pytest.raises(TimeoutError, match="no reply to 'ping'"):
+                client.ping()
+            stream = client.stream()
+            with pytest.raises((ConnectionError, TimeoutError),   # no handshake: rows not taken, or no answer
+                               match=r"has taken no rows for 0.5 s|no prediction within 0.5 s"):
+                stream.send_rows(ROWS)
+                list(stream)
+    with lstmd.Client(lstmd.Endpoints(**daemon.endpoints), timeout=5, server_key=keys / "lstmd.pub",
+                      secret_key=keys / "alice.key") as alice:   # the daemon went on serving
+        assert alice.classify(ROWS).final
 
 
-def test_bad_keys_are_named(tmp_path) -> None:
-    with pytest.raises(CurveKeyError, match="server key .*missing.pub.* neither a 40-character Z85 key nor a readable"):
+SECRET = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"   # a valid Z85 key, misplaced in the cases below
+
+
+@pytest.mark.parametrize("content, expected", [
+    (f"{SECRET[:39]}\n", "line 1: a key is 40 Z85 characters; this one has 39"),
+    (f"# CURVE secret key (x)\n\n{SECRET[:-1]}~ x\n", "line 3: not Z85 text"),
+    (f"{'#' * 40}x\n".replace("#", "%", 1), "line 1: a key is 40 Z85 characters; this one has 41"),
+    (f"{SECRET}\n{SECRET} twice\n", "holds 2 keys; expected one 40-character Z85 key"),
+    ("# CURVE secret key (x); keep it private\n\n", "holds 0 keys; expected one"),
+    (f"{'%' * 40}\n", "line 1: not Z85 text"),                    # every group past 2^32
+    (f"{SECRET}\u00e9\n", "is not ASCII text; expected a key file as `lstm-client keygen` writes"),
+])
+def test_bad_key_files_are_named_and_never_quoted(tmp_path, content: str, expected: str) -> None:
+    path = tmp_path / "bad.key"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CurveKeyError) as raised:
+        load_key(path, "secret key")
+    message = str(raised.value)
+    assert message.startswith(f"secret key file '{path}'") and expected in message
+    assert SECRET[:8] not in message and "%%%" not in message
+
+
+def test_bad_key_arguments_are_named(tmp_path) -> None:
+    with pytest.raises(CurveKeyError, match=r"server key '.*missing.pub' is neither a 40-character Z85 key nor a "
+                                            r"readable key file \(No such file or directory\)"):
         load_key(str(tmp_path / "missing.pub"), "server key")
-    (tmp_path / "short.pub").write_text("abc\n")
-    with pytest.raises(CurveKeyError, match="short.pub' holds b'abc'; expected one line with a 40-character"):
-        load_key(tmp_path / "short.pub", "public key")
+    with pytest.raises(CurveKeyError, match=r"public key '.*' is neither .* \(Is a directory\)"):
+        load_key(tmp_path, "public key")
     public, secret = zmq.curve_keypair()
     other, _ = zmq.curve_keypair()
+    assert load_key(public, "server key") == public and load_key(secret.decode(), "secret key") == secret
     with pytest.raises(CurveKeyError, match="is not the public key of the secret key"):
         lstmd.Client(server_key=public, secret_key=secret, public_key=other)
     with pytest.raises(ValueError, match="without the daemon's server_key"):
         lstmd.Client(secret_key=secret)
-
-
-@pytest.mark.parametrize("router", [False, True], ids=["pub", "router"])
-def test_the_example_takes_server_key_and_key_prefix(keys, router: bool) -> None:
-    directory, stand_in, *_ = keys
-    script = ROOT / "Protocols" / "examples" / "stream_digit.py"
-    arguments = [sys.executable, str(script), "--ingest", stand_in.endpoints.ingest,
-                 "--predictions", stand_in.endpoints.predictions, "--timeout", "3",
-                 "--server-key", str(directory / "server.pub"), "--key", str(directory / "client")]
-    if router:
-        arguments += ["--router", stand_in.endpoints.results]
-    result = subprocess.run(arguments, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "FINAL   row  0" in result.stdout          # the stand-in ends every stream at its first row
-    assert stand_in.refused == 0

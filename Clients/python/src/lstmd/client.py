@@ -346,6 +346,12 @@ class Stream:
             self.resends += 1
         return True
 
+    def _waited_out(self, resent: bool) -> None:
+        """Nothing arrived within the timeout: resends the unanswered rows (`_recover`) once since the last
+        message, or raises TimeoutError. The one rule of iteration and async iteration alike."""
+        if resent or not self._recover():
+            raise TimeoutError(f"stream {self.id.decode()!r}: no prediction within {self.client.timeout} s")
+
     def __iter__(self) -> Iterator[Message]:
         deadline = time.monotonic() + self.client.timeout
         resent = False
@@ -355,22 +361,22 @@ class Stream:
                 deadline, resent = time.monotonic() + self.client.timeout, False
                 yield message
             elif time.monotonic() >= deadline:
-                if not resent and self._recover():
-                    deadline, resent = time.monotonic() + self.client.timeout, True
-                    continue
-                raise TimeoutError(f"stream {self.id.decode()!r}: no prediction within {self.client.timeout} s")
+                self._waited_out(resent)
+                deadline, resent = time.monotonic() + self.client.timeout, True
 
     async def __aiter__(self) -> AsyncIterator[Message]:
-        """The same messages as iteration, without blocking the event loop (polls, sleeping ≤ 5 ms)."""
+        """The same messages as iteration, with the same recovery, without blocking the event loop (polls,
+        sleeping ≤ 5 ms)."""
         deadline = time.monotonic() + self.client.timeout
-        pause = 0.0005
+        resent, pause = False, 0.0005
         while not self._done:
             message = self._poll(0)
             if message is not None:
-                deadline, pause = time.monotonic() + self.client.timeout, 0.0005
+                deadline, resent, pause = time.monotonic() + self.client.timeout, False, 0.0005
                 yield message
             elif time.monotonic() >= deadline:
-                raise TimeoutError(f"stream {self.id.decode()!r}: no prediction within {self.client.timeout} s")
+                self._waited_out(resent)
+                deadline, resent = time.monotonic() + self.client.timeout, True
             else:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.005)

@@ -1,7 +1,7 @@
 """The hex examples of Protocols/stream-protocol.md §13 (E1–E16, LSP/1 and LSP/2) checked against
 `lstmd.wire`: every ingest example is what the encoder writes, every prediction example decodes to the
-values its comment names. Used by the package's tests and by `Protocols/examples/stream_digit.py
---selftest`; an example in the spec without a check here is a failure, so new examples get one."""
+values its comment names. Used by the package's tests; an example in the spec without a check here is a
+failure, so new examples get one."""
 from __future__ import annotations
 
 import re
