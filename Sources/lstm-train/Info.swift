@@ -49,12 +49,15 @@ struct Info: ParsableCommand {
         print("")
         let m = loaded.metadata
         print("metadata:")
-        print("  format_version   \(m.formatVersion)")
-        print("  sequence_length  \(m.sequenceLength.map(String.init) ?? "(not set: streams end on the LAST flag)")")
-        print("  input_scale      \(m.inputScale)")
-        print("  labels           \(m.labels.joined(separator: " "))")
-        for key in m.provenance.keys.sorted() {
-            print("  " + key.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + m.provenance[key]!)
+        let entries = [("format_version", String(m.formatVersion)),
+                       ("sequence_length", m.sequenceLength.map(String.init) ?? "(not set: streams end on the LAST flag)"),
+                       ("input_scale", m.inputScale.description),
+                       ("labels", m.labels.joined(separator: " "))]
+            + m.provenance.keys.sorted().map { ($0, m.provenance[$0]!) }
+        // Values start in one column after the longest key (a converted model's classifier_activation is 21).
+        let width = entries.map(\.0.count).max()! + 2
+        for (key, value) in entries {
+            print("  " + key.padding(toLength: width, withPad: " ", startingAt: 0) + value)
         }
     }
 }

@@ -10,14 +10,16 @@ compute with them, from TF's documented formula (BasicLSTMCell.call / LSTMCell.c
     h' = tanh(c') · sigmoid(o)
     probabilities = softmax(h'_top · dense/kernel + dense/bias)
 
-computed here in float64 with numpy and nothing from the converter. Two fixtures:
+computed here in float64 with numpy and nothing from the converter. Three fixtures:
 
-    tf1-basic-h11.npz   one BasicLSTMCell, num_units 11, forget_bias 1.0 (TF's default),
-                        rnn/basic_lstm_cell/{kernel,bias}, dense/{kernel,bias}, plus Adam slots and
-                        global_step as a real checkpoint has them
-    tf1-multi-h9.npz    MultiRNNCell of two LSTMCells, num_units 9, forget_bias 0.0,
-                        rnn/multi_rnn_cell/cell_{0,1}/lstm_cell/{kernel,bias}, and a hand-made
-                        classifier tf.Variable pair named Variable, Variable_1
+    tf1-basic-h11.npz      one BasicLSTMCell, num_units 11, forget_bias 1.0 (TF's default),
+                           rnn/basic_lstm_cell/{kernel,bias}, dense/{kernel,bias}, plus Adam slots and
+                           global_step as a real checkpoint has them
+    tf1-multi-h9.npz       MultiRNNCell of two LSTMCells, num_units 9, forget_bias 0.0,
+                           rnn/multi_rnn_cell/cell_{0,1}/lstm_cell/{kernel,bias}, and a hand-made
+                           classifier tf.Variable pair named Variable, Variable_1
+    tf1-basic-fb0-h13.npz  one BasicLSTMCell, num_units 13, built with forget_bias=0.0,
+                           rnn/basic_lstm_cell/{kernel,bias}, dense/{kernel,bias}
 
 with `tf1-*-expected.json` (the first 4 fixture digits, pixels / 255). Usage, from the repository root:
     python3 Tests/Fixtures/tf1-make-fixtures.py
@@ -84,6 +86,11 @@ def main():
             "rnn/multi_rnn_cell/cell_1/lstm_cell/bias": w(36),
             "Variable": w(9, 10), "Variable_1": w(10),
         }, ["rnn/multi_rnn_cell/cell_0/lstm_cell", "rnn/multi_rnn_cell/cell_1/lstm_cell"], ("Variable", "Variable_1")),
+        # Last, so that the random weights of the fixtures above stay what they were.
+        "tf1-basic-fb0-h13": (0.0, {
+            "rnn/basic_lstm_cell/kernel": w(28 + 13, 52), "rnn/basic_lstm_cell/bias": w(52),
+            "dense/kernel": w(13, 10), "dense/bias": w(10),
+        }, ["rnn/basic_lstm_cell"], ("dense/kernel", "dense/bias")),
     }
     for name, (forget_bias, arrays, scopes, (dk, db)) in fixtures.items():
         np.savez(os.path.join(HERE, name + ".npz"), **arrays)

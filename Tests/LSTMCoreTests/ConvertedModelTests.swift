@@ -10,6 +10,7 @@ enum ConvertedFixture: String, CaseIterable, Sendable, CustomStringConvertible {
     case keras1Layer = "keras-lstm1-h20"
     case keras2Layers = "keras-lstm2-h18"
     case tf1BasicCell = "tf1-basic-h11"
+    case tf1BasicCellForgetBias0 = "tf1-basic-fb0-h13"
     case tf1MultiCell = "tf1-multi-h9"
 
     var description: String { rawValue }
@@ -17,7 +18,7 @@ enum ConvertedFixture: String, CaseIterable, Sendable, CustomStringConvertible {
     var sourceFormat: String {
         switch self {
         case .keras1Layer, .keras2Layers: "keras3"
-        case .tf1BasicCell: "tf1-basic-lstm-cell"
+        case .tf1BasicCell, .tf1BasicCellForgetBias0: "tf1-basic-lstm-cell"
         case .tf1MultiCell: "tf1-lstm-cell"
         }
     }
@@ -42,6 +43,17 @@ enum ConvertedFixture: String, CaseIterable, Sendable, CustomStringConvertible {
 struct ConvertedModelTests {
     /// What the source framework computed, in float32 (Keras) or float64 (the TF 1 formula).
     static let tolerance: Float = 1e-5
+
+    @Test("every model the conversion script writes is a case here")
+    func casesAreTheConvertedFixtures() throws {
+        let script = try String(contentsOf: Fixtures.url("convert-fixtures.sh"), encoding: .utf8)
+        let outputs = script.split(separator: "\n").compactMap { line -> String? in
+            guard let range = line.range(of: " -o ") else { return nil }
+            return line[range.upperBound...].split(separator: " ").first
+                .map { String($0.dropLast(".safetensors".count)) }
+        }
+        #expect(outputs.sorted() == ConvertedFixture.allCases.map(\.rawValue).sorted())
+    }
 
     @Test("metadata: MNIST rows of 28 uint8 pixels scaled by 1/255, and the converter's provenance",
           arguments: ConvertedFixture.allCases)

@@ -62,6 +62,27 @@ func evalAndInfoDescribeAPyTorchModel() throws {
     #expect(info.output.contains("total") && info.output.contains("3114"))
 }
 
+/// info used to cut keys to 16 characters (`classifier_activ`, written by the Keras converter).
+@Test(.enabled(if: built, "lstm-train not built (swift build)"))
+func convertedModelInfoShowsEveryKeyInFullWithValuesInOneColumn() throws {
+    let file = Fixtures.url("keras-lstm1-h20.safetensors")
+    let model = try LSTMModel.load(contentsOf: file)
+    let info = try #require(try lstmTrain(["info", file.path]))
+    #expect(info.status == 0, "\(info.output)")
+    let lines = info.output.split(separator: "\n")
+    let metadata = try #require(lines.firstIndex(of: "metadata:"))
+    var keys: [String] = []
+    var valueColumns: Set<Int> = []
+    for line in lines[(metadata + 1)...] where line.hasPrefix("  ") {
+        let key = line.dropFirst(2).prefix { $0 != " " }
+        keys.append(String(key))
+        valueColumns.insert(line.count - line.dropFirst(2 + key.count).drop { $0 == " " }.count)
+    }
+    #expect(keys.sorted() == (["format_version", "input_scale", "labels", "sequence_length"] + model.metadata.provenance.keys).sorted())
+    #expect(valueColumns.count == 1, "\(info.output)")
+    #expect(info.output.contains("  classifier_activation  softmax (lstmd applies softmax to the classifier's output)\n"))
+}
+
 /// A model of fewer classes than the digits' labels used to crash `eval` (index out of range).
 @Test(.enabled(if: built, "lstm-train not built (swift build)"))
 func evalOfAThreeClassModelReportsLabelsItCannotPredict() throws {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -18,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "Tests" / "Fixtures"
 # The tests check this checkout's package, installed or not.
 sys.path.insert(0, str(ROOT / "Clients" / "python" / "src"))
+# The models converted from Keras and TF 1: the outputs of the script that makes them (one list to keep).
+CONVERTED_FIXTURES = re.findall(r" -o (\S+)\.safetensors", (FIXTURES / "convert-fixtures.sh").read_text())
+KERAS_FIXTURES = [name for name in CONVERTED_FIXTURES if name.startswith("keras-")]
+TF1_FIXTURES = [name for name in CONVERTED_FIXTURES if name.startswith("tf1-")]
 
 
 def expected(name: str) -> Dict[str, Any]:
@@ -34,6 +39,11 @@ def built_binary(name: str) -> Path:
         if path.exists():
             return path
     pytest.skip(f"no {name} binary: build it with `swift build` (or set LSTMD_BINARY)")
+
+
+def lstm_train_binary() -> Path:
+    """lstm-train beside the lstmd that built_binary() finds."""
+    return built_binary("lstm-train")
 
 
 class Daemon:

@@ -1,27 +1,34 @@
 """The converter against real Keras files and TF 1's formula: the converted model's probabilities after
 every row (numpy reference of lstmd's step) equal the source framework's within 1e-5; refusals name
-what they refuse; the committed converted fixtures are what the converter produces."""
+what they refuse, models lstmd would not load among them; the committed converted fixtures are what
+the converter produces; the README's TF 1 lines run as written; model-format.md lists every key written."""
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, ROOT, expected
+from conftest import CONVERTED_FIXTURES, FIXTURES, KERAS_FIXTURES, ROOT, TF1_FIXTURES, expected, lstm_train_binary
 from lstmd.convert import ConversionError, convert_keras, convert_tf1_cells, convert_tf1_checkpoint
 from lstmd.convert.__main__ import main as convert_main
-from lstmd.model import Model, write_safetensors
+from lstmd.model import (MAX_CLASSES, MAX_LAYERS, MAX_SEQUENCE_LENGTH, MAX_WIDTH, Model, ModelFileError,
+                         write_safetensors)
 
-h5py = pytest.importorskip("h5py")
+try:
+    import h5py
+except ImportError:   # Keras files are HDF5: those tests need h5py, the TF 1 ones numpy only
+    h5py = None
+needs_h5py = pytest.mark.skipif(h5py is None, reason="reading Keras files needs h5py")
 TOLERANCE = 1e-5
-KERAS_MODELS = ["keras-lstm1-h20", "keras-lstm2-h18"]
-TF1_MODELS = {"tf1-basic-h11": [], "tf1-multi-h9": ["--dense-kernel", "Variable", "--dense-bias", "Variable_1"]}
 
 
 def worst_difference(model: Model, name: str) -> float:
@@ -37,8 +44,16 @@ def tf1_variables(name: str) -> dict:
         return {key: arrays[key] for key in arrays.files}
 
 
+def tf1_options(name: str) -> dict:
+    """How the TF 1 fixture's cells were built and its classifier named, as its expectation records them."""
+    recorded = expected(name)
+    kernel, bias = recorded["classifier"]
+    return {"forget_bias": recorded["forget_bias"], "dense_kernel": kernel, "dense_bias": bias}
+
+
+@needs_h5py
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
-@pytest.mark.parametrize("name", KERAS_MODELS)
+@pytest.mark.parametrize("name", KERAS_FIXTURES)
 def test_keras_model_gives_keras_probabilities_after_every_row(name: str, suffix: str) -> None:
     model = convert_keras(FIXTURES / f"{name}{suffix}")
     assert worst_difference(model, name) <= TOLERANCE
@@ -50,31 +65,39 @@ def test_keras_model_gives_keras_probabilities_after_every_row(name: str, suffix
     assert "i,f,c,o" in model.metadata["gate_mapping"]
 
 
-@pytest.mark.parametrize("name", KERAS_MODELS)
+@needs_h5py
+@pytest.mark.parametrize("name", KERAS_FIXTURES)
 def test_keras_and_h5_files_of_one_model_give_the_same_tensors(name: str) -> None:
     a, b = convert_keras(FIXTURES / f"{name}.keras"), convert_keras(FIXTURES / f"{name}.h5")
     for key, tensor in a.tensors().items():
         assert np.array_equal(tensor, b.tensors()[key]), key
 
 
-def test_tf1_basic_cell_with_forget_bias_1_matches_tf_formula() -> None:
-    model = convert_tf1_checkpoint(tf1_variables("tf1-basic-h11"), forget_bias=1.0)
-    assert expected("tf1-basic-h11")["forget_bias"] == 1.0
-    assert worst_difference(model, "tf1-basic-h11") <= TOLERANCE
-    assert model.metadata["forget_bias"] == "1.0"
+@pytest.mark.parametrize("name", TF1_FIXTURES)
+def test_tf1_model_gives_tf_formula_probabilities_after_every_row(name: str) -> None:
+    options = tf1_options(name)
+    model = convert_tf1_checkpoint(tf1_variables(name), **options)
+    assert worst_difference(model, name) <= TOLERANCE
+    assert model.hidden_size == int(re.search(r"-h(\d+)$", name)[1])
+    assert model.metadata["forget_bias"] == repr(float(options["forget_bias"]))
 
 
-def test_tf1_multi_rnn_cell_with_forget_bias_0_matches_tf_formula() -> None:
-    model = convert_tf1_checkpoint(tf1_variables("tf1-multi-h9"), forget_bias=0.0,
-                                   dense_kernel="Variable", dense_bias="Variable_1")
-    assert model.layers == 2 and model.hidden_size == 9
-    assert worst_difference(model, "tf1-multi-h9") <= TOLERANCE
+def test_tf1_fixtures_cover_both_forget_biases_on_a_basic_lstm_cell() -> None:
+    biases = {expected(name)["forget_bias"] for name in TF1_FIXTURES if name.startswith("tf1-basic-")}
+    assert biases == {0.0, 1.0}
 
 
-def test_tf1_forget_bias_and_gate_order_matter() -> None:
-    """The checks above would catch a converter that forgot forget_bias or kept TF's gate order."""
+@pytest.mark.parametrize("name", [name for name in TF1_FIXTURES if name.startswith("tf1-basic-")])
+def test_tf1_forget_bias_matters(name: str) -> None:
+    """The check above would catch a converter that ignored forget_bias or always added 1.0."""
+    options = tf1_options(name)
+    options["forget_bias"] = 1.0 - options["forget_bias"]
+    assert worst_difference(convert_tf1_checkpoint(tf1_variables(name), **options), name) > 1e-3
+
+
+def test_tf1_gate_order_matters() -> None:
+    """The checks above would catch a converter that kept TF's gate order."""
     variables = tf1_variables("tf1-basic-h11")
-    assert worst_difference(convert_tf1_checkpoint(variables, forget_bias=0.0), "tf1-basic-h11") > 1e-3
     kernel, bias = variables["rnn/basic_lstm_cell/kernel"], variables["rnn/basic_lstm_cell/bias"]
     h = bias.shape[0] // 4
     naive = Model([kernel[:28].T], [kernel[28:].T], [bias + np.r_[np.zeros(h), np.ones(h), np.zeros(2 * h)]],
@@ -92,17 +115,105 @@ def test_tf1_cells_api_equals_checkpoint_api() -> None:
     assert direct.to_bytes() == found.to_bytes()
 
 
-def test_committed_conversions_are_what_the_converter_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", [pytest.param(name, marks=needs_h5py) if name in KERAS_FIXTURES else name
+                                  for name in CONVERTED_FIXTURES])
+def test_committed_conversions_are_what_the_converter_writes(tmp_path: Path, name: str) -> None:
     """Tests/Fixtures/*.safetensors (run by the Swift tests) come from Tests/Fixtures/convert-fixtures.sh."""
-    jobs = {f"{name}.safetensors": ["keras", str(FIXTURES / f"{name}.keras")] for name in KERAS_MODELS}
-    for name, extra in TF1_MODELS.items():
-        forget_bias = str(expected(name)["forget_bias"])
-        jobs[f"{name}.safetensors"] = ["tf1", str(FIXTURES / f"{name}.npz"), "--forget-bias", forget_bias, *extra]
-    script = (FIXTURES / "convert-fixtures.sh").read_text()
-    for output, args in jobs.items():
-        assert f"-o {output}" in script
-        assert convert_main([*args, "-o", str(tmp_path / output)]) == 0
-        assert (tmp_path / output).read_bytes() == (FIXTURES / output).read_bytes(), output
+    if name in KERAS_FIXTURES:
+        args = ["keras", str(FIXTURES / f"{name}.keras")]
+    else:
+        options = tf1_options(name)
+        args = ["tf1", str(FIXTURES / f"{name}.npz"), "--forget-bias", str(options["forget_bias"]),
+                "--dense-kernel", options["dense_kernel"], "--dense-bias", options["dense_bias"]]
+    output = tmp_path / f"{name}.safetensors"
+    assert convert_main([*args, "-o", str(output)]) == 0
+    assert output.read_bytes() == (FIXTURES / output.name).read_bytes()
+
+
+def readme_tf1_snippet() -> str:
+    section = (ROOT / "README.md").read_text().split("## Models from Keras and TensorFlow", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    [snippet] = [block for block in blocks if "convert_tf1_checkpoint" in block]
+    return snippet
+
+
+TF_STAND_IN = '''"""Stands in for TensorFlow in the README's snippet: a checkpoint reader over a fixture's arrays."""
+import os
+import types
+
+import numpy as np
+
+
+class CheckpointReader:
+    def __init__(self, prefix):
+        with np.load(os.environ["STAND_IN_CHECKPOINT"]) as arrays:
+            self.arrays = {name: arrays[name] for name in arrays.files}
+
+    def get_variable_to_shape_map(self):
+        return {name: list(array.shape) for name, array in self.arrays.items()}
+
+    def get_tensor(self, name):
+        return self.arrays[name]
+
+
+train = types.SimpleNamespace(load_checkpoint=CheckpointReader)
+'''
+
+
+def test_readme_tf1_snippet_runs_as_written(tmp_path: Path) -> None:
+    """The README's TensorFlow 1 lines, verbatim, in a fresh interpreter (so nothing imported here helps),
+    with a stand-in `tensorflow` whose checkpoint reader serves the tf1-basic-h11 fixture's arrays."""
+    (tmp_path / "tensorflow.py").write_text(TF_STAND_IN)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "Clients" / "python" / "src")]),
+           "STAND_IN_CHECKPOINT": str(FIXTURES / "tf1-basic-h11.npz")}
+    result = subprocess.run([sys.executable, "-c", readme_tf1_snippet()], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    model = Model.load(work / "model.safetensors")
+    assert worst_difference(model, "tf1-basic-h11") <= TOLERANCE
+    assert model.metadata["source_file"] == "model.ckpt"
+    assert model.metadata["forget_bias"] == repr(float(expected("tf1-basic-h11")["forget_bias"]))
+
+
+def test_lstmd_convert_is_reachable_from_import_lstmd() -> None:
+    """The package docstring's `lstmd.convert` after a bare `import lstmd`, in a fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "Clients" / "python" / "src")}
+    code = "import lstmd; print(lstmd.convert.convert_tf1_cells.__name__)"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "convert_tf1_cells"
+
+
+@pytest.mark.parametrize("source", [*(pytest.param(f"{name}{suffix}", marks=needs_h5py) for name in KERAS_FIXTURES
+                                      for suffix in (".keras", ".h5")), *(f"{name}.npz" for name in TF1_FIXTURES)])
+def test_model_format_documents_every_key_and_value_the_converter_writes(source: str) -> None:
+    """Protocols/model-format.md §3 lists each key the converter writes, with its exact values."""
+    path = FIXTURES / source
+    if path.suffix == ".npz":
+        metadata = convert_tf1_checkpoint(tf1_variables(path.stem), **tf1_options(path.stem), source=path,
+                                          source_bytes=path.read_bytes()).metadata
+    else:
+        metadata = convert_keras(path).metadata
+    section = (ROOT / "Protocols" / "model-format.md").read_text().split("## 3. Metadata", 1)[1].split("## 4.", 1)[0]
+    assert set(metadata) <= set(re.findall(r"^\| `(\w+)` \|", section, re.M))
+    for key in ("source_format", "classifier_activation", "forget_bias"):
+        if key in metadata:
+            assert f"`{metadata[key]}`" in section, key
+    assert "`lstmd.convert <package version> (converted from <source_format>)`" in section
+    assert re.fullmatch(rf"lstmd\.convert \S+ \(converted from {metadata['source_format']}\)", metadata["trainer"])
+    forms = {"keras3": "keras <version>", "keras-h5": "keras <version> (<backend> backend), HDF5"}
+    form = forms.get(metadata["source_format"], metadata["source_framework"])
+    assert f"`{form}`" in section
+    pattern = re.escape(form).replace("<version>", r"\S+").replace("<backend>", r"\w+")
+    assert re.fullmatch(pattern, metadata["source_framework"])
+    cell = metadata["source_format"][len("tf1-"):].replace("-", "_")
+    mappings = [block.replace("<cell>", cell).replace("<forget_bias>", metadata.get("forget_bias", ""))
+                for block in re.findall(r"```\n(.*?)\n```", section, re.S)]
+    assert metadata["gate_mapping"] in mappings
+    assert metadata["source_file"] == path.name
+    assert metadata["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_writer_reproduces_the_model_format_example() -> None:
@@ -123,6 +234,7 @@ def test_writer_reproduces_the_model_format_example() -> None:
     assert Model.from_bytes(data).metadata == metadata
 
 
+@needs_h5py
 def test_cli_options_set_metadata(tmp_path: Path) -> None:
     out = tmp_path / "m.safetensors"
     labels = "zero,one,two,three,four,five,six,seven,eight,nine"
@@ -154,6 +266,7 @@ def lstm(layers):
     return [layer for layer in layers if layer["class_name"] == "LSTM"]
 
 
+@needs_h5py
 @pytest.mark.parametrize("edit, message", [
     (lambda layers: lstm(layers)[0]["config"].update(recurrent_activation="hard_sigmoid"),
      r"recurrent_activation='hard_sigmoid'.*'sigmoid' only"),
@@ -170,6 +283,7 @@ def test_unsupported_keras_models_are_refused_by_name(tmp_path: Path, edit, mess
         convert_keras(rewritten_keras(tmp_path, edit))
 
 
+@needs_h5py
 def test_functional_models_and_other_files_are_refused(tmp_path: Path) -> None:
     source = zipfile.ZipFile(FIXTURES / "keras-lstm1-h20.keras")
     config = json.loads(source.read("config.json"))
@@ -189,6 +303,7 @@ def test_functional_models_and_other_files_are_refused(tmp_path: Path) -> None:
         convert_keras(tmp_path / "weights.h5")
 
 
+@needs_h5py
 def test_keras_layers_of_different_widths_are_refused(tmp_path: Path) -> None:
     path = rewritten_keras(tmp_path, lambda layers: lstm(layers)[1]["config"].update(units=12))
     with pytest.raises(ConversionError, match=r"same number of units; this model has lstm\w*: 18, lstm\w*: 12"):
@@ -208,12 +323,109 @@ def test_tf1_refusals_name_the_problem() -> None:
                           variables["dense/kernel"], variables["dense/bias"])
 
 
+# -- lstmd's limits: the converter refuses what lstmd would refuse to load --
+
+def tf1_basic_h11() -> tuple:
+    variables = tf1_variables("tf1-basic-h11")
+    return [(variables["rnn/basic_lstm_cell/kernel"], variables["rnn/basic_lstm_cell/bias"])], variables["dense/kernel"]
+
+
+def test_more_classes_than_lstmd_serves_are_refused() -> None:
+    cells, dense = tf1_basic_h11()
+    widest = np.zeros((dense.shape[0], MAX_CLASSES), np.float32)
+    assert convert_tf1_cells(cells, widest, np.zeros(MAX_CLASSES)).classes == 255
+    wider = np.zeros((dense.shape[0], MAX_CLASSES + 1), np.float32)
+    with pytest.raises(ConversionError, match=r"class count C = 256 exceeds lstmd's limit of 255: a prediction "
+                                              r"carries its class in one byte"):
+        convert_tf1_cells(cells, wider, np.zeros(MAX_CLASSES + 1))
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--input-scale", "9e-10", r"input_scale 9e-10 is outside lstmd's range 1e-09 … 1e\+09"),
+    ("--input-scale", "1/2000000000", r"input_scale 5e-10 is outside lstmd's range 1e-09 … 1e\+09"),
+    ("--input-scale", "1.0001e9", r"input_scale 1000100000.0 is outside lstmd's range 1e-09 … 1e\+09"),
+    ("--input-scale", "inf", r"input_scale inf is outside lstmd's range"),
+    ("--sequence-length", str(MAX_SEQUENCE_LENGTH + 1), r"sequence_length '4294967297' is not an integer in "
+                                                        r"lstmd's range 1 … 4294967296"),
+    ("--sequence-length", "0", r"sequence_length '0' is not an integer in lstmd's range"),
+])
+def test_metadata_lstmd_refuses_is_refused_by_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture, option: str,
+                                                      value: str, message: str) -> None:
+    out = tmp_path / "m.safetensors"
+    assert convert_main(["tf1", str(FIXTURES / "tf1-basic-h11.npz"), "-o", str(out), option, value]) == 1
+    assert re.search(r"lstmd.convert: error: " + message, capsys.readouterr().err)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option, value", [("--input-scale", "1e-9"), ("--input-scale", "1e9"),
+                                           ("--sequence-length", str(MAX_SEQUENCE_LENGTH))])
+def test_metadata_at_lstmds_limits_is_accepted(tmp_path: Path, option: str, value: str) -> None:
+    assert convert_main(["tf1", str(FIXTURES / "tf1-basic-h11.npz"), "-o", str(tmp_path / "m"), option, value]) == 0
+
+
+@needs_h5py
+def test_keras_sequence_length_0_is_refused_not_replaced() -> None:
+    with pytest.raises(ConversionError, match=r"sequence_length '0' is not an integer in lstmd's range"):
+        convert_keras(FIXTURES / "keras-lstm1-h20.keras", sequence_length=0)
+
+
+def test_wider_or_deeper_models_than_lstmd_loads_are_refused() -> None:
+    cells, dense = tf1_basic_h11()
+    h = MAX_WIDTH + 1   # a kernel of that width is 16 TB: broadcast views that hold one value
+    wide = np.broadcast_to(np.float32(0), (28 + h, 4 * h))
+    with pytest.raises(ConversionError, match=r"hidden size H = 1048577 exceeds lstmd's limit of 1048576"):
+        convert_tf1_cells([(wide, np.broadcast_to(np.float32(0), (4 * h,)))], np.zeros((h, 10)), np.zeros(10))
+    tall = np.broadcast_to(np.float32(0), (MAX_WIDTH + 1 + 4, 16))
+    with pytest.raises(ConversionError, match=r"input size I = 1048577 exceeds lstmd's limit of 1048576"):
+        convert_tf1_cells([(tall, np.zeros(16))], np.zeros((4, 10)), np.zeros(10))
+    kernel, bias = np.zeros((1 + 1, 4), np.float32), np.zeros(4, np.float32)
+    deep = [(np.zeros((28 + 1, 4), np.float32), bias)] + [(kernel, bias)] * MAX_LAYERS
+    with pytest.raises(ConversionError, match=r"layer count L = 1025 exceeds lstmd's limit of 1024"):
+        convert_tf1_cells(deep, np.zeros((1, 10)), np.zeros(10))
+    assert convert_tf1_cells(deep[:MAX_LAYERS], np.zeros((1, 10)), np.zeros(10)).layers == MAX_LAYERS
+
+
+def tiny_file(tmp_path: Path, name: str, layers: int = 1, classes: int = 2, **metadata: str) -> Path:
+    """A model file written without the Python checks: I = H = 1."""
+    tensors = {"fc.weight": np.zeros((classes, 1)), "fc.bias": np.zeros(classes)}
+    for k in range(layers):
+        tensors.update({f"lstm.weight_ih_l{k}": np.zeros((4, 1)), f"lstm.weight_hh_l{k}": np.zeros((4, 1)),
+                        f"lstm.bias_ih_l{k}": np.zeros(4), f"lstm.bias_hh_l{k}": np.zeros(4)})
+    path = tmp_path / f"{name}.safetensors"
+    path.write_bytes(write_safetensors(tensors, metadata))
+    return path
+
+
+@pytest.mark.parametrize("case, accepted", [
+    ({"input_scale": "1e-09"}, True), ({"input_scale": "9.9e-10"}, False),
+    ({"input_scale": "1000000000.0"}, True), ({"input_scale": "1000000100.0"}, False),
+    ({"input_scale": "nan"}, False), ({"input_scale": "1e39"}, False),
+    ({"sequence_length": "4294967296"}, True), ({"sequence_length": "4294967297"}, False),
+    ({"sequence_length": "0"}, False),
+    ({"classes": 255}, True), ({"classes": 256}, False),
+    ({"layers": 1024}, True), ({"layers": 1025}, False),
+], ids=lambda value: "-".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value))
+def test_python_limits_are_lstmds(tmp_path: Path, case: dict, accepted: bool) -> None:
+    """lstmd.model's checks (which the converter's output passes) accept exactly what lstmd loads,
+    asked of the built `lstm-train info`, which loads a model as lstmd does."""
+    sizes = {key: case[key] for key in ("layers", "classes") if key in case}
+    path = tiny_file(tmp_path, "m", **sizes, **{k: v for k, v in case.items() if k not in sizes})
+    info = subprocess.run([str(lstm_train_binary()), "info", str(path)], capture_output=True, text=True, timeout=60)
+    assert (info.returncode == 0) == accepted, info.stderr
+    if accepted:
+        Model.load(path)
+    else:
+        with pytest.raises(ModelFileError, match="lstmd's (limit|range)"):
+            Model.load(path)
+
+
 def test_cli_reports_errors_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert convert_main(["tf1", str(FIXTURES / "tf1-multi-h9.npz"), "-o", str(tmp_path / "m")]) == 1
     assert re.search(r"lstmd.convert: error: cannot tell the classifier's kernel", capsys.readouterr().err)
     assert not (tmp_path / "m").exists()
 
 
+@needs_h5py
 def test_tf_keras_2_h5_layout(tmp_path: Path) -> None:
     """An .h5 in the layout tf.keras 2 writes (weight names ending in ':0', Keras 2 config keys such as
     batch_input_shape and time_major), built here from the 1-layer fixture's weights (no TF installed)."""
@@ -250,6 +462,7 @@ def test_tf_keras_2_h5_layout(tmp_path: Path) -> None:
     assert worst_difference(model, "keras-lstm1-h20") <= TOLERANCE
 
 
+@needs_h5py
 def test_dropout_layers_are_identity_at_inference(tmp_path: Path) -> None:
     dropout = {"module": "keras.layers", "class_name": "Dropout", "config": {"name": "dropout", "rate": 0.5}}
     path = rewritten_keras(tmp_path, lambda layers: layers.insert(len(layers) - 1, dropout))

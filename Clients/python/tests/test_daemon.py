@@ -9,13 +9,12 @@ import hashlib
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, expected
+from conftest import CONVERTED_FIXTURES, FIXTURES, expected
 
 zmq = pytest.importorskip("zmq")
 import lstmd  # noqa: E402
 
 TOLERANCE = 1e-5
-MODELS = ["keras-lstm1-h20", "keras-lstm2-h18", "tf1-basic-h11", "tf1-multi-h9"]
 
 
 def digit_rows(digit: dict) -> list:
@@ -24,7 +23,7 @@ def digit_rows(digit: dict) -> list:
 
 
 @pytest.mark.parametrize("lossless", [False, True], ids=["pub", "router"])
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", CONVERTED_FIXTURES)
 def test_daemon_serves_converted_model_like_the_source_framework(daemon_factory, name: str, lossless: bool) -> None:
     model = FIXTURES / f"{name}.safetensors"
     daemon = daemon_factory(model)

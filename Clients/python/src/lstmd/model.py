@@ -7,6 +7,7 @@ Needs numpy. The layout is PyTorch's: `lstm.weight_ih_l{k}` [4H, I_k], `lstm.wei
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,47 @@ MAX_HEADER = 100_000_000
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 
 
+# lstmd's limits (Sources/LSTMCore: LSTMShape.Limits, ModelMetadata.inputScaleRange and maxSequenceLength).
+MAX_WIDTH = 1 << 20             # I and H
+MAX_LAYERS = 1024
+MAX_CLASSES = 255               # a prediction carries its class in one byte and 255 marks an error
+INPUT_SCALE_RANGE = (np.float32(1e-9), np.float32(1e9))   # lstmd compares the value read as float32
+MAX_SEQUENCE_LENGTH = 1 << 32   # rows are numbered by 32 bits
+
+
 class ModelFileError(ValueError):
     """A model that lstmd would refuse, or a safetensors file that cannot be read."""
+
+
+def check_limits(input_size: int, hidden_size: int, layers: int, classes: int) -> None:
+    """Raises ModelFileError, naming the size and the limit, for sizes lstmd refuses to load."""
+    for size, value, limit, reason in (
+            ("input size I", input_size, MAX_WIDTH, "lstmd refuses wider layers"),
+            ("hidden size H", hidden_size, MAX_WIDTH, "lstmd refuses wider layers"),
+            ("layer count L", layers, MAX_LAYERS, "lstmd refuses deeper models"),
+            ("class count C", classes, MAX_CLASSES, "a prediction carries its class in one byte and 255 marks an error")):
+        if value > limit:
+            raise ModelFileError(f"{size} = {value} exceeds lstmd's limit of {limit}: {reason}")
+
+
+def check_metadata(metadata: Mapping[str, str]) -> None:
+    """Raises ModelFileError for an input_scale or sequence_length that lstmd refuses to load."""
+    if "input_scale" in metadata:
+        text = metadata["input_scale"]
+        try:
+            with np.errstate(over="ignore"):   # beyond float32: infinity, refused below
+                scale = np.float32(float(text))
+        except ValueError:
+            raise ModelFileError(f"input_scale {text!r} is not a number") from None
+        low, high = INPUT_SCALE_RANGE
+        if not low <= scale <= high:   # false for nan too
+            raise ModelFileError(f"input_scale {text} is outside lstmd's range {float(low):g} … {float(high):g} "
+                                 "(1/255 for uint8 pixels and a model trained on [0, 1])")
+    if "sequence_length" in metadata:
+        text = metadata["sequence_length"]
+        if not (re.fullmatch(r"[+-]?[0-9]+", text) and 1 <= int(text) <= MAX_SEQUENCE_LENGTH):
+            raise ModelFileError(f"sequence_length {text!r} is not an integer in lstmd's range 1 … {MAX_SEQUENCE_LENGTH} "
+                                 "(rows are numbered by 32 bits)")
 
 
 @dataclass
@@ -36,6 +76,11 @@ class Model:
     metadata: Dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Before any array is copied: a width beyond the limit would need terabytes.
+        width = lambda a, axis: np.shape(a)[axis] if np.ndim(a) == 2 else 0  # noqa: E731
+        check_limits(width(self.weight_ih[0], 1) if self.weight_ih else 0,
+                     width(self.weight_hh[0], 1) if self.weight_hh else 0, len(self.weight_ih), width(self.fc_weight, 0))
+        check_metadata(self.metadata)
         as32 = lambda a: np.ascontiguousarray(np.asarray(a, dtype=np.float32))  # noqa: E731
         self.weight_ih = [as32(a) for a in self.weight_ih]
         self.weight_hh = [as32(a) for a in self.weight_hh]

@@ -67,8 +67,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 variables = {name: arrays[name] for name in arrays.files}
             model = convert_tf1_checkpoint(variables, forget_bias=args.forget_bias, dense_kernel=args.dense_kernel,
                                            dense_bias=args.dense_bias, input_scale=args.input_scale,
-                                           sequence_length=args.sequence_length or 28, labels=labels,
-                                           source=args.input, source_bytes=data)
+                                           sequence_length=28 if args.sequence_length is None else args.sequence_length,
+                                           labels=labels, source=args.input, source_bytes=data)
         output = model.to_bytes()
         args.output.write_bytes(output)
     except (ConversionError, ModelFileError, OSError, ValueError) as error:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Union
 
@@ -20,11 +19,8 @@ def provenance_metadata(source: Union[Path, str, None], data: Optional[bytes], *
                         labels: Optional[Sequence[str]], classes: int,
                         extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """lstmd's metadata for a converted model: format keys, input scale, sequence length, labels, and where
-    it came from (source format, file name, SHA-256 of the file's bytes, framework) and the gate mapping."""
-    if not (math.isfinite(input_scale) and input_scale > 0):
-        raise ConversionError(f"input scale {input_scale} must be finite and > 0 (1/255 for uint8 pixels)")
-    if sequence_length is not None and sequence_length < 1:
-        raise ConversionError(f"sequence length {sequence_length} must be ≥ 1")
+    it came from (source format, file name, SHA-256 of the file's bytes, framework) and the gate mapping.
+    The Model made with it checks the values against lstmd's limits (lstmd.model.check_metadata)."""
     names = [str(i) for i in range(classes)] if labels is None else [str(label) for label in labels]
     if len(names) != classes:
         raise ConversionError(f"{len(names)} labels given for a classifier of {classes} classes")

@@ -97,7 +97,8 @@ def convert_keras(path: str | Path, *, input_scale: float = 1 / 255, sequence_le
     activation = dense.config.get("activation") or "linear"
     metadata = provenance_metadata(
         path, data, source_format=source_format, framework=framework, gate_mapping=KERAS_GATE_MAPPING,
-        input_scale=input_scale, sequence_length=sequence_length or declared_length or 28,
+        input_scale=input_scale,
+        sequence_length=(declared_length or 28) if sequence_length is None else sequence_length,
         labels=labels, classes=classes,
         extra={"classifier_activation": f"{activation} (lstmd applies softmax to the classifier's output)"})
     try:

@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..model import Model
+from ..model import Model, ModelFileError, check_limits
 from .common import ConversionError, provenance_metadata
 
 TF1_TO_LSTMD_BLOCKS = (0, 2, 1, 3)   # lstmd's i, f, g, o are TF's blocks i, f, j, o
@@ -74,6 +74,11 @@ def convert_tf1_cells(cells: Sequence[Tuple[Any, Any]], dense_kernel: Any, dense
             wanted = f"{h} + {h}" if k > 0 else f"I + {h}"
             raise ConversionError(f"cell {k}: kernel has {kernel.shape[0]} rows; expected {wanted} (inputs, then "
                                   f"the {h} recurrent units)")
+        if k == 0:   # before the kernel is copied: a width beyond the limit would need terabytes
+            try:
+                check_limits(inputs, h, len(cells), 0)
+            except ModelFileError as error:
+                raise ConversionError(str(error)) from None
         if bias.shape != (4 * h,):
             raise ConversionError(f"cell {k}: bias has shape {list(bias.shape)}; expected [{4 * h}]")
         blocks = np.arange(4 * h).reshape(4, h)[list(TF1_TO_LSTMD_BLOCKS)].reshape(-1)
