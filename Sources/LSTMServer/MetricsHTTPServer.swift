@@ -46,6 +46,7 @@ public final class MetricsHTTPServer: Sendable {
             throw .badAddress(host: host, port: port, reason: "\(error)")
         }
 
+        _ = Self.handlerTypesInstantiated
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let open = Mutex(0)
         let bootstrap = ServerBootstrap(group: group)
@@ -96,6 +97,16 @@ public final class MetricsHTTPServer: Sendable {
     }
 
     deinit { stop() }
+
+    /// The generic handler types of a connection's pipeline, instantiated once on the first server's
+    /// thread: the Swift 6.3 runtime crashed (SIGSEGV in `swift_checkMetadataState`) when event-loop
+    /// threads of several servers instantiated `ByteToMessageHandler<HTTPRequestDecoder>` at once.
+    private static let handlerTypesInstantiated: Void = {
+        _ = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes,
+                                                    limitConfiguration: NIOHTTPDecoderLimitConfiguration()))
+        _ = HTTPResponseEncoder()
+        _ = HTTPServerProtocolErrorHandler()
+    }()
 
     /// Closes the listening socket and the open connections; returns at once.
     public func stop() {
