@@ -3,9 +3,11 @@ public import ZeroMQ
 
 /// Failures of the client itself (not of one stream), each naming what it was doing and where.
 public enum ClientError: Error, Sendable, CustomStringConvertible {
-    /// No control reply within the timeout. With CURVE keys (`curve`), a daemon that refuses the
-    /// keys looks the same: CurveZMQ answers a failed handshake with silence.
+    /// No daemon took the control connection within `seconds`. With CURVE keys (`curve`), a daemon
+    /// that refuses the keys looks the same: its handshake never completes.
     case notReachable(endpoint: String, seconds: Double, curve: Bool)
+    /// The daemon took the connection and the request but sent no reply within `seconds`.
+    case noReply(command: String, endpoint: String, seconds: Double)
     /// The daemon answered a control request with a failure.
     case refused(command: String, error: ErrorBody)
     /// A control reply that is not the protocol's JSON.
@@ -26,8 +28,10 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .notReachable(endpoint, seconds, curve):
-            "lstmd not reachable at \(endpoint) (no reply within \(formatSeconds(seconds)))"
+            "lstmd not reachable at \(endpoint) (no connection within \(formatSeconds(seconds)))"
                 + (curve ? "; with CURVE, a wrong server key or a client key the daemon does not authorize is silent too" : "")
+        case let .noReply(command, endpoint, seconds):
+            "lstmd at \(endpoint) took the \"\(command)\" request but sent no reply within \(formatSeconds(seconds))"
         case let .refused(command, error): "lstmd refused \"\(command)\": \(error.code): \(error.message)"
         case let .badReply(command, reason): "lstmd's reply to \"\(command)\" is not valid: \(reason)"
         case let .socket(what, error): "\(what): \(error)"

@@ -46,18 +46,26 @@ enum ClientSockets {
         }
     }
 
-    /// A REQ socket to the control endpoint for one request: send and receive give up after
-    /// `timeout` seconds, and linger 0 drops a request nobody took.
-    static func requester(_ context: ZMQContext, endpoint: String, timeout: Double,
+    /// A REQ socket to the control endpoint for one request. It queues only to a completed
+    /// connection (handshake included), so a send gives up after `connectTimeout` seconds when no
+    /// daemon takes the connection; the reply is awaited `replyTimeout` seconds. Linger 0 drops a
+    /// request nobody took.
+    static func requester(_ context: ZMQContext, endpoint: String, connectTimeout: Double, replyTimeout: Double,
                           curve: CurveKeys?) throws(ClientError) -> ZMQSocket {
         try zmq("cannot connect to the control endpoint \(endpoint)") { () throws(ZMQError) in
             let socket = try ZMQSocket(context, type: .req)
             try socket.set(.linger, .zero)
-            try socket.set(.receiveTimeout, .milliseconds(Int(timeout * 1000)))
-            try socket.set(.sendTimeout, .milliseconds(Int(timeout * 1000)))
+            try socket.set(.immediate, true)
+            try socket.set(.sendTimeout, milliseconds(connectTimeout))
+            try socket.set(.receiveTimeout, milliseconds(replyTimeout))
             try curve?.apply(to: socket)
             try socket.connect(endpoint)
             return socket
         }
+    }
+
+    /// Positive `seconds` as a socket timeout; libzmq's limit (about 24 days) caps it.
+    private static func milliseconds(_ seconds: Double) -> ZMQTimeout {
+        .milliseconds(Int(min(seconds, Double(Int32.max) / 1000) * 1000))
     }
 }

@@ -2,9 +2,12 @@ public import WireProtocol
 import ZeroMQ
 
 /// Control requests to one daemon (Protocols/control-protocol.md, LCP/1): status, ping, streams,
-/// drop, reload, metrics. Each request goes over a fresh REQ socket with the client's CURVE keys,
-/// a send and receive timeout and linger 0, so a daemon that is gone (or that refuses the keys)
-/// costs `timeout`, never a hang, and a lost reply cannot wedge the next request.
+/// drop, reload, metrics. Each request goes over a fresh REQ socket with the client's CURVE keys
+/// and linger 0, so a lost reply cannot wedge the next request. The request waits at most
+/// `connectTimeout` for the connection (handshake included: the socket queues only to completed
+/// connections) and then at most `timeout` for the reply, so a daemon that is not there, or that
+/// refuses the keys, is reported after about a second, while a slow reply (a reload of a large
+/// model) still gets the whole `timeout`.
 ///
 /// ```swift
 /// let control = try ControlClient(endpoint: "tcp://127.0.0.1:5557")
@@ -16,22 +19,33 @@ import ZeroMQ
 public struct ControlClient: Sendable {
     /// The daemon's control (REP) endpoint.
     public let endpoint: String
-    /// Seconds to wait for each reply.
+    /// Seconds to wait for each reply once the request is sent.
     public let timeout: Double
+    /// Seconds to wait for the connection to the daemon before giving up (at most `timeout`).
+    public let connectTimeout: Double
     public let curve: CurveKeys?
     private let context: ZMQContext
 
+    /// The default `connectTimeout`: a daemon that is there connects within milliseconds, even
+    /// while it is busy (libzmq's I/O threads make the connection, not the daemon's loop).
+    public static let defaultConnectTimeout = 1.0
+
     /// A client of the control endpoint; nothing is sent until the first request.
-    public init(endpoint: String = DefaultEndpoints.control, timeout: Double = 5, curve: CurveKeys? = nil) throws(ClientError) {
+    public init(endpoint: String = DefaultEndpoints.control, timeout: Double = 5,
+                connectTimeout: Double = ControlClient.defaultConnectTimeout, curve: CurveKeys? = nil) throws(ClientError) {
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        try self.init(context: context, endpoint: endpoint, timeout: timeout, curve: curve)
+        try self.init(context: context, endpoint: endpoint, timeout: timeout, connectTimeout: connectTimeout, curve: curve)
     }
 
-    init(context: ZMQContext, endpoint: String, timeout: Double, curve: CurveKeys?) throws(ClientError) {
+    init(context: ZMQContext, endpoint: String, timeout: Double, connectTimeout: Double, curve: CurveKeys?) throws(ClientError) {
         guard timeout > 0 && timeout.isFinite else { throw .invalidOption("the control timeout (\(timeout) s) must be a positive number of seconds") }
+        guard connectTimeout > 0 && connectTimeout.isFinite else {
+            throw .invalidOption("the control connect timeout (\(connectTimeout) s) must be a positive number of seconds")
+        }
         self.context = context
         self.endpoint = endpoint
         self.timeout = timeout
+        self.connectTimeout = min(connectTimeout, timeout)
         self.curve = curve
     }
 
@@ -45,15 +59,18 @@ public struct ControlClient: Sendable {
 
     /// Sends `request` and returns the whole exchange.
     public func exchange(_ request: ControlRequest) throws(ClientError) -> Exchange {
-        let socket = try ClientSockets.requester(context, endpoint: endpoint, timeout: timeout, curve: curve)
+        let socket = try ClientSockets.requester(context, endpoint: endpoint, connectTimeout: connectTimeout,
+                                                 replyTimeout: timeout, curve: curve)
         defer { socket.close() }
         let started = monotonicNanoseconds()
-        let frames = try zmq("control request \"\(request.command)\" to \(endpoint) failed") { () throws(ZMQError) -> [[UInt8]]? in
-            guard try socket.send([request.jsonBytes]) else { return nil }
-            return try socket.receiveMultipart()
+        let (sent, frames) = try zmq("control request \"\(request.command)\" to \(endpoint) failed") {
+            () throws(ZMQError) -> (Bool, [[UInt8]]?) in
+            guard try socket.send([request.jsonBytes]) else { return (false, nil) }
+            return (true, try socket.receiveMultipart())
         }
         let roundTrip = monotonicNanoseconds() - started
-        guard let frames else { throw .notReachable(endpoint: endpoint, seconds: timeout, curve: curve != nil) }
+        guard sent else { throw .notReachable(endpoint: endpoint, seconds: connectTimeout, curve: curve != nil) }
+        guard let frames else { throw .noReply(command: request.command, endpoint: endpoint, seconds: timeout) }
         guard frames.count == 1 else {
             throw .badReply(command: request.command, reason: "\(frames.count) frames; a reply has exactly one")
         }

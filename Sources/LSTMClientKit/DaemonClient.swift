@@ -38,7 +38,8 @@ public final class DaemonClient: Sendable {
     private let counters: Mutex<(next: Int, sequence: UInt32)>
 
     /// Connects to a daemon: asks its `status` (for its model and publication mode), then starts
-    /// the I/O thread. Throws when the daemon does not answer within `options.timeout`.
+    /// the I/O thread. Throws `notReachable` when no daemon takes the connection within
+    /// `options.connectTimeout`, `noReply` when it does not answer within `options.timeout`.
     /// `idPrefix` names this client's streams (a `ShardedClient` gives all its clients one).
     public init(_ endpoints: DaemonEndpoints = DaemonEndpoints(), options: ClientOptions = ClientOptions(),
                 idPrefix: String? = nil) throws(ClientError) {
@@ -49,7 +50,8 @@ public final class DaemonClient: Sendable {
         self.endpoints = endpoints
         self.options = options
         let context = try zmq("cannot create a ZeroMQ context") { () throws(ZMQError) in try ZMQContext() }
-        controlClient = try ControlClient(context: context, endpoint: endpoints.control, timeout: options.timeout, curve: options.curve)
+        controlClient = try ControlClient(context: context, endpoint: endpoints.control, timeout: options.timeout,
+                                          connectTimeout: options.connectTimeout, curve: options.curve)
         let status = try controlClient.status()
         model = status.model
         publication = status.publication

@@ -47,19 +47,24 @@ public struct ClientOptions: Sendable {
     /// PUB/SUB only: seconds a new subscription is given to reach the daemon before rows that
     /// need it are sent (the "slow joiner", stream-protocol.md §10).
     public var subscriptionWait: Double
+    /// Seconds to wait for the connection to the daemon's control endpoint (its handshake
+    /// included) before the client reports it `notReachable`; at most `timeout`.
+    public var connectTimeout: Double
     /// CurveZMQ keys, for daemons that require them (every daemon beyond loopback does): set on
     /// every socket. A daemon that does not know the client's key, or whose key is not
     /// `serverKey`, answers nothing at all, so a wrong key is a `notReachable` or `timeout` failure.
     public var curve: CurveKeys?
 
     /// Options with lstmd's usual defaults: PUB/SUB, 5 s timeout, recovery after 1 s, 200 ms
-    /// subscription wait, no CURVE.
+    /// subscription wait, 1 s to connect, no CURVE.
     public init(lossless: Bool = false, timeout: Double = 5, recoveryDelay: Double = 1,
-                subscriptionWait: Double = 0.2, curve: CurveKeys? = nil) {
+                subscriptionWait: Double = 0.2, connectTimeout: Double = ControlClient.defaultConnectTimeout,
+                curve: CurveKeys? = nil) {
         self.lossless = lossless
         self.timeout = timeout
         self.recoveryDelay = recoveryDelay
         self.subscriptionWait = subscriptionWait
+        self.connectTimeout = connectTimeout
         self.curve = curve
     }
 }

@@ -66,9 +66,6 @@ public final class CurveAuthenticator: Sendable {
         return .accept(userID: role.rawValue)
     }
 
-/// The keys in force.
-    public var authorizedKeys: AuthorizedKeys { keys.value.withLock { $0 } }
-
     /// Reads the key lists again; on failure logs why and keeps the keys in force.
     public func reloadKeys() {
         do {

@@ -58,7 +58,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The only directory `reload` loads model files from (relative names are resolved there);
     /// nil: the directory of `model`, and no reload by path when the embedded model serves.
     public var modelDirectory: String?
-    /// The daemon's CURVE secret key file (e.g. `$CREDENTIALS_DIRECTORY/lstmd.key`); nil: plain ZeroMQ.
+    /// The daemon's CURVE secret key file (e.g. `/run/credentials/lstmd.service/lstmd.key`, where
+    /// systemd's `LoadCredential=` puts it); nil: plain ZeroMQ.
     public var curveSecretKey: String?
     /// Public keys of the clients admitted under CURVE: a file, or a directory of `*.pub` files.
     public var curveAuthorizedKeys: String?

@@ -131,7 +131,7 @@ public struct DaemonSetting {
             optionalText("model-dir", \.modelDirectory, none: nil, absent: "the directory of --model", valueName: "path",
                          help: "The only directory 'reload' loads model files from; relative names are resolved there."),
             optionalText("curve-secret-key", \.curveSecretKey, none: nil, absent: "plain ZeroMQ", valueName: "path",
-                         help: "The daemon's CURVE secret key file (Z85; e.g. $CREDENTIALS_DIRECTORY/lstmd.key; make one with 'lstm-client keygen'): CURVE on every socket.",
+                         help: "The daemon's CURVE secret key file (Z85; make one with 'lstm-client keygen'): CURVE on every socket. Under systemd's LoadCredential= it is /run/credentials/lstmd.service/lstmd.key (lstmd@NAME.service/ for an instance), i.e. $CREDENTIALS_DIRECTORY/lstmd.key, which a shell expands but a TOML file does not: write the literal path there.",
                          check: { _, configuration in
                              configuration.curveAuthorizedKeys == nil && configuration.curveAdminKeys == nil
                                  ? "needs curve-authorized-keys or curve-admin-keys: the keys of the clients to admit" : nil }),

@@ -60,8 +60,6 @@ public final class Readiness: Sendable {
 /// `GET /healthz` (liveness, as Kubernetes' livenessProbe expects) and `GET /readyz` (readiness),
 /// 200 with `ok`, else 503 with the reason.
 public enum HealthEndpoints {
-    public static let paths = ["/healthz", "/readyz"]
-
     /// Status code and body for `path`, or nil when it is not a health path.
     public static func response(path: String, readiness: Readiness,
                                 now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> (status: Int, body: String)? {

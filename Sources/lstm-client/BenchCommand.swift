@@ -15,7 +15,10 @@ struct Bench: ParsableCommand {
             scheduled time. Sends for --duration seconds, then waits up to --drain-timeout for the \
             answers still due; streams cut off are ENDed. Every answer due is accounted for: \
             answers due = predictions + errors + lost (in 'partial' publication mode one answer is \
-            due per row sent). Latency (row sent → its prediction) is recorded in an HdrHistogram.
+            due per row sent). Latency (row sent → its prediction) is recorded in an HdrHistogram. \
+            A daemon that answers nothing at all within --timeout of its first answer due (a wrong \
+            --ingest, say) stops the run with an error naming its endpoints (exit status 1). The \
+            report names the model each daemon served.
 
             K --connections are K PUSH sockets and one SUB, or K DEALERs with --router.
 
@@ -54,7 +57,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("drain-timeout"), help: ArgumentHelp("Seconds to wait for answers after sending stops.", valueName: "seconds"))
     var drainTimeout: Double = 5
 
-    @Option(help: ArgumentHelp("Seconds to wait for a control reply; closed loop: for a row's prediction before it counts as lost.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds to wait for a control reply, and for a daemon's first prediction; closed loop: for a row's prediction before it counts as lost.", valueName: "seconds"))
     var timeout: Double = 5
 
     @Flag(help: "Print the report as one JSON object.")
@@ -66,7 +69,7 @@ struct Bench: ParsableCommand {
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of rows per second") }
         if !(duration > 0 && duration <= 86_400) { throw ValidationError("--duration must be more than 0 and at most 86400 seconds") }
         if !(drainTimeout >= 0 && drainTimeout <= 3600) { throw ValidationError("--drain-timeout must be 0 to 3600 seconds") }
-        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        try checkTimeout(timeout)
         let names = try shards.map { try shardDaemon($0).name }
         if Set(names).count != names.count { throw ValidationError("--shard names a daemon twice") }
     }
@@ -92,7 +95,9 @@ struct Bench: ParsableCommand {
             try ControlClient(endpoint: $0.control, timeout: timeout, curve: curve)
         })
         let result = try TrafficRunner(plan: plan).run()
-        var report = BenchReport(plan: plan, result: result)
+        var report = BenchReport(plan: plan, result: result, models: zip(daemons, models).map { daemon, model in
+            BenchReport.MeasuredModel(daemon: daemon.control, sha256: model.sha256, path: model.path, name: model.name)
+        })
         report.serverSide = serverSide.finish()
         if json {
             emit(Watch.jsonLine(report))
@@ -112,6 +117,8 @@ struct BenchReport: Encodable {
     var connections: Int
     /// Daemons the streams were spread over (`--shard`), 1 without.
     var daemons: Int
+    /// The model each daemon served, as `status` named it when the run began: one per daemon.
+    var models: [MeasuredModel]
     var publication: String
     var seconds: Double
     var rowsSent: Int
@@ -133,6 +140,18 @@ struct BenchReport: Encodable {
     /// The daemons' histograms over the run, or why they could not be read.
     var serverSide: ServerSide?
 
+    struct MeasuredModel: Encodable {
+        /// The daemon's control endpoint.
+        var daemon: String
+        var sha256: String
+        /// The model's file; nil (left out) for the daemon's embedded model.
+        var path: String?
+        /// `sha256-prefix path`, as reports name a model (`ServingModel.name`).
+        var name: String
+
+        enum CodingKeys: String, CodingKey { case daemon, sha256, path }
+    }
+
     struct Latency: Encodable {
         var count: UInt64
         var mean: Double
@@ -148,7 +167,8 @@ struct BenchReport: Encodable {
         }
     }
 
-    init(plan: TrafficPlan, result: TrafficResult) {
+    init(plan: TrafficPlan, result: TrafficResult, models: [MeasuredModel]) {
+        self.models = models
         transport = plan.transport
         if case .openLoop(let rate) = plan.pacing {
             mode = "open"
@@ -188,7 +208,7 @@ struct BenchReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case transport, mode, streams, connections, daemons, publication, seconds, predictions, errors, lost, unexpected
+        case transport, mode, streams, connections, daemons, models, publication, seconds, predictions, errors, lost, unexpected
         case undecodable, interrupted
         case targetRowsPerSecond = "target_rows_per_second", rowsSent = "rows_sent"
         case answersExpected = "answers_expected", errorAnswers = "error_answers"
@@ -203,7 +223,10 @@ struct BenchReport: Encodable {
         var lines = ["bench: \(streams) streams over \(connections) connection\(connections == 1 ? "" : "s")\(daemons > 1 ? " to each of \(daemons) daemons" : ""), \(transport.name), \(pacing), publication \(publication)"]
         let errorList = errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         let due = publication == "partial" ? "one per row" : "one per digit whose last row was sent"
-        var pairs = [
+        let modelPairs = Set(models.map(\.name)).count == 1
+            ? [("model", models[0].name + (models.count > 1 ? " (on each of the \(models.count) daemons)" : ""))]
+            : models.map { ("model", "\($0.name) at \($0.daemon)") }
+        var pairs = modelPairs + [
             ("rows sent", "\(rowsSent)"),
             ("answers due", "\(answersExpected) (\(due))"),
             ("  predictions", "\(predictions)"),

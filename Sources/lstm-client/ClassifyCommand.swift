@@ -53,7 +53,7 @@ struct Classify: ParsableCommand {
     func validate() throws {
         if index != nil && file != nil { throw ValidationError("give --index or --file, not both") }
         if let index, index < 0 { throw ValidationError("--index must be 0 or more") }
-        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        try checkTimeout(timeout)
         if let stream { _ = try streamID(stream, option: "--stream") }
     }
 

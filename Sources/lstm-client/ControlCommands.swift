@@ -7,14 +7,14 @@ import WireProtocol
 struct ControlOptions: ParsableArguments {
     @OptionGroup var endpoints: EndpointOptions
 
-    @Option(help: ArgumentHelp("Seconds to wait for the reply before giving up.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds to wait for the reply before giving up. A daemon that does not take the connection within 1 s (or --timeout, if shorter) is reported not reachable then.", valueName: "seconds"))
     var timeout: Double = 5
 
     @Flag(help: "Print the daemon's reply as it came: one JSON object.")
     var json = false
 
     func validate() throws {
-        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        try checkTimeout(timeout)
     }
 
     /// Sends `request` and returns the reply; a failure reply is thrown.

@@ -105,6 +105,9 @@ enum CommandError: Error, CustomStringConvertible {
     case sendBlocked(endpoint: String, timeout: Double)
     /// No prediction for a row within the timeout.
     case noPrediction(stream: String, row: Int, endpoint: String, sentTo: String, timeout: Double)
+    /// Eval and bench: no answer at all from a daemon within `seconds` of the first one due, for
+    /// each such daemon where its answers were awaited and where its rows went.
+    case noAnswer(paths: [(receivedOn: String, sentTo: String)], seconds: Double)
     /// The daemon answered a stream with an ERROR.
     case streamFailed(stream: String, row: UInt32?, code: String, message: String)
     /// The daemon's model cannot classify 28 × 28 MNIST digits row by row.
@@ -119,6 +122,11 @@ enum CommandError: Error, CustomStringConvertible {
         case let .noPrediction(stream, row, endpoint, sentTo, timeout):
             "no prediction for stream \"\(stream)\" row \(row) on \(endpoint) within \(formatSeconds(timeout))"
                 + (sentTo == endpoint ? "" : " (its rows went to \(sentTo): check that endpoint too)")
+        case let .noAnswer(paths, seconds):
+            paths.map { receivedOn, sentTo in
+                "no prediction at all on \(receivedOn) within \(formatSeconds(seconds)) of the first one due"
+                    + (sentTo == receivedOn ? "" : " (the rows went to \(sentTo): check that endpoint too)")
+            }.joined(separator: "; ")
         case let .streamFailed(stream, row, code, message):
             "lstmd reported an error for stream \"\(stream)\"" + (row.map { " row \($0)" } ?? "") + ": \(code): \(message)"
         case let .incompatibleModel(reason):
@@ -127,6 +135,12 @@ enum CommandError: Error, CustomStringConvertible {
             reason
         }
     }
+}
+
+/// Checks a `--timeout`: more than 0 and at most a day (the commands count it in nanoseconds,
+/// which a larger value would overflow).
+func checkTimeout(_ seconds: Double) throws(ValidationError) {
+    if !(seconds > 0 && seconds <= 86_400) { throw ValidationError("--timeout must be more than 0 and at most 86400 seconds") }
 }
 
 /// `5 s`, `0.5 s`, `0.25 s`: seconds without a useless `.0`.

@@ -15,7 +15,9 @@ struct Eval: ParsableCommand {
 
             Transport: the lossless DEALER/ROUTER path (--results) when --router is given or when \
             the daemon answers on it (probed with an END for a stream that does not exist); \
-            otherwise PUSH + PUB/SUB, which is best effort: FINALs it drops are listed.
+            otherwise PUSH + PUB/SUB, which is best effort: FINALs it drops are listed. No \
+            prediction at all within --timeout of the first row (a wrong --ingest, say) stops the \
+            run with an error naming the endpoints.
 
             Examples:
               lstm-client eval --limit 1000 --streams 64
@@ -51,7 +53,7 @@ struct Eval: ParsableCommand {
         if connections < 1 { throw ValidationError("--connections must be at least 1") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if router && pub { throw ValidationError("give --router or --pub, not both") }
-        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        try checkTimeout(timeout)
     }
 
     func run() throws {

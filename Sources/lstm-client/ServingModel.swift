@@ -12,14 +12,10 @@ struct ServingModel {
     /// `sha256-prefix path`, how reports name the model they measured.
     var name: String { "\(sha256.prefix(12)) \(path ?? "(embedded default)")" }
 
-    /// Longest wait for the first request of a streaming command: a daemon that is there answers
-    /// within milliseconds, so a wrong endpoint is reported after 1 s, not after the row timeout.
-    static let probeSeconds = 1.0
-
-    /// Asks the daemon at `control` for its status, waiting `timeout` but at most `probeSeconds`,
-    /// and checks its model.
+    /// Asks the daemon at `control` for its status and checks its model. A wrong endpoint is
+    /// reported after the control client's connection bound (1 s), not after `timeout`.
     static func probe(_ control: String, timeout: Double, curve: CurveKeys?) throws -> ServingModel {
-        let status = try ControlClient(endpoint: control, timeout: min(timeout, probeSeconds), curve: curve).status()
+        let status = try ControlClient(endpoint: control, timeout: timeout, curve: curve).status()
         return try ServingModel(model: status.model, publication: status.publication)
     }
 

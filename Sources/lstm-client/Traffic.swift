@@ -48,7 +48,9 @@ struct TrafficPlan {
     var duration: Double?
     /// Seconds to wait for answers still due after the last row was sent.
     var drainTimeout: Double
-    /// Closed loop: seconds after which an answer is counted lost and its stream moves on.
+    /// Closed loop: seconds after which an answer is counted lost and its stream moves on. Any
+    /// pacing: a daemon that has not answered anything this long after its first answer became
+    /// due ends the run with `CommandError.noAnswer` (its rows go nowhere or its answers do).
     var stallTimeout: Double
     /// Prefix of every stream id of this run (and the SUB subscription).
     var streamPrefix: String
@@ -113,7 +115,8 @@ final class TrafficRunner {
         let sequence: UInt32
         let digit: Int
         let slot: Int
-        /// The connection's socket its rows go to: on its daemon, the slot's connection.
+        /// The daemon its id hashes to, and that daemon's socket its rows go to (the slot's connection).
+        let daemon: Int
         let socket: Int
         var nextRow = 0
         /// Per row: when its answer became due (ns), 0 when none is due.
@@ -122,12 +125,13 @@ final class TrafficRunner {
         /// FINAL or ERROR received, or given up: the slot has moved on.
         var over = false
 
-        init(id: StreamID, key: Int, sequence: UInt32, digit: Int, slot: Int, socket: Int, rows: Int) {
+        init(id: StreamID, key: Int, sequence: UInt32, digit: Int, slot: Int, daemon: Int, socket: Int, rows: Int) {
             self.id = id
             self.key = key
             self.sequence = sequence
             self.digit = digit
             self.slot = slot
+            self.daemon = daemon
             self.socket = socket
             dueSince = Array(repeating: 0, count: rows)
         }
@@ -146,6 +150,11 @@ final class TrafficRunner {
     private let sequenceBase = UInt32.random(in: 0...UInt32.max)
     private var dueTotal = 0
     private var stoppedSending = false
+    /// Per daemon: when its first answer became due (ns), and whether any answer came from it; a
+    /// daemon silent for the stall timeout after that is a wrong endpoint, not lost messages.
+    private var firstDueAt: [UInt64?]
+    private var answered: [Bool]
+    private var unansweredDaemons: Int
 
     /// The sockets, their poller and the reused buffers of the hot loop.
     private let connection: BatchConnection
@@ -154,25 +163,35 @@ final class TrafficRunner {
         self.plan = plan
         prefixBytes = Array(plan.streamPrefix.utf8)
         slots = Array(repeating: nil, count: plan.concurrentStreams)
+        firstDueAt = Array(repeating: nil, count: plan.daemons.count)
+        answered = Array(repeating: false, count: plan.daemons.count)
+        unansweredDaemons = plan.daemons.count
         if let count = plan.imageCount { result.finalArgmax = Array(repeating: nil, count: count) }
         connection = try BatchConnection(
             daemons: plan.daemons, options: ClientOptions(lossless: plan.transport == .router, curve: plan.curve),
             connectionsPerDaemon: plan.connections, subscriptionPrefix: prefixBytes)
     }
 
-    /// Sends and receives until the plan is done (or interrupted), then returns the tally.
+    /// Sends and receives until the plan is done (or interrupted), then returns the tally. Throws
+    /// `CommandError.noAnswer` when a daemon answered nothing at all: at once when it stays silent
+    /// for the stall timeout after its first answer became due, or at the end of a shorter run.
     func run() throws -> TrafficResult {
         let start = monotonicNanoseconds()
         let sendingEnds = plan.duration.map { start + UInt64($0 * 1e9) }
         var drainDeadline: UInt64?
         var lastStallCheck = start
         var nextTick = 0   // open loop: index of the next scheduled row
+        var silent: [Int] = []
 
         if case .closedLoop = plan.pacing {
             for slot in 0..<plan.concurrentStreams { startDigit(in: slot) }
         }
         while true {
             var now = monotonicNanoseconds()
+            if unansweredDaemons > 0 {
+                silent = silentDaemons(dueBefore: now - min(now, UInt64(plan.stallTimeout * 1e9)))
+                if !silent.isEmpty { break }
+            }
             if !stoppedSending && (Interrupts.isRaised || sendingEnds.map { now >= $0 } ?? false) {
                 result.interrupted = Interrupts.isRaised
                 stoppedSending = true
@@ -218,7 +237,29 @@ final class TrafficRunner {
         dueTotal = 0
         try endUnfinishedStreams()
         result.elapsedSeconds = Double(end - start) / 1e9
+        if !silent.isEmpty { throw noAnswer(from: silent, seconds: plan.stallTimeout) }
+        // A run shorter than the stall timeout: a daemon that answered nothing still fails it.
+        if !result.interrupted && unansweredDaemons > 0 {
+            let late = silentDaemons(dueBefore: end)
+            if let lastDue = late.compactMap({ firstDueAt[$0] }).max() {
+                throw noAnswer(from: late, seconds: (Double(end - lastDue) / 1e8).rounded() / 10)
+            }
+        }
         return result
+    }
+
+    /// The daemons that have not answered anything though an answer was due from them before `dueBefore` (ns).
+    private func silentDaemons(dueBefore: UInt64) -> [Int] {
+        plan.daemons.indices.filter { !answered[$0] && firstDueAt[$0].map { $0 < dueBefore } ?? false }
+    }
+
+    /// The error for `daemons` that answered nothing `seconds` after their first answer was due:
+    /// where answers were awaited and where the rows went, as `classify` says it.
+    private func noAnswer(from daemons: [Int], seconds: Double) -> CommandError {
+        .noAnswer(paths: daemons.map { index in
+            let daemon = plan.daemons[index]
+            return plan.transport == .router ? (daemon.results, daemon.results) : (daemon.predictions, daemon.ingest)
+        }, seconds: seconds)
     }
 
     /// What the progress line shows: digits done of the total (eval), or seconds of the duration (bench).
@@ -247,7 +288,7 @@ final class TrafficRunner {
         // Hashed once per stream, off the per-row path.
         let daemon = connection.daemon(for: id)
         let run = StreamRun(id: id, key: digitsAssigned, sequence: sequenceBase &+ UInt32(truncatingIfNeeded: digitsAssigned),
-                            digit: digit, slot: slot, socket: connection.socket(daemon: daemon, slot: slot), rows: rows)
+                            digit: digit, slot: slot, daemon: daemon, socket: connection.socket(daemon: daemon, slot: slot), rows: rows)
         digitsAssigned += 1
         result.digitsStarted += 1
         streams[run.key] = run
@@ -305,6 +346,7 @@ final class TrafficRunner {
             run.dueCount += 1
             dueTotal += 1
             result.answersExpected += 1
+            if firstDueAt[run.daemon] == nil { firstDueAt[run.daemon] = dueAt }
         }
         return true
     }
@@ -344,6 +386,10 @@ final class TrafficRunner {
               message.header.sequence == run.sequence, run.id.string.utf8.elementsEqual(message.topic) else {
             result.unexpected += 1
             return
+        }
+        if !answered[run.daemon] {
+            answered[run.daemon] = true
+            unansweredDaemons -= 1
         }
         let row = Int(message.header.row)
         let answersDueRow = row < rows && run.dueSince[row] != 0

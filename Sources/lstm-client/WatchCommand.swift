@@ -41,7 +41,7 @@ struct Watch: ParsableCommand {
         if exact && stream == nil { throw ValidationError("--exact needs --stream") }
         if let stream, stream.isEmpty { throw ValidationError("--stream must not be empty; leave it out to see every stream") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
-        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        if let timeout { try checkTimeout(timeout) }
     }
 
     func run() throws {

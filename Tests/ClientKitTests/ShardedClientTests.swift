@@ -20,8 +20,10 @@ import WireProtocol
         var failure: StreamFailure?
     }
 
-    final class FinalsCounter: Sendable {
-        let value = Atomic<Int>(0)
+    /// FINALs so far, and whether the daemon has been stopped.
+    final class RunProgress: Sendable {
+        let finals = Atomic<Int>(0)
+        let stopped = Atomic<Bool>(false)
     }
 
     @Test func threeDaemonsServeEveryDigitAndAStoppedOneFailsOnlyItsStreams() async throws {
@@ -42,20 +44,26 @@ import WireProtocol
         for daemon in 0..<3 { try #require(homes.filter { $0 == daemon }.count > 100, "ids per daemon: \(homes)") }
         let stopped = 1
         let total = Self.ids * Self.digitsPerID
-        let finalsSoFar = FinalsCounter()
+        let progress = RunProgress()
 
         let started = Date()
         let outcomes = try await withThrowingTaskGroup(of: (Int, IDOutcome).self) { group in
-            // Stops daemon 1 (SIGTERM) once a third of all digits have their FINAL.
+            // Stops daemon 1 (SIGTERM) once a third of all digits have their FINAL. Every id sends
+            // its last digit only after that, so every id of the stopped daemon still had rows to
+            // send when it stopped (an id that had finished all its digits could not fail).
             group.addTask {
-                while finalsSoFar.value.load(ordering: .relaxed) < total / 3 { try await Task.sleep(for: .milliseconds(5)) }
+                while progress.finals.load(ordering: .relaxed) < total / 3 { try await Task.sleep(for: .milliseconds(5)) }
                 daemons[stopped].stop()
+                progress.stopped.store(true, ordering: .releasing)
                 return (-1, IDOutcome())
             }
             for n in 0..<Self.ids {
                 group.addTask {
                     var outcome = IDOutcome()
                     for k in 0..<Self.digitsPerID {
+                        if k == Self.digitsPerID - 1 {
+                            while !progress.stopped.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(5)) }
+                        }
                         let digit = (n * Self.digitsPerID + k) % digits.count
                         let stream = try client.stream(id: ids[n])
                         do { try stream.send(rows: rows(of: digits, digit)) } catch {
@@ -66,7 +74,7 @@ import WireProtocol
                         case .final(let prediction):
                             outcome.finals += 1
                             if !sameBits(prediction.probabilities, expected[digit]) { outcome.wrongFinals += 1 }
-                            finalsSoFar.value.add(1, ordering: .relaxed)
+                            progress.finals.add(1, ordering: .relaxed)
                         case .failed(let failure):
                             outcome.failure = failure
                         case .partial, nil:
@@ -90,23 +98,26 @@ import WireProtocol
             finals += outcome.finals
             #expect(outcome.wrongFinals == 0, "id \(n): \(outcome.wrongFinals) FINALs differ from the engine's")
             if homes[n] == stopped {
-                if let failure = outcome.failure {
-                    let kind: String = switch failure {
-                    case .daemon(let code, _, _): code
-                    case .timeout: "timeout"
-                    default: "\(failure)"
-                    }
-                    failuresByKind[kind, default: 0] += 1
-                    #expect(kind == "shutting_down" || kind == "timeout", "id \(n): \(failure)")
+                guard let failure = outcome.failure else {
+                    Issue.record("id \(n) on the stopped daemon did not fail (\(outcome.finals) FINALs)")
+                    continue
                 }
+                let kind: String = switch failure {
+                case .daemon(let code, _, _): code
+                case .timeout: "timeout"
+                default: "\(failure)"
+                }
+                failuresByKind[kind, default: 0] += 1
+                #expect(kind == "shutting_down" || kind == "timeout", "id \(n): \(failure)")
+                #expect(outcome.finals < Self.digitsPerID, "id \(n)")
             } else {
                 #expect(outcome.failure == nil, "id \(n) on a live daemon failed: \(String(describing: outcome.failure))")
                 #expect(outcome.finals == Self.digitsPerID, "id \(n)")
             }
         }
         let failed = failuresByKind.values.reduce(0, +)
-        // The stopped daemon had streams in flight: some of its ids failed, none of the others did.
-        #expect(failed > 0 && failed <= homes.filter { $0 == stopped }.count, "\(failuresByKind)")
+        // Every id of the stopped daemon failed, none of the others did.
+        #expect(failed == homes.filter { $0 == stopped }.count, "\(failuresByKind)")
         #expect(finals >= total / 3)
         print("sharded: \(finals) FINALs of \(total) digits, \(failed) ids failed on the stopped daemon \(failuresByKind), \(String(format: "%.1f", seconds)) s")
     }

@@ -302,11 +302,19 @@ import ZeroMQ
         for command in [["ping"], ["status"], ["classify", "--plain"], ["eval", "--limit", "2"]] {
             let run = try runClient(command + ["--control", nobody, "--timeout", "0.3"], seconds: 30)
             #expect(run.status != 0, "\(command)")
-            #expect(run.stderr.contains("lstmd not reachable at \(nobody) (no reply within 0.3 s)"), "\(command): \(run.stderr)")
+            #expect(run.stderr.contains("lstmd not reachable at \(nobody) (no connection within 0.3 s)"), "\(command): \(run.stderr)")
         }
         let badSyntax = try runClient(["ping", "--control", "tcp://127.0.0.1"])
         #expect(badSyntax.status != 0)
         #expect(badSyntax.stderr.contains("invalid endpoint 'tcp://127.0.0.1' for --control: no port"), "\(badSyntax.stderr)")
+        // A --timeout past a day (or not a number) is refused, not turned into a crash.
+        for command in [["watch"], ["eval"], ["ping"]] {
+            for value in ["1e300", "nan"] {
+                let run = try runClient(command + ["--timeout", value])
+                #expect(run.status != 0 && run.exitedNormally, "\(command) --timeout \(value)")
+                #expect(run.stderr.contains("--timeout must be more than 0 and at most 86400 seconds"), "\(command): \(run.stderr)")
+            }
+        }
         let badTransport = try runClient(["status", "--ingest", "udp://x:1"])
         #expect(badTransport.status != 0)
         #expect(badTransport.stderr.contains("transport 'udp' is not supported"), "\(badTransport.stderr)")
