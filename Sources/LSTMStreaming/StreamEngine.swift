@@ -155,6 +155,11 @@ public final class StreamEngine {
     /// Evicts streams idle for longer than the configured timeout; each is reported through
     /// `evicted` before its state is freed. Streams with queued rows are never idle.
     ///
+    /// A stream restored from a snapshot that no row has reached since the restore expires
+    /// silently (counted as evicted, not reported): its sequence may have ended with a FINAL
+    /// before the crash, and a FINAL is a stream's last message. Once a row of its client arrives
+    /// (applied, queued or a duplicate) it is reported like any other stream.
+    ///
     /// `scanning` bounds the work: it looks at that many stream records, continuing where the
     /// previous call stopped and wrapping around, so that a loop can sweep a million streams in
     /// slices without stalling (each stream is then evicted within the timeout plus one sweep).
@@ -280,6 +285,7 @@ private struct Core {
         if index < expected {
             counters[.duplicates] += 1
             records[Int(recordIndex)].lastActivity = now
+            records[Int(recordIndex)].awaitsItsClientAfterRestore = false
             // The last applied row is this sequence's only when no restart waits behind it.
             if index == records[Int(recordIndex)].nextApplied - 1 && records[Int(recordIndex)].queuedRestarts == 0 {
                 let record = records[Int(recordIndex)]
@@ -354,9 +360,11 @@ private struct Core {
         }
         for recordIndex in victims {
             let record = records[Int(recordIndex)]
-            let idleSeconds = Double(now &- record.lastActivity) / 1e9
-            evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted,
-                                        sequence: record.acceptedSequence))
+            if !record.awaitsItsClientAfterRestore {
+                let idleSeconds = Double(now &- record.lastActivity) / 1e9
+                evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted,
+                                            sequence: record.acceptedSequence))
+            }
             removeStream(recordIndex, ended: .streamsEvicted)
         }
     }
@@ -447,6 +455,7 @@ private struct Core {
                 record.nextApplied = stream.nextRow
                 record.acceptedSequence = stream.sequence
                 record.appliedSequence = stream.sequence
+                record.awaitsItsClientAfterRestore = true
                 generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
                 generation.arena.lastProbabilities(record.slot).update(from: stream.lastProbabilities, count: generation.arena.classes)
                 insert(record)
@@ -544,6 +553,7 @@ private struct Core {
         records[Int(recordIndex)].nextAccepted = row + 1
         records[Int(recordIndex)].acceptedLast = finishes
         records[Int(recordIndex)].lastActivity = now
+        records[Int(recordIndex)].awaitsItsClientAfterRestore = false
         if records[Int(recordIndex)].queuedRows == 1 { ready.append(recordIndex) }
     }
 
