@@ -173,7 +173,9 @@ public final class StreamEngine {
     /// Makes `model` the one new streams start on. Streams in progress finish on the model they
     /// started with (and their rows are scaled with its input scale); an old model is released when
     /// its last stream ends. A model whose SHA-256 equals the current one's changes nothing: returns
-    /// false.
+    /// false. A model an older generation still serves makes that generation current again (its
+    /// streams and the new ones share it, with its origin): the engine holds at most one
+    /// generation per model.
     @discardableResult
     public func replaceModel(with model: LSTMModel, origin: ModelOrigin = ModelOrigin()) throws(StreamError) -> Bool {
         try core.replaceModel(with: model, origin: origin)
@@ -374,9 +376,10 @@ private struct Core {
             throw .incompatibleModel(
                 "input size \(model.shape.inputSize) differs from the serving model's \(rowPool.rowWidth)")
         }
-        if model.sha256 == generations[currentGeneration]!.model.sha256 { return false }
+        let served = generationID(sha256: model.sha256)
+        if served == currentGeneration { return false }
         let previous = currentGeneration
-        currentGeneration = addGeneration(model, origin: origin)
+        currentGeneration = served ?? addGeneration(model, origin: origin)
         releaseIfUnused(previous)
         return true
     }
@@ -427,7 +430,7 @@ private struct Core {
                 id: record.id.string, sequence: sequence, nextRow: record.nextApplied,
                 state: Array(state), lastProbabilities: Array(last)))
         }
-        // One section per model: two generations of the same file (reloaded back) share one.
+        // One section per model (the engine holds one generation per model).
         var sections: [StreamSnapshot.Section] = []
         for generation in generationsCurrentFirst {
             guard let saved = streams.removeValue(forKey: generation.model.sha256) else { continue }
