@@ -64,6 +64,11 @@ extension StreamEngine {
     /// report says so and none of its streams is live (a next row of theirs gets
     /// ``StreamError/notStarted(row:)``).
     ///
+    /// A restored stream that no row of its client reaches expires silently after the idle timeout
+    /// (``evictIdle(now:scanning:_:)`` does not report it): its sequence may have ended with a
+    /// FINAL after the snapshot was taken, and a FINAL stays a stream's last message. A client that
+    /// continues it later gets ``StreamError/notStarted(row:)``, as for any stream that is not live.
+    ///
     /// Throws, restoring nothing, when the snapshot is invalid, when a section's widths do not fit
     /// its model, or when the restored streams would pass ``EngineConfiguration/maxStreams``.
     /// `now` (nil: ``clock``) starts their idle time.

@@ -162,6 +162,9 @@ struct StreamRecord {
     var acceptedSequence: UInt32?
     /// The sequence number the state belongs to (that of the last applied row).
     var appliedSequence: UInt32?
+    /// True for a stream restored from a snapshot until a row of its client reaches it: its
+    /// sequence may have ended before the crash, so idleness ends it silently (no `evicted`).
+    var awaitsItsClientAfterRestore = false
     var queuedRows = 0
     /// Queued rows 0 (restarts): while one waits, the state belongs to the previous sequence.
     var queuedRestarts = 0

@@ -155,6 +155,11 @@ public final class StreamEngine {
     /// Evicts streams idle for longer than the configured timeout; each is reported through
     /// `evicted` before its state is freed. Streams with queued rows are never idle.
     ///
+    /// A stream restored from a snapshot that no row has reached since the restore expires
+    /// silently (counted as evicted, not reported): its sequence may have ended with a FINAL
+    /// before the crash, and a FINAL is a stream's last message. Once a row of its client arrives
+    /// (applied, queued or a duplicate) it is reported like any other stream.
+    ///
     /// `scanning` bounds the work: it looks at that many stream records, continuing where the
     /// previous call stopped and wrapping around, so that a loop can sweep a million streams in
     /// slices without stalling (each stream is then evicted within the timeout plus one sweep).
@@ -168,7 +173,9 @@ public final class StreamEngine {
     /// Makes `model` the one new streams start on. Streams in progress finish on the model they
     /// started with (and their rows are scaled with its input scale); an old model is released when
     /// its last stream ends. A model whose SHA-256 equals the current one's changes nothing: returns
-    /// false.
+    /// false. A model an older generation still serves makes that generation current again (its
+    /// streams and the new ones share it, with its origin): the engine holds at most one
+    /// generation per model.
     @discardableResult
     public func replaceModel(with model: LSTMModel, origin: ModelOrigin = ModelOrigin()) throws(StreamError) -> Bool {
         try core.replaceModel(with: model, origin: origin)
@@ -280,6 +287,7 @@ private struct Core {
         if index < expected {
             counters[.duplicates] += 1
             records[Int(recordIndex)].lastActivity = now
+            records[Int(recordIndex)].awaitsItsClientAfterRestore = false
             // The last applied row is this sequence's only when no restart waits behind it.
             if index == records[Int(recordIndex)].nextApplied - 1 && records[Int(recordIndex)].queuedRestarts == 0 {
                 let record = records[Int(recordIndex)]
@@ -354,9 +362,11 @@ private struct Core {
         }
         for recordIndex in victims {
             let record = records[Int(recordIndex)]
-            let idleSeconds = Double(now &- record.lastActivity) / 1e9
-            evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted,
-                                        sequence: record.acceptedSequence))
+            if !record.awaitsItsClientAfterRestore {
+                let idleSeconds = Double(now &- record.lastActivity) / 1e9
+                evicted(record.id, .evicted(idleSeconds: idleSeconds, nextRow: record.nextAccepted,
+                                            sequence: record.acceptedSequence))
+            }
             removeStream(recordIndex, ended: .streamsEvicted)
         }
     }
@@ -366,9 +376,10 @@ private struct Core {
             throw .incompatibleModel(
                 "input size \(model.shape.inputSize) differs from the serving model's \(rowPool.rowWidth)")
         }
-        if model.sha256 == generations[currentGeneration]!.model.sha256 { return false }
+        let served = generationID(sha256: model.sha256)
+        if served == currentGeneration { return false }
         let previous = currentGeneration
-        currentGeneration = addGeneration(model, origin: origin)
+        currentGeneration = served ?? addGeneration(model, origin: origin)
         releaseIfUnused(previous)
         return true
     }
@@ -419,7 +430,7 @@ private struct Core {
                 id: record.id.string, sequence: sequence, nextRow: record.nextApplied,
                 state: Array(state), lastProbabilities: Array(last)))
         }
-        // One section per model: two generations of the same file (reloaded back) share one.
+        // One section per model (the engine holds one generation per model).
         var sections: [StreamSnapshot.Section] = []
         for generation in generationsCurrentFirst {
             guard let saved = streams.removeValue(forKey: generation.model.sha256) else { continue }
@@ -447,6 +458,7 @@ private struct Core {
                 record.nextApplied = stream.nextRow
                 record.acceptedSequence = stream.sequence
                 record.appliedSequence = stream.sequence
+                record.awaitsItsClientAfterRestore = true
                 generation.arena.state(record.slot).update(from: stream.state, count: generation.arena.stateCount)
                 generation.arena.lastProbabilities(record.slot).update(from: stream.lastProbabilities, count: generation.arena.classes)
                 insert(record)
@@ -544,6 +556,7 @@ private struct Core {
         records[Int(recordIndex)].nextAccepted = row + 1
         records[Int(recordIndex)].acceptedLast = finishes
         records[Int(recordIndex)].lastActivity = now
+        records[Int(recordIndex)].awaitsItsClientAfterRestore = false
         if records[Int(recordIndex)].queuedRows == 1 { ready.append(recordIndex) }
     }
 

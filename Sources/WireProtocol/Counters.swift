@@ -32,7 +32,7 @@ public struct Counters: Sendable, Equatable, Codable {
             case .streamsRestored: "Streams recreated from a snapshot at start."
             case .streamsRestarted: "Live streams restarted by a new row 0 (not counted again as started)."
             case .streamsFinished: "Streams that ended with a FINAL."
-            case .streamsEvicted: "Streams dropped for idleness."
+            case .streamsEvicted: "Streams dropped for idleness (with ERROR evicted; silently for a restored stream no row reached)."
             case .streamsDropped: "Streams ended otherwise: END, gap, the drop command, shutting down."
             }
         }

@@ -109,20 +109,34 @@ import WireProtocol
         for id in Self.oldStreams { #expect(finals[id] == referenceRun(old, rows[id]!).last!) }
     }
 
-    @Test func aModelReloadedBackSharesOneSection() throws {
-        let engine = StreamEngine(model: old)
-        try engine.submit("first", 0, rows["old-1"]![0])
-        _ = engine.stepAll()
+    /// Issue 13: a reload back to a model an older generation still serves makes that generation
+    /// current again; it never adds a second generation of one model.
+    @Test func aModelReloadedBackIsItsOwnGenerationAgain() throws {
+        let engine = StreamEngine(model: old, origin: ModelOrigin(path: "/models/old.safetensors"))
+        try engine.submit("old-1", 0, rows["old-1"]![0])
         #expect(try engine.replaceModel(with: new))
-        #expect(try engine.replaceModel(with: old))
-        try engine.submit("second", 0, rows["old-2"]![0])
+        try engine.submit("new-1", 0, rows["new-1"]![0])
+        let oldAgain = try LSTMModel.load(bytes: old.safetensorsBytes())
+        #expect(try engine.replaceModel(with: oldAgain, origin: ModelOrigin(path: "/models/copy.safetensors")))
+        try engine.submit("old-2", 0, rows["old-2"]![0])
         _ = engine.stepAll()
-        #expect(engine.generations.count == 2, "the first stream still holds the first generation of the old model")
+        #expect(engine.generations.map(\.model.sha256) == [old.sha256, new.sha256])
+        #expect(engine.generations.map(\.liveStreams) == [2, 1], "old-1 and old-2 share the first generation")
+        #expect(engine.currentModel === old && engine.generations[0].origin.path == "/models/old.safetensors")
         let snapshot = try engine.snapshot()
-        #expect(snapshot.sections.count == 1 && snapshot.sections[0].streams.map(\.id) == ["first", "second"])
-        let restored = StreamEngine(model: old)
-        #expect(try restored.restore(snapshot, now: 0).restoredStreams == 2)
-        #expect(restored.generations.count == 1)
+        #expect(snapshot.sections.map(\.modelSHA256) == [old.sha256, new.sha256])
+        #expect(snapshot.sections[0].streams.map(\.id) == ["old-1", "old-2"])
+        let finals = try finish(engine, ["old-1", "old-2", "new-1"])
+        for id in ["old-1", "old-2"] { #expect(finals[id] == referenceRun(old, rows[id]!).last!) }
+        #expect(finals["new-1"] == referenceRun(new, rows["new-1"]!).last!)
+        #expect(engine.generations.count == 1, "the other model went with its last stream")
+        // Reloads back and forth, each with a live stream: never more than one generation a model.
+        for round in 0..<50 {
+            #expect(try engine.replaceModel(with: round.isMultiple(of: 2) ? new : old))
+            try engine.submit("round-\(round)", 0, rows["old-3"]![0])
+        }
+        _ = engine.stepAll()
+        #expect(engine.generations.count == 2 && engine.generations.map(\.liveStreams) == [25, 25])
     }
 
     @Test func aVersion2FileIsReadAsOneSectionWithoutAModelPath() throws {

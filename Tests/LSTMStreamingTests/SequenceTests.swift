@@ -80,6 +80,44 @@ import Testing
         #expect(restarted.liveStreams(now: 0).isEmpty)
     }
 
+    /// Issue 13 #1: a FINAL is a stream's last message. A restored stream that no row reached
+    /// since the restore (its sequence may have ended before the crash) expires silently; one its
+    /// client continued, with a new row or a resend, is evicted with an ERROR as usual.
+    @Test func aRestoredStreamNobodyContinuesExpiresSilently() throws {
+        let model = try makeRandomModel(sequenceLength: 28)
+        let rows = randomRows(28, width: 6, seed: 35)
+        let engine = StreamEngine(model: model)
+        for id in ["continued", "ended", "resent"] { for i in 0..<5 { try engine.submit(id, i, rows[i], sequence: 5) } }
+        _ = stepAll(engine)
+        let snapshot = try StreamSnapshot(bytes: try engine.snapshot().serialized())
+        let clock = ManualClock()
+        let restarted = StreamEngine(model: model, configuration: EngineConfiguration(idleTimeoutSeconds: 2),
+                                     clock: clock.engineClock)
+        try restarted.restore(snapshot)
+        clock.nanoseconds.store(1_000_000_000, ordering: .relaxed)
+        try restarted.submitRow(stream: "continued", index: 5, sequence: 5, values: rows[5])
+        #expect(try restarted.submitRow(stream: "resent", index: 4, sequence: 5, values: rows[4]) == .repeated)
+        restarted.drain { _ in }
+        var evicted: [(stream: String, error: StreamError)] = []
+        clock.nanoseconds.store(2_500_000_000, ordering: .relaxed)
+        restarted.evictIdle { evicted.append(($0.string, $1)) }
+        #expect(restarted.liveStreams().map(\.id.string) == ["continued", "resent"] && evicted.isEmpty,
+                "the untouched stream, past the timeout, went silently")
+        clock.nanoseconds.store(3_500_000_000, ordering: .relaxed)
+        restarted.evictIdle { evicted.append(($0.string, $1)) }
+        #expect(evicted.map(\.stream).sorted() == ["continued", "resent"])
+        #expect(evicted.first { $0.stream == "continued" }?.error == .evicted(idleSeconds: 2.5, nextRow: 6, sequence: 5))
+        #expect(restarted.liveStreamCount == 0)
+        let c = restarted.counters
+        #expect(c[.streamsRestored] == 3 && c[.streamsEvicted] == 3 && c[.streamsFinished] + c[.streamsDropped] == 0)
+        #expect(c[.streamsStarted] + c[.streamsRestored]
+                == c[.streamsFinished] + c[.streamsEvicted] + c[.streamsDropped] + UInt64(restarted.liveStreamCount))
+        // The client of the expired stream, if it was still there, learns that it is not live.
+        #expect(throws: StreamError.notStarted(row: 5)) {
+            try restarted.submitRow(stream: "ended", index: 5, sequence: 5, values: rows[5])
+        }
+    }
+
     @Test func unnumberedStreamsAreNeverSaved() throws {
         let model = try makeRandomModel(sequenceLength: 28)
         let rows = randomRows(3, width: 6, seed: 34)
