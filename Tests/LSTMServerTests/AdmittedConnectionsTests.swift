@@ -32,12 +32,12 @@ import Testing
         ledger.disconnected(12)
         #expect(ledger.places == 2)
         ledger.accepted(12)   // the descriptor reused by a new connection
-        let admitted1 = ledger.admit(limit: 3)
-        #expect(admitted1)
+        let reusedDescriptorAdmitted = ledger.admit(limit: 3)
+        #expect(reusedDescriptorAdmitted)
         #expect(ledger.places == 3 && ledger.admitted == [10, 12, 14])
         ledger.accepted(20)
-        let admitted2 = ledger.admit(limit: 3)
-        #expect(!admitted2)
+        let oneMoreAdmitted = ledger.admit(limit: 3)
+        #expect(!oneMoreAdmitted)
     }
 
     /// A handshake that never reaches ZAP takes no place; while it is open, an admitted connection
@@ -46,19 +46,19 @@ import Testing
         var ledger = AdmittedConnections()
         ledger.accepted(7)   // never sends its greeting
         ledger.accepted(8)
-        let admitted3 = ledger.admit(limit: 1)
-        #expect(admitted3)
+        let firstAdmitted = ledger.admit(limit: 1)
+        #expect(firstAdmitted)
         ledger.accepted(9)
-        let admitted4 = ledger.admit(limit: 1)
-        #expect(!admitted4)
+        let secondAdmitted = ledger.admit(limit: 1)
+        #expect(!secondAdmitted)
         ledger.disconnected(9)
         ledger.disconnected(8)   // the admitted one leaves: 7 or 8 was it
         #expect(ledger.places == 1)
         ledger.disconnected(7)   // libzmq's handshake interval closes the silent one
         #expect(ledger.places == 0)
         ledger.accepted(7)
-        let admitted5 = ledger.admit(limit: 1)
-        #expect(admitted5)
+        let nextAdmitted = ledger.admit(limit: 1)
+        #expect(nextAdmitted)
     }
 
     /// Random interleavings of what libzmq may report: the count is never below the connections
