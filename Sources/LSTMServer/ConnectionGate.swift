@@ -2,16 +2,20 @@ import Logging
 import ZeroMQ
 
 /// The daemon's ZAP handler (ZeroMQ RFC 27), bound before any socket: it admits a handshake when
-/// the CURVE policy does (with CURVE configured) and, on the predictions endpoint, while the
-/// subscriber limit allows. Without CURVE only the PUB socket asks it (its own ZAP domain).
+/// the CURVE policy does (with CURVE configured) and, on a socket with a connection limit (PUB, the
+/// results ROUTER), while that limit allows. Without CURVE only those sockets ask it (each has a
+/// ZAP domain of its own).
 final class ConnectionGate: Sendable {
     private let handler: ZMQZAPHandler
 
-    init(context: ZMQContext, curve: CurveAuthenticator?, subscribers: SubscriberLimit) throws(ZMQError) {
-        handler = try ZMQZAPHandler(context: context, monitors: [subscribers.monitor]) { request in
+    init(context: ZMQContext, curve: CurveAuthenticator?, limits: ConnectionLimits) throws(ZMQError) {
+        let limits = limits.all
+        handler = try ZMQZAPHandler(context: context, monitors: limits.map(\.monitor)) { request in
             let reply = curve?.decide(request) ?? .accept(userID: "")
-            guard reply.statusCode == "200", request.domain == SubscriberLimit.zapDomain else { return reply }
-            return subscribers.admits(request) ? reply : .deny("max-subscribers reached")
+            guard reply.statusCode == "200", let limit = limits.first(where: { $0.zapDomain == request.domain }) else {
+                return reply
+            }
+            return limit.admits(request) ? reply : .deny("\(limit.setting) reached")
         }
     }
 

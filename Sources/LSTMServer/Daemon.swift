@@ -38,9 +38,10 @@ public final class Daemon: Sendable {
     private let notifier: SystemdNotifier
     /// The CURVE policy, when CURVE is configured (issue 15).
     private let authenticator: CurveAuthenticator?
-    /// At most `max-subscribers` connections to the predictions endpoint.
-    private let subscribers: SubscriberLimit
-    /// The ZAP handler, for CURVE and the subscriber limit.
+    /// At most `max-subscribers` connections to the predictions endpoint, `max-results-peers` to
+    /// the results endpoint.
+    private let limits: ConnectionLimits
+    /// The ZAP handler, for CURVE and the connection limits.
     private let gate: ConnectionGate
     /// Held while the process lives: no second daemon on the same ipc paths (issue 15).
     private let ipcLock: IPCEndpointLock
@@ -63,7 +64,7 @@ public final class Daemon: Sendable {
                                  insecure: configuration.insecure)
         initialModel = try LoadedModel(path: path, isDefault: configuration.model == nil)
         ipcLock = try IPCEndpointLock(configuration.boundEndpoints)
-        // One I/O thread: the subscriber limit relies on its order of events (SubscriberLimit).
+        // One I/O thread: the connection limits rely on its order of events (AdmittedConnections).
         let context = try ZMQContext()
         self.context = context
         notifier = SystemdNotifier(environment: environment)
@@ -73,8 +74,10 @@ public final class Daemon: Sendable {
                                    adminKeys: configuration.curveAdminKeys, logger: logger)
         }
         self.authenticator = authenticator
-        subscribers = SubscriberLimit(limit: configuration.maxSubscribers, logger: logger)
-        gate = try ConnectionGate(context: context, curve: authenticator, subscribers: subscribers)
+        let limits = ConnectionLimits(subscribers: .subscribers(configuration.maxSubscribers, logger: logger),
+                                      resultsPeers: .resultsPeers(configuration.maxResultsPeers, logger: logger))
+        self.limits = limits
+        gate = try ConnectionGate(context: context, curve: authenticator, limits: limits)
     }
 
     /// Asks the loop to stop or reload. Safe from any thread.
@@ -97,7 +100,7 @@ public final class Daemon: Sendable {
         do {
             let loop = try ServingLoop(
                 configuration: configuration, model: initialModel, context: context, curve: authenticator?.server,
-                subscribers: subscribers, logger: logger,
+                limits: limits, logger: logger,
                 status: StatusChannels(metrics: metrics, notifier: notifier, readiness: readiness, logger: logger),
                 takeRequests: { [self] in requests.withLock { pending in defer { pending.removeAll() }; return pending } })
             outcome = try loop.run()

@@ -37,6 +37,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxSubscribers = 1024
     /// Messages queued per client, each way, on the ROUTER path before backpressure.
     public var resultsHighWaterMark = 10_000
+    /// Most connections to the results endpoint (tcp and ipc); one more is refused.
+    public var maxResultsPeers = 1024
     /// libzmq's limit on an inbound ingest message, in bytes: a larger one makes libzmq close its
     /// connection unread. Anything below it that is malformed or oversized for the model (a row longer
     /// than the model's input) is refused on its own, with its specific error, the connection kept.

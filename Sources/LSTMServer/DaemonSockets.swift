@@ -3,8 +3,8 @@ import ZeroMQ
 
 /// The daemon's sockets, made with their options and bound to the configured endpoints: PULL
 /// ingest, PUB predictions, REP control and, when configured, the ROUTER result path. With `curve`
-/// every socket is a CURVE server, set before it binds, so no plain peer is ever accepted; PUB's
-/// connections are counted and limited by `subscribers` from the start too.
+/// every socket is a CURVE server, set before it binds, so no plain peer is ever accepted; the
+/// connections of PUB and ROUTER are counted and limited by `limits` from the start too.
 struct DaemonSockets {
     let ingest: ZMQSocket
     let publisher: ZMQSocket
@@ -16,7 +16,7 @@ struct DaemonSockets {
     static let parkLimitBytes = 4 << 20
     static let outboxLimitBytes = 4 << 20
 
-    init(configuration: DaemonConfiguration, context: ZMQContext, curve: ZMQCurveServer?, subscribers: SubscriberLimit,
+    init(configuration: DaemonConfiguration, context: ZMQContext, curve: ZMQCurveServer?, limits: ConnectionLimits,
          logger: Logger) throws {
         ingest = try ZMQSocket(context, type: .pull)
         try ingest.set(.linger, .zero)
@@ -29,9 +29,10 @@ struct DaemonSockets {
         try control.set(.maxMessageSize, ControlService.transportLimitBytes)
         // A connection queues this many requests at most before REP stops reading it.
         try control.set(.receiveHWM, 16)
-        var bindings = [(ingest, "ingest", configuration.ingest),
-                        (publisher, "predictions", configuration.predictions),
-                        (control, "control", configuration.control)]
+        var bindings: [(ZMQSocket, String, String, ConnectionLimit?)] = [
+            (ingest, "ingest", configuration.ingest, nil),
+            (publisher, "predictions", configuration.predictions, limits.subscribers),
+            (control, "control", configuration.control, nil)]
         if let endpoint = configuration.results {
             let router = try ZMQSocket(context, type: .router)
             try router.set(.linger, .zero)
@@ -40,14 +41,14 @@ struct DaemonSockets {
             try router.set(.receiveHWM, configuration.resultsHighWaterMark)
             results = try ResultsRouter(socket: router, parkLimitBytes: Self.parkLimitBytes,
                                         outboxLimitBytes: Self.outboxLimitBytes, logger: logger)
-            bindings.append((router, "results", endpoint))
+            bindings.append((router, "results", endpoint, limits.resultsPeers))
         } else {
             results = nil
         }
-        for (socket, name, endpoint) in bindings {
+        for (socket, name, endpoint, limit) in bindings {
             do {
                 try curve?.apply(to: socket)
-                if socket === publisher { try subscribers.install(on: publisher) }
+                try limit?.install(on: socket)
                 try socket.bind(endpoint)
             } catch {
                 throw DaemonError.bind(socket: name, endpoint: endpoint, reason: String(describing: error))

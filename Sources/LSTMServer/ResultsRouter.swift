@@ -13,6 +13,11 @@ import ZeroMQ
 /// whose outbox or parked rows pass their bound *overflows*: the host drops its streams with
 /// `overflow`, its parked rows are discarded, and rows it sends are discarded until it has read
 /// its outbox. The socket itself is never paused, so other peers are always served.
+///
+/// A peer is kept only while it holds something: a backlog or bound streams. A peer that
+/// disconnected loses its outbox at the next send to it (libzmq then reports it unreachable), and
+/// is forgotten once its parked rows are applied and its streams ended; the number of peers
+/// connected at once is bounded by `max-results-peers` (``ConnectionLimit``).
 final class ResultsRouter {
     final class Peer {
         let routingID: [UInt8]
@@ -24,7 +29,11 @@ final class ResultsRouter {
         var parkedBytes = 0
         /// Past a bound: its streams are dropped and what it sends is discarded until it catches up.
         var overflowed = false
+        /// Streams bound to it.
+        var boundStreams = 0
         var isBlocked: Bool { !outbox.isEmpty }
+        /// Holds nothing: a new Peer of its routing id would be the same.
+        var isIdle: Bool { outbox.isEmpty && parked.isEmpty && !overflowed && boundStreams == 0 }
 
         init(routingID: [UInt8]) { self.routingID = routingID }
 
@@ -38,6 +47,7 @@ final class ResultsRouter {
     private let parkLimitBytes: Int
     private let outboxLimitBytes: Int
     private let logger: Logger
+    /// The peers that are not idle.
     private var peers: [[UInt8]: Peer] = [:]
     /// Bound streams by routing id, so that a peer that reconnects with the same id (ZMQ_ROUTING_ID)
     /// gets its streams' predictions again.
@@ -79,18 +89,38 @@ final class ResultsRouter {
         return budget
     }
 
+    /// The kept peer of `routingID`, else a new one, kept once it holds something (``keep(_:)``).
     private func peerFor(_ routingID: [UInt8]) -> Peer {
-        if let peer = peers[routingID] { return peer }
-        let peer = Peer(routingID: routingID)
-        peers[routingID] = peer
-        return peer
+        peers[routingID] ?? Peer(routingID: routingID)
     }
 
+    private func keep(_ peer: Peer) {
+        if peers[peer.routingID] == nil { peers[peer.routingID] = peer }
+    }
+
+    private func forgetIfIdle(_ peer: Peer) {
+        if peer.isIdle, peers[peer.routingID] === peer { peers[peer.routingID] = nil }
+    }
+
+    /// Peers kept (not idle).
+    var keptPeers: Int { peers.count }
+
     /// Binds `stream` to `peer`: its predictions go to that peer from now on.
-    func bind(_ stream: StreamID, to peer: Peer) { streamPeers[stream] = peer.routingID }
+    func bind(_ stream: StreamID, to peer: Peer) {
+        if let previous = streamPeers.updateValue(peer.routingID, forKey: stream) {
+            if previous == peer.routingID { return }
+            if let other = peers[previous] { other.boundStreams -= 1; forgetIfIdle(other) }
+        }
+        peer.boundStreams += 1
+        keep(peer)
+    }
 
     /// Forgets the binding of a stream that ended.
-    func unbind(_ stream: StreamID) { streamPeers[stream] = nil }
+    func unbind(_ stream: StreamID) {
+        guard let routingID = streamPeers.removeValue(forKey: stream), let peer = peers[routingID] else { return }
+        peer.boundStreams -= 1
+        forgetIfIdle(peer)
+    }
 
     func peer(of stream: StreamID) -> Peer? {
         guard !streamPeers.isEmpty, let routingID = streamPeers[stream] else { return nil }
@@ -118,6 +148,7 @@ final class ResultsRouter {
             case .sent, .peerGone: return
             case .full:
                 blocked.append(peer)
+                keep(peer)
                 logger.notice("results client reads slowly: holding its rows until it catches up",
                               metadata: ["peer": "\(peer.hexID)"])
             }
@@ -161,6 +192,7 @@ final class ResultsRouter {
                 stillBlocked.append(peer)
             } else {
                 logger.notice("results client caught up", metadata: ["peer": "\(peer.hexID)"])
+                forgetIfIdle(peer)
             }
         }
         blocked = stillBlocked
@@ -177,10 +209,9 @@ final class ResultsRouter {
             return .sent
         } catch {
             // EHOSTUNREACH: the peer disconnected. Its messages are discarded; its streams run on
-            // (the rows it parked before leaving are still applied).
+            // (the rows it parked before leaving are still applied, then it is forgotten).
             peer.outbox.removeAll()
             peer.outboxBytes = 0
-            peers[peer.routingID] = nil
             return .peerGone
         }
     }

@@ -50,7 +50,7 @@ final class ServingLoop {
     private static let maxQueuedRows = 65_536
 
     init(configuration: DaemonConfiguration, model: LoadedModel, context: ZMQContext, curve: ZMQCurveServer?,
-         subscribers: SubscriberLimit, logger: Logger, status channels: StatusChannels,
+         limits: ConnectionLimits, logger: Logger, status channels: StatusChannels,
          takeRequests: @escaping () -> [Daemon.Request]) throws {
         self.configuration = configuration
         self.curve = curve != nil
@@ -66,7 +66,7 @@ final class ServingLoop {
         snapshotWriter = snapshots.map { store in SnapshotWriter { store.save($0) } }
         busyPollNanoseconds = UInt64(configuration.busyPollMicroseconds) * 1000
 
-        sockets = try DaemonSockets(configuration: configuration, context: context, curve: curve, subscribers: subscribers,
+        sockets = try DaemonSockets(configuration: configuration, context: context, curve: curve, limits: limits,
                                     logger: logger)
         output = PredictionOutput(publisher: sockets.publisher, results: sockets.results, mode: configuration.publish,
                                   counters: counters, logger: logger)

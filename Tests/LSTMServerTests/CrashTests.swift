@@ -94,6 +94,18 @@ import ZeroMQ
             throw HarnessError("subscription never became live (lstmd \(daemon.process.isRunning ? "running" : "exited")):\n\(daemon.log)")
         }
 
+        /// Waits until the new DEALER is connected (admitted at its ZAP handshake) and read: rows
+        /// sent before that queue in it, and those past its high-water mark are lost to `dontWait`.
+        func awaitDealer() throws {
+            let probe = try StreamID("crash-dealer-probe")
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && daemon.process.isRunning {
+                _ = try dealer.dealer.send(IngestMessage.end(of: probe, sequence: 0).frames, dontWait: true)
+                if let m = try dealer.receive(timeoutMilliseconds: 100), m.topic == "crash-dealer-probe" { return }
+            }
+            throw HarnessError("the DEALER was never served (lstmd \(daemon.process.isRunning ? "running" : "exited")):\n\(daemon.log)")
+        }
+
         for slot in 0..<slots { startSequence(slot) }
         for round in 0..<rounds {
             // Phase A: traffic until a random kill.
@@ -137,6 +149,7 @@ import ZeroMQ
             push = try TestClient(daemon)
             dealer = try ResultsClient(daemon)
             try awaitSubscription()
+            try awaitDealer()
             let inFlight = current.compactMap { $0 }.filter { !$0.over && $0.nextToSend > 0 }
             for sequence in inFlight {
                 let slot = Int(sequence.id.dropFirst(6))!

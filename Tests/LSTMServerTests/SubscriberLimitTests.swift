@@ -115,6 +115,59 @@ import ZeroMQ
         #expect(daemon.stop() == 0)
     }
 
+    /// Issue 13: a burst of `limit + 10` subscribers connecting at once. Counting every accepted
+    /// connection, handshakes still waiting for their ZAP decision included, lstmd refused nearly
+    /// all of them (0–14 of 60 admitted at a limit of 50); exactly `limit` must be served. The
+    /// refused ones never come back by themselves (libzmq does not retry a refused connection,
+    /// stream-protocol.md §10), so places freed later go to clients that connect again.
+    func checkBurst(predictions: String?, limit: Int = 20) throws {
+        let directory = try DaemonProcess.makeTemporaryDirectory()
+        let (_, path) = try writeTestModel(in: directory)
+        let daemon = try DaemonProcess(arguments: ["--model", path, "--max-subscribers", "\(limit)"]
+                                       + (predictions.map { ["--predictions", $0] } ?? []), directory: directory)
+        let subscribers = try Subscribers(endpoint: predictions ?? daemon.predictions)
+        let push = try ZMQSocket(subscribers.context, type: .push)
+        try push.set(.linger, .zero)
+        try push.connect(daemon.ingest)
+        for _ in 0..<(limit + 10) { try subscribers.add() }
+        var n = 0
+        var served = Set<Int>()
+        let deadline = Date().addingTimeInterval(15)
+        repeat {
+            n += 1
+            served = try subscribers.receivers(of: try probe(push, n))
+        } while served.count < limit && Date() < deadline
+        #expect(served.count == limit, "\(served.count) of \(limit + 10) served at max-subscribers \(limit)")
+        for _ in 0..<3 {
+            n += 1
+            let got = try subscribers.receivers(of: try probe(push, n))
+            #expect(got == served, "probe \(n) reached \(got.count): the same \(limit) subscribers, no more")
+        }
+
+        // Three of them leave: the refused ones stay unserved, three new subscribers are served.
+        let leaving = Set(served.sorted().prefix(3))
+        for i in leaving { subscribers.sockets[i].close() }
+        usleep(500_000)
+        let staying = served.subtracting(leaving)
+        for _ in 0..<3 {
+            n += 1
+            let got = try subscribers.receivers(of: try probe(push, n))
+            #expect(got == staying, "probe \(n) reached \(got.sorted()); a refused subscriber does not connect again")
+        }
+        let newcomers = Set(try (0..<3).map { _ in try subscribers.add() })
+        let got = try awaitReceivers(subscribers, push, staying.union(newcomers), from: &n)
+        #expect(got == staying.union(newcomers), "the freed places go to the three new subscribers: \(got.sorted())")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func aBurstOfSubscribersAdmitsExactlyTheLimitOnIPC() throws {
+        try checkBurst(predictions: nil)
+    }
+
+    @Test func aBurstOfSubscribersAdmitsExactlyTheLimitOnTCP() throws {
+        try checkBurst(predictions: "tcp://127.0.0.1:\(try CurveDaemonTests.freePorts(1)[0])")
+    }
+
     @Test func aSubscriberPastTheLimitGetsNothingUntilAPlaceIsFreeOnIPC() throws {
         try checkLimit(predictions: nil)
     }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import ZeroMQ
 
-/// Socket monitors read on the ZAP handler's thread: what the daemon's subscriber limit is built on.
+/// Socket monitors read on the ZAP handler's thread: what the daemon's connection limits are built on.
 @Suite("Socket monitors read by the ZAP handler")
 struct SocketMonitorTests {
     @Test("Each handshake is judged after its own connection's acceptance was handed on; closed connections are reported")
