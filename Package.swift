@@ -4,6 +4,9 @@ import PackageDescription
 
 let package = Package(
     name: "lstmd",
+    // macOS 15 (Synchronization's Mutex): the sources import Glibc or Darwin and convert binary16
+    // themselves (x86_64 macOS has no Float16); systemd notifications and /proc metrics are
+    // Linux-only and report or skip that elsewhere. Never built on macOS here; the tests are Linux-only.
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lstmd", targets: ["lstmd"]),

@@ -4,12 +4,15 @@ import Foundation
 /// An immutable, validated model: parameters, metadata and the SHA-256 that identifies it. Shared
 /// by the engine and any number of streams; each thread that steps makes its own `LSTMStepper`.
 public final class LSTMModel: Sendable {
+    /// The weights, as PyTorch names and lays them out.
     public let parameters: LSTMParameters
+    /// What the file says about the model: sequence length, input scale, labels, provenance.
     public let metadata: ModelMetadata
     /// Lowercase hex SHA-256 of the file bytes the model was loaded from, or, for a model built in
     /// memory, of `safetensorsBytes()`.
     public let sha256: String
 
+    /// The model's sizes: input, hidden units, layers, classes.
     public var shape: LSTMShape { parameters.shape }
 
     /// A model from parameters made in memory (by the trainer, or a test). Empty `labels` become

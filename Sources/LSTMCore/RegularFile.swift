@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reads a whole regular file of bounded size: a directory, FIFO, device or a file over the limit is
 /// refused by what it is, before a byte is read, and a FIFO cannot block the caller (it is opened
@@ -18,7 +23,7 @@ public enum RegularFile {
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             while initialized < size {
-                let n = Glibc.read(fd, buffer.baseAddress! + initialized, size - initialized)
+                let n = systemRead(fd, buffer.baseAddress! + initialized, size - initialized)
                 if n < 0 {
                     if errno == EINTR { continue }
                     failure = errno
@@ -59,4 +64,13 @@ public enum RegularFileError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .readFailed(reason): "read failed: \(reason)"
         }
     }
+}
+
+/// read(2), named so that `RegularFile.read(path:maxByteCount:)` does not hide it.
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.read(fd, buffer, count)
+    #else
+    Darwin.read(fd, buffer, count)
+    #endif
 }

@@ -232,7 +232,7 @@ extension SafetensorsFile {
                 }
             case .f16:
                 for i in 0..<count {
-                    buffer[i] = Float(Float16(bitPattern: UInt16(littleEndian: data.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+                    buffer[i] = HalfPrecision.float(binary16: UInt16(littleEndian: data.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                 }
             case .bf16:
                 // bfloat16 is the upper half of a float32.
@@ -252,21 +252,13 @@ extension SafetensorsFile {
             }
         case .f16:
             for value in tensor.values {
-                withUnsafeBytes(of: Float16(value).bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+                withUnsafeBytes(of: HalfPrecision.binary16Bits(value).littleEndian) { bytes.append(contentsOf: $0) }
             }
         case .bf16:
             for value in tensor.values {
-                withUnsafeBytes(of: bfloat16Bits(value).littleEndian) { bytes.append(contentsOf: $0) }
+                withUnsafeBytes(of: HalfPrecision.bfloat16Bits(value).littleEndian) { bytes.append(contentsOf: $0) }
             }
         }
-    }
-
-    /// Rounds to the nearest bfloat16, ties to even; NaN stays a (quiet) NaN.
-    private static func bfloat16Bits(_ value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        if value.isNaN { return UInt16(bits >> 16) | 0x0040 }
-        let roundingBias = 0x7FFF + ((bits >> 16) & 1)
-        return UInt16((bits &+ roundingBias) >> 16)
     }
 }
 

@@ -5,6 +5,7 @@ import LSTMCore
 /// the MNIST test set (README, "The model and num_units", has the command that made it). A package
 /// resource of this library, so that any program depending on it can load it.
 public enum DefaultModel {
+    /// The file's name, in the resource bundle and where an installer puts it.
     public static let fileName = "default-model.safetensors"
     /// The name SwiftPM gives this target's resource bundle (package name, target name).
     static let bundleName = "lstmd_LSTMDefaultModel"

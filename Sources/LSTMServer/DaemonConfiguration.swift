@@ -9,7 +9,7 @@ import WireProtocol
 public struct DaemonConfiguration: Sendable, Equatable {
     /// The model file; nil serves the model embedded in `lstmd`.
     public var model: String?
-    /// PULL endpoint that receives rows (protocol v1 ingest).
+    /// PULL endpoint that receives rows (protocol v2 ingest; v1 is accepted too).
     public var ingest = DefaultEndpoints.ingest
     /// PUB endpoint that publishes predictions.
     public var predictions = DefaultEndpoints.predictions

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import Logging
 
@@ -17,11 +19,11 @@ public enum DescriptorLimit {
     /// lstmd's makes sense) and logs it when it did; a failure is logged and otherwise harmless.
     public static func raise(logger: Logger) {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        guard getrlimit(resource, &limit) == 0 else { return }
         let before = limit.rlim_cur
         limit.rlim_cur = min(limit.rlim_max, 1 << 20)
         guard before < limit.rlim_cur else { return }
-        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+        if setrlimit(resource, &limit) == 0 {
             logger.info("descriptor limit raised", metadata: [
                 "soft": "\(limit.rlim_cur)", "was": "\(before)", "hard": "\(limit.rlim_max)",
             ])
@@ -30,5 +32,16 @@ public enum DescriptorLimit {
                 "soft": "\(before)", "hard": "\(limit.rlim_max)", "error": "\(String(cString: strerror(errno)))",
             ])
         }
+    }
+}
+
+extension DescriptorLimit {
+    /// `RLIMIT_NOFILE` as getrlimit(2) takes it: Glibc imports it as an enum case, Darwin as an `Int32`.
+    static var resource: Int32 {
+        #if canImport(Glibc)
+        Int32(RLIMIT_NOFILE.rawValue)
+        #else
+        RLIMIT_NOFILE
+        #endif
     }
 }

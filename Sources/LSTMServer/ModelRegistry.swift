@@ -82,15 +82,13 @@ final class ModelRegistry {
 struct LoadedModel: @unchecked Sendable {
     // @unchecked: LSTMModel is immutable once loaded.
     let model: LSTMModel
-    /// The file it was read from (also for the embedded default model): the real path, symbolic
-    /// links resolved, so that a snapshot names the file itself, not a link that may be moved on
-    /// to another model.
-    let path: String
     /// The path as configured or asked for (a reload without a path reads it again, following a
     /// link that was moved on).
     let requestedPath: String
     let isDefault: Bool
-    /// What the engine keeps: the path (none for the embedded default model) and the load time.
+    /// What the engine keeps: the load time and the file's real path, symbolic links resolved, so
+    /// that a snapshot names the file itself, not a link that may be moved on to another model
+    /// (no path for the embedded default model).
     let origin: ModelOrigin
 
     init(path requested: String, isDefault: Bool) throws {
@@ -100,7 +98,6 @@ struct LoadedModel: @unchecked Sendable {
         } catch {
             throw DaemonError.modelLoad(path: requested, error: error)
         }
-        self.path = path
         requestedPath = requested
         self.isDefault = isDefault
         origin = ModelOrigin(path: isDefault ? nil : path)

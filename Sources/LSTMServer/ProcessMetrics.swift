@@ -28,7 +28,7 @@ public struct ProcessMetrics: Equatable, Sendable {
               let bootTime = bootTime(procStat: system) else { return nil }
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
         var limit = rlimit()
-        let maxDescriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(clamping: limit.rlim_cur) : 0
+        let maxDescriptors = getrlimit(DescriptorLimit.resource, &limit) == 0 ? Int(clamping: limit.rlim_cur) : 0
         return parse(stat: stat, bootTime: bootTime, ticksPerSecond: Double(sysconf(Int32(_SC_CLK_TCK))),
                      pageSize: Int(sysconf(Int32(_SC_PAGESIZE))), openFileDescriptors: descriptors,
                      maxFileDescriptors: maxDescriptors)

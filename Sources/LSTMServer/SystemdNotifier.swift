@@ -1,10 +1,15 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// systemd's service notification protocol (`sd_notify(3)`) without libsystemd: each message is one
 /// `AF_UNIX` datagram of newline-separated `KEY=VALUE` lines sent to `$NOTIFY_SOCKET`.
 ///
 /// Outside systemd (`NOTIFY_SOCKET` unset or empty) every call does nothing and succeeds, so the
-/// daemon calls it unconditionally. Failures are thrown, never fatal: a daemon that cannot reach
+/// daemon calls it unconditionally. systemd is Linux's: elsewhere a set `NOTIFY_SOCKET` gets
+/// ``SystemdNotifierError/unavailable``. Failures are thrown, never fatal: a daemon that cannot reach
 /// systemd should log and keep serving (systemd then times the service out if it must).
 public struct SystemdNotifier: Sendable {
     /// The `NOTIFY_SOCKET` value: an absolute path, or `@name` for the abstract namespace; nil when
@@ -49,6 +54,7 @@ public struct SystemdNotifier: Sendable {
     /// Sends `state` as one datagram; does nothing when ``isEnabled`` is false.
     public func send(_ state: String) throws(SystemdNotifierError) {
         guard let socketAddress else { return }
+        #if os(Linux)
         let (address, length) = try Self.socketAddress(socketAddress)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .socketCreation(errno: errno) }
@@ -60,6 +66,9 @@ public struct SystemdNotifier: Sendable {
             }
         }
         if sent < 0 { throw .send(socket: socketAddress, errno: errno) }
+        #else
+        throw .unavailable(socketAddress)
+        #endif
     }
 
     /// The current `CLOCK_MONOTONIC` time in microseconds, the clock systemd's `MONOTONIC_USEC` uses.
@@ -79,6 +88,7 @@ public struct SystemdNotifier: Sendable {
         return .microseconds(Int64(clamping: microseconds / 2))
     }
 
+    #if os(Linux)
     /// `sockaddr_un` for a path (NUL-terminated) or an abstract `@name` (a leading NUL instead of
     /// `@`, no terminator: the length alone delimits the name).
     private static func socketAddress(_ text: String) throws(SystemdNotifierError) -> (storage: sockaddr_un, length: socklen_t) {
@@ -99,6 +109,7 @@ public struct SystemdNotifier: Sendable {
         let length = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)! + bytes.count
         return (storage, socklen_t(length))
     }
+    #endif
 }
 
 /// Why a notification did not reach systemd.
@@ -111,6 +122,8 @@ public enum SystemdNotifierError: Error, Equatable, CustomStringConvertible {
     case socketCreation(errno: Int32)
     /// `sendto` failed (e.g. `ECONNREFUSED`: nothing listens there any more).
     case send(socket: String, errno: Int32)
+    /// Not on Linux: no systemd to notify.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -122,6 +135,8 @@ public enum SystemdNotifierError: Error, Equatable, CustomStringConvertible {
             "cannot create a unix datagram socket for systemd notifications: \(Self.text(code))"
         case let .send(socket, code):
             "cannot send a notification to systemd at \(socket): \(Self.text(code))"
+        case let .unavailable(socket):
+            "NOTIFY_SOCKET is '\(socket)', but systemd notifications are sent only on Linux"
         }
     }
 

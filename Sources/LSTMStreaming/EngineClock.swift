@@ -6,6 +6,7 @@ public struct EngineClock: Sendable {
     /// The current time in nanoseconds; never goes back.
     public let nanoseconds: @Sendable () -> UInt64
 
+    /// A clock reading `nanoseconds`, which must never go back.
     public init(nanoseconds: @escaping @Sendable () -> UInt64) {
         self.nanoseconds = nanoseconds
     }

@@ -8,9 +8,12 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var maxBatch: Int
     /// Most live streams; a new stream beyond it is refused with ``StreamError/capacity(maxStreams:)``.
     public var maxStreams: Int
-    /// Streams idle for longer are evicted by ``StreamEngine/evictIdle(now:_:)``; nil never evicts.
+    /// Streams idle for longer are evicted by ``StreamEngine/evictIdle(now:scanning:_:)``; nil never evicts.
     public var idleTimeoutNanoseconds: UInt64?
 
+    /// The daemon's defaults; `idleTimeoutSeconds` nil never evicts.
+    ///
+    /// - Precondition: `maxBatch` and `maxStreams` are at least 1.
     public init(maxBatch: Int = 256, maxStreams: Int = 100_000, idleTimeoutSeconds: Double? = 60) {
         precondition(maxBatch >= 1, "maxBatch must be at least 1")
         precondition(maxStreams >= 1, "maxStreams must be at least 1")
@@ -101,16 +104,27 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
     case badRowSize(values: Int, dtype: RowDType, bytes: Int)
     /// A value is NaN or infinite after decoding (and scaling by `scale`, for uint8 rows).
     case nonFiniteInput(column: Int, isNaN: Bool, scale: Float?)
+    /// A row other than 0 for a stream that is not live (never started, ended, evicted, or left
+    /// out of a restore): a stream starts with row 0.
     case notStarted(row: Int)
+    /// A row past the one the stream expects next: rows in between were lost; the stream is dropped.
     case gap(expected: Int, received: Int)
     /// A row other than 0 of a sequence that is not the stream's: its earlier rows never arrived
     /// (e.g. they were lost in a crash); the stream is dropped.
     case otherSequence(received: UInt32?, live: UInt32?, row: Int)
+    /// A row index at or beyond the sequence length of the stream's model.
     case rowOutOfRange(row: Int, sequenceLength: Int)
+    /// A row after the stream's last one (its model's last row, or one submitted with `isLast`)
+    /// while that last row is still queued.
     case rowAfterLast(row: Int, lastRow: Int)
+    /// A new stream while ``EngineConfiguration/maxStreams`` streams are live.
     case capacity(maxStreams: Int)
+    /// Reported through ``StreamEngine/evictIdle(now:scanning:_:)``: the stream was idle past the
+    /// timeout and is gone; where it stood is given so that its client can be told.
     case evicted(idleSeconds: Double, nextRow: Int, sequence: UInt32?)
+    /// ``StreamEngine/endStream(_:)`` for an id that no live stream has.
     case unknownStream
+    /// ``StreamEngine/replaceModel(with:origin:)`` with a model whose input size differs.
     case incompatibleModel(String)
 
     /// The protocol's error code for this error.

@@ -27,6 +27,7 @@ import WireProtocol
 /// Rows of different streams that are waiting are advanced together in one batched step of up to
 /// ``EngineConfiguration/maxBatch`` streams, never two rows of one stream in the same step.
 public final class StreamEngine {
+    /// Its limits and batching policy, fixed at creation.
     public let configuration: EngineConfiguration
     /// Where `now: nil` reads the time (idle eviction, listings).
     public let clock: EngineClock

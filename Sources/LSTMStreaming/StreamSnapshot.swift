@@ -315,12 +315,16 @@ public struct StreamSnapshot: Sendable, Equatable {
 
 /// Why a snapshot could not be read, written or restored.
 public enum SnapshotError: Error, Equatable, CustomStringConvertible {
+    /// The file could not be read (the system's reason).
     case unreadable(path: String, reason: String)
+    /// The file could not be written, synced or renamed into place (the system's reason).
     case unwritable(path: String, reason: String)
+    /// The bytes are not a snapshot this build reads: what is wrong with them.
     case malformed(String)
     /// A section's widths do not fit the model with its SHA-256 (values per stream: state and
     /// probabilities).
     case stateSizeMismatch(model: String, snapshot: Int, expected: Int)
+    /// The snapshot holds more streams than the restoring engine's ``EngineConfiguration/maxStreams``.
     case tooManyStreams(snapshot: Int, maxStreams: Int)
     /// `snapshot()` was asked for while rows were queued: their streams could not be saved exactly.
     case rowsQueued(rows: Int, streams: Int)

@@ -103,7 +103,7 @@ public enum ZMQCurveKeyFiles {
         defer { close(descriptor) }
         guard fchmod(descriptor, mode) == 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
         let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { systemWrite(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(descriptor) == 0 else {
             throw .unwritable(path: path, reason: String(cString: strerror(errno)))
         }
@@ -141,4 +141,13 @@ public enum ZMQKeyFileError: Error, Equatable, Sendable, CustomStringConvertible
             "cannot write key file \(path): \(reason)"
         }
     }
+}
+
+/// write(2), named so that `ZMQCurveKeyFiles.write(_:prefix:comment:)` does not hide it.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(fd, buffer, count)
+    #else
+    Darwin.write(fd, buffer, count)
+    #endif
 }

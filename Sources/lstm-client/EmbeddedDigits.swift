@@ -23,8 +23,9 @@ enum EmbeddedDigits {
     /// Directories searched, in order: SwiftPM's resource bundle beside the executable, then
     /// where an installer puts shared data.
     static var candidateDirectories: [URL] {
-        let executableDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            .deletingLastPathComponent()
+        // Bundle.main finds the executable on Linux (/proc/self/exe) and macOS alike.
+        let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        let executableDirectory = executable.resolvingSymlinksInPath().deletingLastPathComponent()
         return [
             executableDirectory.appendingPathComponent("lstmd_lstm-client.resources"),
             executableDirectory.appendingPathComponent("../share/lstm-client").standardized,
