@@ -105,7 +105,7 @@ let package = Package(
 
         // libc functions glibc hides from Swift: pseudo-terminals, and closefrom for spawned children.
         .systemLibrary(name: "CTestSupport", path: "Tests/CTestSupport"),
-        .target(name: "TestSupport", dependencies: ["LSTMCore", "CTestSupport"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["LSTMCore", "MNIST", "CTestSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", "TestSupport"]),
         .testTarget(name: "LSTMCoreTests", dependencies: ["LSTMCore", "TestSupport"]),

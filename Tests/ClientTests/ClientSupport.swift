@@ -28,15 +28,8 @@ extension DaemonProcess {
 /// A deterministic random MNIST-shaped model (28 inputs, 10 classes, 28 rows, pixels scaled by
 /// 1/255): the protocol checks do not need trained weights, only the same weights on both sides.
 func makeModel(seed: UInt64 = 7, hidden: Int = 16) throws -> LSTMModel {
-    var rng = SplitMix64(state: seed)
-    func next() -> Float { rng.nextUnit() * 2 - 1 }
-    func values(_ count: Int) -> [Float] { (0..<count).map { _ in next() } }
-    let layer = LSTMLayerParameters(weightIH: values(4 * hidden * 28), weightHH: values(4 * hidden * hidden),
-                                    biasIH: values(4 * hidden), biasHH: values(4 * hidden))
-    let parameters = try LSTMParameters(
-        shape: LSTMShape(inputSize: 28, hiddenSize: hidden, layers: 1, classes: 10),
-        layers: [layer], fcWeight: values(10 * hidden).map { $0 * 3 }, fcBias: values(10))
-    return LSTMModel(parameters: parameters, metadata: ModelMetadata(sequenceLength: 28, inputScale: 1 / 255))
+    try makeRandomModel(inputSize: 28, hidden: hidden, layers: 1, classes: 10, sequenceLength: 28,
+                        inputScale: 1 / 255, seed: seed)
 }
 
 /// A real daemon serving `model`, in a temporary directory that holds the model file and the
@@ -73,19 +66,9 @@ struct OfflineAnswer {
 }
 
 func offlineAnswers(_ model: LSTMModel, digits: MNISTDataset) -> [OfflineAnswer] {
-    let stepper = model.makeStepper(maxBatch: 1)
-    let scale = model.metadata.inputScale
-    let state = UnsafeMutablePointer<Float>.allocate(capacity: model.shape.stateCount)
-    defer { state.deallocate() }
-    var input = [Float](repeating: 0, count: 28)
-    var probabilities = [Float](repeating: 0, count: model.shape.classes)
-    return (0..<digits.count).map { index in
-        stepper.resetState(state)
-        let pixels = Array(digits.image(at: index))
+    offlineProbabilities(model, digits: digits).map { rows in
         var answer = OfflineAnswer(argmax: [], margin: [])
-        for row in 0..<28 {
-            for column in 0..<28 { input[column] = Float(pixels[row * 28 + column]) * scale }
-            stepper.step(input: input, state: state, probabilities: &probabilities)
+        for probabilities in rows {
             let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 > $1) }!
             let second = probabilities.indices.filter { $0 != best }.map { probabilities[$0] }.max()!
             answer.argmax.append(best)
@@ -93,12 +76,6 @@ func offlineAnswers(_ model: LSTMModel, digits: MNISTDataset) -> [OfflineAnswer]
         }
         return answer
     }
-}
-
-/// The first 100 MNIST test digits (Tests/Fixtures); the client's 50 built-in digits are their first half.
-func fixtureDigits() throws -> MNISTDataset {
-    try MNISTDataset(split: .test, imagesFile: Fixtures.url("mnist-t10k-100-images-idx3-ubyte.gz"),
-                     labelsFile: Fixtures.url("mnist-t10k-100-labels-idx1-ubyte.gz"))
 }
 
 /// Parses one line of JSON output into a dictionary.

@@ -25,7 +25,7 @@ import ZeroMQ
         let directory = try DaemonProcess.makeTemporaryDirectory()
         let (model, path) = try writeTestModel(in: directory)
         let digits = try fixtureDigits(50)
-        let expected = (0..<50).map { offlineRun(model, pixels: digits.image(at: $0)) }
+        let expected = (0..<50).map { offlineProbabilities(model, pixels: digits.image(at: $0)) }
         // Each start picks a snapshot interval: short ones catch kills during a write, longer ones
         // leave snapshots older than sequences that ended and ids reused since (issue 13 #1).
         func arguments() -> [String] {

@@ -92,39 +92,12 @@ final class TestClient {
     }
 }
 
-/// Offline probabilities after every row of one image, as a batch of one: what each PARTIAL and the
-/// FINAL must be, bit for bit.
-func offlineRun(_ model: LSTMModel, pixels: ArraySlice<UInt8>) -> [[Float]] {
-    let stepper = model.makeStepper(maxBatch: 1)
-    let shape = model.shape
-    var state = [Float](repeating: 0, count: shape.stateCount)
-    var probabilities = [Float](repeating: 0, count: shape.classes)
-    let pixels = Array(pixels)
-    var out: [[Float]] = []
-    for r in 0..<28 {
-        let x = pixels[(r * 28)..<(r * 28 + 28)].map { Float($0) * model.metadata.inputScale }
-        state.withUnsafeMutableBufferPointer { s in
-            probabilities.withUnsafeMutableBufferPointer { p in
-                var states = [s.baseAddress!]
-                stepper.stepBatch(count: 1, inputs: x, states: &states, probabilities: p.baseAddress!)
-            }
-        }
-        out.append(probabilities)
-    }
-    return out
-}
-
 func writeTestModel(in directory: URL, seed: UInt64 = 1, hidden: Int = 32) throws -> (LSTMModel, String) {
     let model = try makeRandomModel(inputSize: 28, hidden: hidden, layers: 1, classes: 10, sequenceLength: 28,
                                     inputScale: 1.0 / 255.0, seed: seed)
     let path = directory.appendingPathComponent("model-\(seed).safetensors")
     try model.write(to: path)
     return (try LSTMModel.load(contentsOf: path), path.path)
-}
-
-func fixtureDigits(_ count: Int) throws -> MNISTDataset {
-    try MNISTDataset(split: .test, imagesFile: Fixtures.url("mnist-t10k-1000-images-idx3-ubyte.gz"),
-                     labelsFile: Fixtures.url("mnist-t10k-1000-labels-idx1-ubyte.gz")).prefix(count)
 }
 
 /// Row `index` of a digit, in protocol version 2 with sequence number `sequence` (nil: version 1).
@@ -166,7 +139,7 @@ func row(_ index: Int, of id: String, sequence: UInt32? = 1, pixels: ArraySlice<
         var worst: Float = 0
         for image in 0..<digits.count {
             guard let final = finals["digit-\(image)"] else { continue }
-            let expected = offlineRun(model, pixels: digits.image(at: image)).last!
+            let expected = offlineProbabilities(model, pixels: digits.image(at: image)).last!
             worst = max(worst, zip(final.probabilities, expected).map { abs($0 - $1) }.max()!)
             #expect(final.header.row == 27)
         }
@@ -245,7 +218,7 @@ func row(_ index: Int, of id: String, sequence: UInt32? = 1, pixels: ArraySlice<
             let message = try client.next(on: "after")
             if message.header.kind == .final { final = message }
         }
-        let expected = offlineRun(model, pixels: digit).last!
+        let expected = offlineProbabilities(model, pixels: digit).last!
         #expect(zip(final!.probabilities, expected).allSatisfy { abs($0 - $1) <= 1e-6 })
         let status = try daemon.status()
         for code: ErrorCode in [.badStreamID, .badFrameCount, .badHeaderSize, .badVersion, .badKind, .badDType,
@@ -272,7 +245,7 @@ func row(_ index: Int, of id: String, sequence: UInt32? = 1, pixels: ArraySlice<
             let message = try client.next(on: "twice")
             if message.header.kind == .final { final = message }
         }
-        #expect(zip(final!.probabilities, offlineRun(model, pixels: digit).last!).allSatisfy { abs($0 - $1) <= 1e-6 })
+        #expect(zip(final!.probabilities, offlineProbabilities(model, pixels: digit).last!).allSatisfy { abs($0 - $1) <= 1e-6 })
         // A stream that stops sending is evicted with an error on its topic.
         try client.send(try row(0, of: "idle", pixels: digit))
         #expect(try client.next(on: "idle").header.kind == .partial)
@@ -314,7 +287,7 @@ func row(_ index: Int, of id: String, sequence: UInt32? = 1, pixels: ArraySlice<
         var correct = 0
         for image in 0..<digits.count {
             let final = try #require(finals["default-\(image)"])
-            #expect(final.probabilities == offlineRun(model, pixels: digits.image(at: image)).last!)
+            #expect(final.probabilities == offlineProbabilities(model, pixels: digits.image(at: image)).last!)
             if Int(final.header.argmax) == Int(digits.labels[image]) { correct += 1 }
         }
         #expect(correct >= 97, "a trained model: \(correct) of the first 100 test digits right")

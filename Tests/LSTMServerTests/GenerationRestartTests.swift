@@ -67,12 +67,12 @@ import WireProtocol
         #expect(!finals.contains { $0.header.kind == .error }, "\(finals.compactMap(\.errorCode))")
         for image in 0..<5 {
             let final = finals.first { $0.topic == "old-\(image)" && $0.header.kind == .final }
-            #expect(sameBytes(final?.probabilities, offlineRun(a, pixels: digits.image(at: image)).last!),
+            #expect(sameBytes(final?.probabilities, offlineProbabilities(a, pixels: digits.image(at: image)).last!),
                     "old-\(image) finishes on model A, bit for bit")
             #expect(final?.header.sequence == 40)
         }
         let newFinal = finals.first { $0.topic == "new-0" && $0.header.kind == .final }
-        #expect(sameBytes(newFinal?.probabilities, offlineRun(b, pixels: digits.image(at: 5)).last!))
+        #expect(sameBytes(newFinal?.probabilities, offlineProbabilities(b, pixels: digits.image(at: 5)).last!))
         #expect(try daemon.status().previousModels.isEmpty, "model A is released with its last stream")
         #expect(daemon.stop() == 0)
     }
@@ -100,7 +100,7 @@ import WireProtocol
                     && answers.first?.header.sequence == 40, "old-\(image): \(answers.map { "\($0.header) \($0.errorCode ?? "")" })")
         }
         let newFinal = received.first { $0.topic == "new-0" && $0.header.kind == .final }
-        #expect(sameBytes(newFinal?.probabilities, offlineRun(b, pixels: digits.image(at: 5)).last!))
+        #expect(sameBytes(newFinal?.probabilities, offlineProbabilities(b, pixels: digits.image(at: 5)).last!))
         #expect(daemon.stop() == 0)
     }
 }

@@ -103,7 +103,7 @@ func sameBytes(_ received: [Float]?, _ expected: [Float]) -> Bool {
         #expect(streams.finals.count == 200, "every FINAL arrives")
         var mismatched = 0
         for image in 0..<digits.count {
-            let expected = offlineRun(model, pixels: digits.image(at: image)).last!
+            let expected = offlineProbabilities(model, pixels: digits.image(at: image)).last!
             if !sameBytes(streams.finals[image]?.probabilities, expected) { mismatched += 1 }
         }
         #expect(mismatched == 0, "FINALs equal those of an uninterrupted run byte for byte: \(mismatched) of 200 differ")
@@ -189,8 +189,8 @@ func sameBytes(_ received: [Float]?, _ expected: [Float]) -> Bool {
                 if message.header.kind != .partial { return message }
             }
         }
-        #expect(try final("old").probabilities == offlineRun(oldModel, pixels: digits.image(at: 0)).last!)
-        #expect(try final("new").probabilities == offlineRun(newModel, pixels: digits.image(at: 1)).last!)
+        #expect(try final("old").probabilities == offlineProbabilities(oldModel, pixels: digits.image(at: 0)).last!)
+        #expect(try final("new").probabilities == offlineProbabilities(newModel, pixels: digits.image(at: 1)).last!)
         #expect(try daemon.status().previousModels.isEmpty, "the old model is released with its last stream")
         // An invalid model is refused; the current one keeps serving.
         let broken = directory.appendingPathComponent("broken.safetensors")
@@ -247,7 +247,7 @@ func sameBytes(_ received: [Float]?, _ expected: [Float]) -> Bool {
             let image = try #require(Int(final.topic.dropFirst()))
             // Bit for bit the stream's own model, as the kernels are batch-invariant; the scale of
             // the other model would move them by about 1e-2.
-            let expected = offlineRun(scaled, pixels: digits.image(at: image)).last!
+            let expected = offlineProbabilities(scaled, pixels: digits.image(at: image)).last!
             #expect(final.probabilities == expected, "stream \(image)")
         }
         #expect(daemon.stop() == 0)
@@ -275,7 +275,7 @@ func sameBytes(_ received: [Float]?, _ expected: [Float]) -> Bool {
         // The gaps must not be published before the client's subscription reaches the new daemon.
         try client.awaitSubscription(daemon)
         try streams.run(seconds: 30)
-        let references = (0..<digits.count).map { offlineRun(model, pixels: digits.image(at: $0)) }
+        let references = (0..<digits.count).map { offlineProbabilities(model, pixels: digits.image(at: $0)) }
         var wrong = 0
         for image in 0..<digits.count {
             for (r, message) in streams.partials[image] ?? [:] where !sameBytes(message.probabilities, references[image][r]) { wrong += 1 }

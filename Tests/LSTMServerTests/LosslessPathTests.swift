@@ -52,7 +52,7 @@ extension LosslessPathTests {
         }
         #expect(bySequence[1]?.count == 28 && bySequence[2]?.count == 28, "56 of 56 predictions on the DEALER")
         #expect(bySequence[2]?.last?.header.kind == .final)
-        #expect(bySequence[2]?.last?.probabilities == offlineRun(model, pixels: digits.image(at: 1)).last!)
+        #expect(bySequence[2]?.last?.probabilities == offlineProbabilities(model, pixels: digits.image(at: 1)).last!)
         #expect(daemon.stop() == 0)
     }
 
@@ -115,7 +115,7 @@ extension LosslessPathTests {
             if message.header.kind == .final { final = message }
         }
         #expect(count == 28)
-        #expect(final?.probabilities == offlineRun(model, pixels: digit).last!)
+        #expect(final?.probabilities == offlineProbabilities(model, pixels: digit).last!)
         #expect(daemon.stop() == 0)
     }
 }

@@ -72,7 +72,7 @@ final class ResultsClient {
             if message.header.kind == .final {
                 finals += 1
                 let image = Int(message.topic.dropFirst("slow-".count))!
-                #expect(message.probabilities == offlineRun(model, pixels: digits.image(at: image)).last!)
+                #expect(message.probabilities == offlineProbabilities(model, pixels: digits.image(at: image)).last!)
             }
             if finals == 100 && nextRow.values.allSatisfy({ $0 == 28 }) { break }
         }
@@ -101,7 +101,7 @@ final class ResultsClient {
             #expect(Int(answer.header.row) == r)
             if answer.header.kind == .final { final = answer }
         }
-        #expect(final?.probabilities == offlineRun(model, pixels: digit).last!)
+        #expect(final?.probabilities == offlineProbabilities(model, pixels: digit).last!)
         #expect(daemon.stop() == 0)
     }
 }

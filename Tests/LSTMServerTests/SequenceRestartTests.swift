@@ -38,7 +38,7 @@ import ZeroMQ
         for r in 20..<28 { try client.send(try row(r, of: "reused", sequence: 10, pixels: a, last: r == 27)) }
         var finalA: Received?
         while finalA == nil { let m = try client.next(on: "reused"); if m.header.kind == .final { finalA = m } }
-        #expect(finalA?.header.sequence == 10 && finalA?.probabilities == offlineRun(model, pixels: a).last!)
+        #expect(finalA?.header.sequence == 10 && finalA?.probabilities == offlineProbabilities(model, pixels: a).last!)
         for r in 0..<10 { try client.send(try row(r, of: "reused", sequence: 11, pixels: b)) }
         var partials = 0
         while partials < 10 { if try client.next(on: "reused").header.sequence == 11 { partials += 1 } }

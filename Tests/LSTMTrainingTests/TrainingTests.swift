@@ -6,7 +6,7 @@ import TestSupport
 @testable import LSTMTraining
 
 /// The committed 1,000 MNIST test digits, used here as a small training set.
-private func fixtureDigits(_ count: Int = 1000) throws -> LabeledImages {
+private func fixtureTrainingSet(_ count: Int = 1000) throws -> LabeledImages {
     let dataset = try MNISTDataset(split: .test,
                                    imagesFile: Fixtures.url("mnist-t10k-\(count)-images-idx3-ubyte.gz"),
                                    labelsFile: Fixtures.url("mnist-t10k-\(count)-labels-idx1-ubyte.gz"))
@@ -24,7 +24,7 @@ private func tinyOptions(threads: Int = 2) -> TrainingOptions {
 }
 
 @Test func trainingLossDecreases() throws {
-    let digits = try fixtureDigits()
+    let digits = try fixtureTrainingSet()
     var options = tinyOptions()
     options.learningRate = 1e-2
     let trainer = LSTMTrainer(options: options, trainingSet: digits)
@@ -40,7 +40,7 @@ private func tinyOptions(threads: Int = 2) -> TrainingOptions {
 }
 
 @Test func trainingIsDeterministicForSeedAndThreadCount() throws {
-    let digits = try fixtureDigits().prefix(200)
+    let digits = try fixtureTrainingSet().prefix(200)
     func run(seed: UInt64, threads: Int) -> [Float] {
         var options = tinyOptions(threads: threads)
         options.seed = seed
@@ -57,7 +57,7 @@ private func tinyOptions(threads: Int = 2) -> TrainingOptions {
 }
 
 @Test func resumingFromCheckpointsGivesTheSameParametersBitForBit() throws {
-    let digits = try fixtureDigits().prefix(300)
+    let digits = try fixtureTrainingSet().prefix(300)
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lstm-train-resume-\(getpid())")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -115,8 +115,8 @@ private func tinyOptions(threads: Int = 2) -> TrainingOptions {
 /// trainer's forward pass predicts; the daemon's stepper (a separate implementation, one row at a
 /// time) gives the same probabilities.
 @Test func writtenModelLoadsBackAndPredictsTheSame() throws {
-    let digits = try fixtureDigits(100)
-    let trainer = LSTMTrainer(options: tinyOptions(), trainingSet: try fixtureDigits().prefix(400))
+    let digits = try fixtureTrainingSet(100)
+    let trainer = LSTMTrainer(options: tinyOptions(), trainingSet: try fixtureTrainingSet().prefix(400))
     _ = trainer.trainEpoch()
     let model = LSTMModel(parameters: trainer.layout.modelParameters(trainer.parameters),
                           metadata: ModelMetadata(sequenceLength: 28, inputScale: Float(1.0 / 255.0)))
@@ -158,14 +158,14 @@ private struct TorchExpectation: Decodable {
     let expected = try JSONDecoder().decode(TorchExpectation.self, from: Data(contentsOf: Fixtures.url("torch-lstm16-expected.json")))
     let model = try LSTMModel.load(contentsOf: Fixtures.url("torch-lstm16.safetensors"))
     #expect(model.metadata.sequenceLength == nil)  // a file with no metadata
-    let evaluation = Evaluation.run(model: model, images: try fixtureDigits(), inputScale: 1.0 / 255.0, threads: 2)
+    let evaluation = Evaluation.run(model: model, images: try fixtureTrainingSet(), inputScale: 1.0 / 255.0, threads: 2)
     #expect(evaluation.count == expected.count)
     #expect(evaluation.correct == expected.correct)
     #expect(evaluation.predictions == expected.predictions)
 }
 
 @Test func evaluationCountsConfusionPerClass() throws {
-    let digits = try fixtureDigits(100)
+    let digits = try fixtureTrainingSet(100)
     let model = try LSTMModel.load(contentsOf: Fixtures.url("torch-lstm16.safetensors"))
     let evaluation = Evaluation.run(model: model, images: digits, inputScale: 1.0 / 255.0, threads: 2)
     #expect(evaluation.confusion.reduce(0, +) == 100)
@@ -261,7 +261,7 @@ func defaultModelReachesTargetAccuracyOnFullTestSet() throws {
 
 /// Labels beyond the model's classes widen the confusion matrix and count as wrong.
 @Test func evaluationOfAModelWithFewerClassesThanLabels() throws {
-    let digits = try fixtureDigits(100)
+    let digits = try fixtureTrainingSet(100)
     let model = try makeRandomModel(inputSize: 28, hidden: 4, layers: 1, classes: 3, sequenceLength: 28)
     let evaluation = Evaluation.run(model: model, images: digits, inputScale: 1.0 / 255.0, threads: 2)
     #expect(evaluation.classes == 10)
