@@ -161,19 +161,26 @@ class Client:
             wait = self._subscribed_at + self.subscription_wait - time.monotonic()
             if wait > 0:
                 time.sleep(wait)   # slow joiner: the subscription must reach the daemon first
-        if not sender.poll(0, zmq.POLLOUT):
-            # The socket's queue is full: the daemon is slow, or gone. The daemon stops reading a peer
-            # that does not read its results (backpressure), so read while waiting; after one timeout,
-            # further sends fail at once until the daemon takes rows again.
-            deadline = time.monotonic() + (0 if self._unreachable else self.timeout)
-            while not sender.poll(0, zmq.POLLOUT):
+        # Never a blocking send: a connection whose handshake fails (a refused CURVE key) can vanish
+        # between a poll that saw room and the send, which then waited for ever.
+        deadline: Optional[float] = None
+        while True:
+            try:
+                sender.send_multipart(frames, zmq.DONTWAIT)
+                break
+            except zmq.Again:
+                # The socket's queue is full or no connection stands: the daemon is slow, or gone. The
+                # daemon stops reading a peer that does not read its results (backpressure), so read
+                # while waiting; after one timeout, further sends fail at once until the daemon takes
+                # rows again.
+                if deadline is None:
+                    deadline = time.monotonic() + (0 if self._unreachable else self.timeout)
                 if time.monotonic() >= deadline:
                     self._unreachable = True
                     raise ConnectionError(f"the daemon at {self.endpoints.ingest if not self.lossless else self.endpoints.results} "
-                                          f"has taken no rows for {self.timeout} s")
+                                          f"has taken no rows for {self.timeout} s") from None
                 self.receive(0.01)
         self._unreachable = False
-        sender.send_multipart(frames)
 
     def receive(self, timeout: float) -> bool:
         """Reads the waiting messages (waiting up to `timeout` s for the first) into their streams' queues,
