@@ -203,16 +203,6 @@ import WireProtocol
         return file.serialized()
     }
 
-    func malformedReason(_ bytes: [UInt8]) -> String? {
-        do {
-            _ = try StreamSnapshot(bytes: bytes)
-            return nil
-        } catch {
-            guard case .malformed(let reason) = error else { return "another error: \(error)" }
-            return reason
-        }
-    }
-
     @Test func sectionsThatDoNotMatchTheTensorsAreRefused() throws {
         #expect(malformedReason(try edited()) == nil, "the unedited file reads")
         #expect(malformedReason(try edited(sections: { $0.removeLast() }))

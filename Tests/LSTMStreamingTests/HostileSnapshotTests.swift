@@ -30,16 +30,6 @@ import Testing
         return file.serialized()
     }
 
-    private func malformedReason(_ bytes: [UInt8]) -> String? {
-        do {
-            _ = try StreamSnapshot(bytes: bytes)
-            return nil
-        } catch {
-            guard case .malformed(let reason) = error else { return "another error: \(error)" }
-            return reason
-        }
-    }
-
     @Test func nextRowsBeyondWhatTheWireCarriesAreRefused() throws {
         let model = try makeRandomModel()
         let bytes = try validSnapshotBytes(model)
@@ -84,5 +74,17 @@ import Testing
                 try StreamSnapshot(contentsOf: url)
             }
         }
+    }
+}
+
+/// Why `StreamSnapshot(bytes:)` refuses `bytes` as malformed; nil when it reads them, and a note
+/// when it refuses them with another error.
+func malformedReason(_ bytes: [UInt8]) -> String? {
+    do {
+        _ = try StreamSnapshot(bytes: bytes)
+        return nil
+    } catch {
+        guard case .malformed(let reason) = error else { return "another error: \(error)" }
+        return reason
     }
 }
