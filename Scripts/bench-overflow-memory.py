@@ -13,10 +13,11 @@ not yet stepped (at most 65,536 of 28 floats and 32 bytes of bookkeeping), and l
 (results-hwm messages each way for the peer, the PULL socket's receive HWM), ~400 B a message.
 Needs pyzmq. Rows are zeros: what is measured is queueing, not the model.
 """
-import argparse, json, os, signal, subprocess, sys, tempfile, time
+import argparse, json, os, signal, subprocess, sys, time
 
 import zmq
 
+import benchdaemon
 from procinfo import rss_kib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Clients", "python", "src"))
 from lstmd import wire  # noqa: E402
@@ -32,22 +33,15 @@ def main():
     parser.add_argument("--rows", type=int, default=810_000, help="rows PUSHed for the bound streams")
     parser.add_argument("--model", help="model file (default: the embedded one); its input size must be 28")
     args = parser.parse_args()
-    directory = tempfile.mkdtemp(prefix="lstmd-mem-")
-    ep = {name: f"ipc://{directory}/{name}" for name in ("ingest", "predictions", "control", "results")}
     # Sequence length 28 ends a stream at row 27: the PUSHed rows cycle through rows 0..26, each
     # pass of 27 a new sequence (a restart keeps the stream, and its binding to the DEALER).
-    daemon = subprocess.Popen([args.lstmd, "--ingest", ep["ingest"], "--predictions", ep["predictions"],
-                               "--control", ep["control"], "--results", ep["results"], "--idle-timeout", "0",
-                               "--log-level", "warning"] + (["--model", args.model] if args.model else []),
-                              stderr=subprocess.PIPE, text=True)
+    daemon, ep, _ = benchdaemon.start(args.lstmd, ["--idle-timeout", "0", "--log-level", "warning"]
+                                      + (["--model", args.model] if args.model else []), prefix="lstmd-mem-")
     context = zmq.Context()
     try:
+        benchdaemon.wait_for_ping(context, ep["control"], 20)
         control = context.socket(zmq.REQ)
         control.connect(ep["control"])
-        control.send(b'{"command":"ping"}')
-        if not control.poll(20000):
-            sys.exit("lstmd did not answer ping")
-        control.recv()
         time.sleep(0.2)
         start_kib = rss_kib(daemon.pid)
         sleeper = context.socket(zmq.DEALER)

@@ -10,12 +10,13 @@ to save) while it sends `ping` every 5 ms and times each round trip. A loop that
 snapshot itself answers nothing while it does; prints the round trips' p50, p99 and maximum and
 how many snapshots were saved. Needs pyzmq.
 """
-import argparse, json, os, subprocess, sys, tempfile, time
+import argparse, json, os, sys, tempfile, time
 
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Clients", "python", "src"))
 from lstmd import wire  # noqa: E402
+import benchdaemon  # noqa: E402
 
 
 def main():
@@ -25,12 +26,11 @@ def main():
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
 
-    directory = tempfile.mkdtemp(prefix="lstmd-snapshot-stall-")
-    endpoints = {name: f"ipc://{directory}/{name}" for name in ("ingest", "predictions", "control", "results")}
-    log = open(os.path.join(directory, "log"), "w+")
-    daemon = subprocess.Popen([args.lstmd] + [f"--{name}={endpoint}" for name, endpoint in endpoints.items()]
-                              + ["--state-dir", os.path.join(directory, "state"), "--snapshot-interval", "1",
-                                 "--idle-timeout", "600"], stderr=log)
+    state = tempfile.mkdtemp(prefix="lstmd-snapshot-stall-state-")
+    daemon, endpoints, directory = benchdaemon.start(
+        args.lstmd, ["--state-dir", state, "--snapshot-interval", "1", "--idle-timeout", "600"],
+        prefix="lstmd-snapshot-stall-", log_file=True)
+    log = os.path.join(directory, "log")
     context = zmq.Context()
 
     def request(command, timeout_ms=10_000):
@@ -45,12 +45,7 @@ def main():
             socket.close()
 
     try:
-        for _ in range(100):
-            try:
-                request("ping", 200)
-                break
-            except zmq.Again:
-                pass
+        benchdaemon.wait_for_ping(context, endpoints["control"], 20)
         push = context.socket(zmq.PUSH)
         push.setsockopt(zmq.SNDHWM, 0)
         push.setsockopt(zmq.LINGER, 0)
@@ -60,7 +55,7 @@ def main():
             push.send_multipart(wire.encode_row(f"s{i}", 0, pixels, sequence=1))
         while request("status")["live_streams"] < args.streams:
             time.sleep(0.2)
-        saved_before = open(log.name).read().count('msg="streams saved"')
+        saved_before = open(log).read().count('msg="streams saved"')
 
         round_trips, mover, row = [], 0, 0
         end = time.time() + args.seconds
@@ -73,9 +68,9 @@ def main():
             request("ping")
             round_trips.append((time.perf_counter() - started) * 1000)
             time.sleep(0.005)
-        saved = open(log.name).read().count('msg="streams saved"') - saved_before
+        saved = open(log).read().count('msg="streams saved"') - saved_before
         round_trips.sort()
-        size = os.path.getsize(os.path.join(directory, "state", "streams.safetensors")) / 2**20
+        size = os.path.getsize(os.path.join(state, "streams.safetensors")) / 2**20
         print(f"{args.streams} streams ({size:.0f} MiB snapshot), {saved} snapshots saved in {args.seconds:g} s; "
               f"{len(round_trips)} pings: p50 {round_trips[len(round_trips) // 2]:.2f} ms, "
               f"p99 {round_trips[int(len(round_trips) * 0.99)]:.2f} ms, max {round_trips[-1]:.2f} ms")

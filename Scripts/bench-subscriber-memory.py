@@ -12,10 +12,11 @@ predictions each, 20 % more sent. Prints lstmd's RSS (VmRSS) before and after, t
 prediction, the documented bound (stream-protocol.md §14: subscribers × pub-hwm × the largest
 prediction message), and what the extra subscriber received (nothing: it was refused). Needs pyzmq.
 """
-import argparse, json, os, signal, subprocess, sys, tempfile, time
+import argparse, json, os, signal, subprocess, sys, time
 
 import zmq
 
+import benchdaemon
 from procinfo import rss_kib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Clients", "python", "src"))
 from lstmd import wire  # noqa: E402
@@ -39,20 +40,14 @@ def main():
     parser.add_argument("--pub-hwm", type=int, default=100_000)
     parser.add_argument("--id-bytes", type=int, default=8, help="length of the stream ids (3-255)")
     args = parser.parse_args()
-    directory = tempfile.mkdtemp(prefix="lstmd-pubmem-")
-    ep = {name: f"ipc://{directory}/{name}" for name in ("ingest", "predictions", "control")}
-    daemon = subprocess.Popen([args.lstmd, "--ingest", ep["ingest"], "--predictions", ep["predictions"],
-                               "--control", ep["control"], "--idle-timeout", "0", "--log-level", "warning",
-                               "--max-subscribers", str(args.subscribers), "--pub-hwm", str(args.pub_hwm)],
-                              stderr=subprocess.PIPE, text=True)
+    daemon, ep, _ = benchdaemon.start(args.lstmd, ["--idle-timeout", "0", "--log-level", "warning",
+                                                   "--max-subscribers", str(args.subscribers),
+                                                   "--pub-hwm", str(args.pub_hwm)], prefix="lstmd-pubmem-")
     context = zmq.Context()
     try:
+        benchdaemon.wait_for_ping(context, ep["control"], 60)
         control = context.socket(zmq.REQ)
         control.connect(ep["control"])
-        control.send(b'{"command":"ping"}')
-        if not control.poll(60_000):
-            sys.exit("lstmd did not answer ping within 60 s")
-        control.recv()
         push = context.socket(zmq.PUSH)
         push.connect(ep["ingest"])
         pixels = bytes(28)
